@@ -1,0 +1,23 @@
+//! `roles`: named sets of authorities in an account. Key (`account_id`, `id`).
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "roles")]
+pub(crate) struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub(crate) account_id: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub(crate) id: String,
+    pub(crate) display_name: String,
+    pub(crate) description: String,
+    pub(crate) builtin: bool,
+    pub(crate) revision: i64,
+    pub(crate) create_time: DateTimeUtc,
+    pub(crate) update_time: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub(crate) enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

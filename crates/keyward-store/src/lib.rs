@@ -1,0 +1,38 @@
+//! Keyward's persistence layer: the database schema, its migrations and every query the
+//! server runs, behind one cheap-to-clone [`Store`] handle.
+//!
+//! The same code runs on SQLite (the embedded default) and PostgreSQL (shared by any number of
+//! stateless replicas). SeaORM is an implementation detail of this crate: callers see plain
+//! domain structs from [`model`] and one error type, [`StoreError`], and never need SeaORM as a
+//! dependency of their own.
+//!
+//! Code map:
+//! - [`store`](Store): connecting (URL parsing, SQLite file lock, pool settings), migrating,
+//!   health checks;
+//! - `accounts`, `users`, `roles`, `api_sets`, `credentials`, `audit`: the queries of each
+//!   area, as methods on [`Store`];
+//! - [`model`]: the plain structs those methods take and return;
+//! - `entity`: one SeaORM entity per table (private);
+//! - `migration`: the schema, as `sea-orm-migration` migrations (private; run through
+//!   [`Store::migrate`]);
+//! - [`StoreError`]: what can go wrong, classified once for every caller;
+//! - `testing` (feature `testing`): a fresh SQLite or PostgreSQL database per test.
+
+mod accounts;
+mod api_sets;
+mod audit;
+mod credentials;
+mod entity;
+mod error;
+mod migration;
+pub mod model;
+mod paging;
+mod roles;
+mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
+mod users;
+
+pub use error::StoreError;
+pub use model::*;
+pub use store::{Backend, Store, StoreOptions};

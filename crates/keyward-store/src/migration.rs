@@ -1,0 +1,16 @@
+//! The database schema as `sea-orm-migration` migrations. Migrations are append-only: a
+//! released migration is never edited, a schema change is a new `mYYYYMMDD_NNNNNN_*` module
+//! added to [`Migrator::migrations`]. They run through [`crate::Store::migrate`].
+
+use sea_orm_migration::{MigrationTrait, MigratorTrait};
+
+mod m20261123_000001_initial;
+
+/// Every migration of the schema, oldest first.
+pub(crate) struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_initial::Migration)]
+    }
+}

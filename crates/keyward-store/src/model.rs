@@ -1,0 +1,427 @@
+//! The domain records the store takes and returns: plain Rust structs, independent of SeaORM,
+//! so that the server can use them without depending on the ORM.
+//!
+//! `New*` structs are what a caller supplies to create a record; the store fills in what it
+//! owns (`revision` starts at 1, `create_time` and `update_time` are the current time, rounded
+//! to microseconds so that a record reads back equal on every backend). Enumerations are
+//! stored as short lowercase text; [`as_str`](CredentialState::as_str) gives that text.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+
+/// Which page of a keyset-paginated list to read.
+///
+/// `after` is the cursor: the key of the last item of the previous page (`None` for the first
+/// page). `limit` is the page size; the store clamps it to `1..=`[`MAX_PAGE_SIZE`], so callers
+/// apply their own default (for example 50) before calling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest<C = String> {
+    /// Key of the last item already seen; the page starts after it.
+    pub after: Option<C>,
+    /// Maximum number of items to return.
+    pub limit: u64,
+}
+
+impl<C> PageRequest<C> {
+    /// The first page, of at most `limit` items.
+    pub fn first(limit: u64) -> Self {
+        Self { after: None, limit }
+    }
+}
+
+/// The largest page the store returns, whatever the request asks for.
+pub const MAX_PAGE_SIZE: u64 = 1000;
+
+/// One page of a list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T, C = String> {
+    /// The items of this page, in list order.
+    pub items: Vec<T>,
+    /// Cursor for the next page, `None` when this page is the last one.
+    pub next_after: Option<C>,
+}
+
+/// A tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// Account id.
+    pub id: String,
+    /// Human-readable name.
+    pub display_name: String,
+    /// Prepended to every client ID minted in this account; unique across accounts.
+    pub client_id_prefix: String,
+    /// Whether a platform operator has verified the account.
+    pub verified: bool,
+    /// Whether this is the installation's operator account.
+    pub operator: bool,
+    /// Starts at 1 and grows by one on every update; the API's etag derives from it.
+    pub revision: i64,
+    /// When the account was created.
+    pub create_time: DateTime<Utc>,
+    /// When the account was last updated.
+    pub update_time: DateTime<Utc>,
+}
+
+/// What it takes to create an [`Account`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAccount {
+    /// Account id.
+    pub id: String,
+    /// Human-readable name.
+    pub display_name: String,
+    /// Client-ID prefix, unique across accounts.
+    pub client_id_prefix: String,
+    /// Whether the account starts verified (the operator account does).
+    pub verified: bool,
+    /// Whether this is the installation's operator account.
+    pub operator: bool,
+}
+
+/// Whether a user may act.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UserState {
+    /// The user may sign in and use their keys.
+    Active,
+    /// The user is switched off.
+    Disabled,
+}
+
+/// A person in an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// The account the user belongs to.
+    pub account_id: String,
+    /// User id, unique within the account.
+    pub id: String,
+    /// Human-readable name.
+    pub display_name: String,
+    /// Email address as given (trimmed); unique per account, case-insensitively.
+    pub email: String,
+    /// Whether the user may act.
+    pub state: UserState,
+    /// Optimistic-concurrency revision.
+    pub revision: i64,
+    /// When the user was created.
+    pub create_time: DateTime<Utc>,
+    /// When the user was last updated.
+    pub update_time: DateTime<Utc>,
+}
+
+/// What it takes to create a [`User`]; new users are active.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUser {
+    /// The account the user belongs to.
+    pub account_id: String,
+    /// User id, unique within the account.
+    pub id: String,
+    /// Human-readable name.
+    pub display_name: String,
+    /// Email address; unique per account, case-insensitively.
+    pub email: String,
+}
+
+/// A named set of authorities in an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Role {
+    /// The account the role belongs to.
+    pub account_id: String,
+    /// Role id, unique within the account.
+    pub id: String,
+    /// Human-readable name.
+    pub display_name: String,
+    /// What the role is for.
+    pub description: String,
+    /// The authorities the role grants (for example `MANAGE_API_CLIENTS`), sorted.
+    pub authorities: Vec<String>,
+    /// Whether Keyward created the role itself (the administrator role).
+    pub builtin: bool,
+    /// Optimistic-concurrency revision.
+    pub revision: i64,
+    /// When the role was created.
+    pub create_time: DateTime<Utc>,
+    /// When the role was last updated.
+    pub update_time: DateTime<Utc>,
+}
+
+/// What it takes to create a [`Role`]. Duplicate authorities are stored once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRole {
+    /// The account the role belongs to.
+    pub account_id: String,
+    /// Role id, unique within the account.
+    pub id: String,
+    /// Human-readable name.
+    pub display_name: String,
+    /// What the role is for.
+    pub description: String,
+    /// The authorities the role grants.
+    pub authorities: Vec<String>,
+    /// Whether Keyward created the role itself.
+    pub builtin: bool,
+}
+
+/// A named group of API methods, from the catalog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiSet {
+    /// API-set id, for example `keyward.verify`.
+    pub id: String,
+    /// Human-readable name.
+    pub display_name: String,
+    /// What the API set gives access to.
+    pub description: String,
+    /// Fully-qualified gRPC methods, for example `/keyward.v1.ApiKeyService/VerifyApiKey`,
+    /// sorted.
+    pub methods: Vec<String>,
+    /// Whether the API set groups Keyward's own RPCs.
+    pub builtin: bool,
+    /// Optimistic-concurrency revision.
+    pub revision: i64,
+    /// When the API set was created.
+    pub create_time: DateTime<Utc>,
+    /// When the API set was last updated.
+    pub update_time: DateTime<Utc>,
+}
+
+/// What it takes to create an [`ApiSet`]. Duplicate methods are stored once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewApiSet {
+    /// API-set id, globally unique.
+    pub id: String,
+    /// Human-readable name.
+    pub display_name: String,
+    /// What the API set gives access to.
+    pub description: String,
+    /// Fully-qualified gRPC methods.
+    pub methods: Vec<String>,
+    /// Whether the API set groups Keyward's own RPCs.
+    pub builtin: bool,
+}
+
+/// How an API client authenticates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CredentialScheme {
+    /// The caller sends client ID and secret; the store keeps an argon2id hash.
+    Basic,
+    /// The caller signs requests with the secret; the store keeps it sealed under a master key.
+    Hmac,
+}
+
+/// Whether a credential may be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CredentialState {
+    /// The credential verifies.
+    Active,
+    /// The credential is switched off (and can be switched on again).
+    Disabled,
+}
+
+/// The stored form of one secret. Its `Debug` output never shows the material.
+#[derive(Clone, PartialEq, Eq)]
+pub enum SecretMaterial {
+    /// An argon2id hash in PHC string form, for secrets that are only verified (Basic).
+    Hash(String),
+    /// The secret sealed with authenticated encryption, for secrets the server needs back
+    /// (HMAC).
+    Sealed {
+        /// AEAD ciphertext (nonce and tag included, as the sealing code lays them out).
+        ciphertext: Vec<u8>,
+        /// Which master key sealed it.
+        master_key_id: String,
+    },
+}
+
+impl SecretMaterial {
+    /// The scheme this kind of material serves: a hash means Basic, a sealed secret HMAC.
+    pub fn scheme(&self) -> CredentialScheme {
+        match self {
+            SecretMaterial::Hash(_) => CredentialScheme::Basic,
+            SecretMaterial::Sealed { .. } => CredentialScheme::Hmac,
+        }
+    }
+}
+
+impl fmt::Debug for SecretMaterial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SecretMaterial::Hash(_) => f.write_str("Hash(<redacted>)"),
+            SecretMaterial::Sealed { master_key_id, .. } => f
+                .debug_struct("Sealed")
+                .field("ciphertext", &"<redacted>")
+                .field("master_key_id", master_key_id)
+                .finish(),
+        }
+    }
+}
+
+/// A secret to store as a new version of a credential's secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSecretVersion {
+    /// The stored form of the secret.
+    pub material: SecretMaterial,
+}
+
+/// One stored version of a credential's secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialSecret {
+    /// The credential the secret belongs to.
+    pub credential_id: String,
+    /// 1 for the first secret, +1 on every renewal.
+    pub version: i32,
+    /// The stored form of the secret.
+    pub material: SecretMaterial,
+    /// When the secret was created.
+    pub create_time: DateTime<Utc>,
+    /// End of the grace period of a renewed-away secret; `None` while it is current.
+    pub expire_time: Option<DateTime<Utc>>,
+    /// When the secret last verified successfully.
+    pub last_used_time: Option<DateTime<Utc>>,
+}
+
+/// API client credentials (client ID and secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credential {
+    /// Server-generated id, globally unique.
+    pub id: String,
+    /// The account the credential belongs to.
+    pub account_id: String,
+    /// Client ID (account prefix + identifier), globally unique.
+    pub client_id: String,
+    /// Human-readable name.
+    pub display_name: String,
+    /// What the credential is for.
+    pub description: String,
+    /// The application that uses the credential.
+    pub application: String,
+    /// Contact email as given (trimmed); unique per account, case-insensitively.
+    pub contact_email: String,
+    /// How the client authenticates.
+    pub scheme: CredentialScheme,
+    /// Whether the credential may be used.
+    pub state: CredentialState,
+    /// When the credential stops verifying, if ever.
+    pub expire_time: Option<DateTime<Utc>>,
+    /// Resource name of the principal that created it.
+    pub creator: String,
+    /// The API sets the credential may use, sorted.
+    pub api_set_ids: Vec<String>,
+    /// Optimistic-concurrency revision.
+    pub revision: i64,
+    /// When the credential was created.
+    pub create_time: DateTime<Utc>,
+    /// When the credential was last updated.
+    pub update_time: DateTime<Utc>,
+}
+
+/// What it takes to create a [`Credential`]. New credentials are active; the scheme follows
+/// from `first_secret` (see [`SecretMaterial::scheme`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCredential {
+    /// Server-generated id, globally unique.
+    pub id: String,
+    /// The account the credential belongs to.
+    pub account_id: String,
+    /// Client ID, globally unique.
+    pub client_id: String,
+    /// Human-readable name.
+    pub display_name: String,
+    /// What the credential is for.
+    pub description: String,
+    /// The application that uses the credential.
+    pub application: String,
+    /// Contact email; at most one credential per contact email per account,
+    /// case-insensitively.
+    pub contact_email: String,
+    /// When the credential stops verifying, if ever.
+    pub expire_time: Option<DateTime<Utc>>,
+    /// Resource name of the principal that creates it.
+    pub creator: String,
+    /// The API sets the credential may use; each must exist. Duplicates are stored once.
+    pub api_set_ids: Vec<String>,
+    /// Secret version 1.
+    pub first_secret: NewSecretVersion,
+}
+
+/// How an audited action ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuditOutcome {
+    /// The action succeeded.
+    Success,
+    /// The action failed (for example a wrong secret).
+    Failure,
+    /// The caller was not allowed to do it.
+    Denied,
+}
+
+/// One entry of an account's audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    /// Increasing id; the log lists newest first.
+    pub id: i64,
+    /// The account the event concerns (events outlive the resources they mention).
+    pub account_id: String,
+    /// When the event was recorded.
+    pub time: DateTime<Utc>,
+    /// Resource name of the principal that acted.
+    pub actor: String,
+    /// What was done, for example `CreateCredential`.
+    pub action: String,
+    /// Resource name of what it was done to.
+    pub resource: String,
+    /// How it ended.
+    pub outcome: AuditOutcome,
+    /// Free-form detail, never a secret; may be empty.
+    pub detail: String,
+    /// How many identical events this row stands for (repeated failures are counted).
+    pub count: i64,
+}
+
+/// What it takes to append an [`AuditEvent`]; the store sets `id`, `time` and `count = 1`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAuditEvent {
+    /// The account the event concerns.
+    pub account_id: String,
+    /// Resource name of the principal that acted.
+    pub actor: String,
+    /// What was done.
+    pub action: String,
+    /// Resource name of what it was done to.
+    pub resource: String,
+    /// How it ended.
+    pub outcome: AuditOutcome,
+    /// Free-form detail, never a secret; may be empty.
+    pub detail: String,
+}
+
+/// Text forms of the enumerations, as stored in the database.
+macro_rules! stored_text {
+    ($ty:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        impl $ty {
+            /// The lowercase text stored in the database.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($ty::$variant => $text),+
+                }
+            }
+
+            /// Parses the stored text; `None` for anything else.
+            pub fn from_stored(text: &str) -> Option<Self> {
+                match text {
+                    $($text => Some($ty::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+stored_text!(UserState { Active => "active", Disabled => "disabled" });
+stored_text!(CredentialScheme { Basic => "basic", Hmac => "hmac" });
+stored_text!(CredentialState { Active => "active", Disabled => "disabled" });
+stored_text!(AuditOutcome { Success => "success", Failure => "failure", Denied => "denied" });

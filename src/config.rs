@@ -1,0 +1,115 @@
+//! Command-line and environment configuration.
+//!
+//! Every flag has a `KEYWARD_*` environment variable. [`ServeArgs`] is what
+//! people type; [`Settings`] is what the server runs with, every default
+//! resolved.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Keyward: issues, stores, renews, revokes and verifies API credentials.
+#[derive(Debug, Parser)]
+#[command(name = "keyward", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gRPC server.
+    Serve(ServeArgs),
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line, for log pipelines.
+    Json,
+}
+
+/// Flags of `keyward serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = "KEYWARD_LISTEN", default_value = "127.0.0.1:50051")]
+    pub listen: SocketAddr,
+
+    /// Database URL: `sqlite://PATH` or `postgres://USER@HOST:PORT/DATABASE`.
+    /// Defaults to an embedded SQLite database in the data directory.
+    #[arg(long, env = "KEYWARD_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Directory for the embedded database and the files Keyward generates.
+    #[arg(long, env = "KEYWARD_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// Log format.
+    #[arg(long, env = "KEYWARD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
+    pub log_format: LogFormat,
+
+    /// Log filter in `RUST_LOG` syntax, for example `info,keyward=debug`.
+    /// Falls back to `RUST_LOG`, then to `info`.
+    #[arg(long, env = "KEYWARD_LOG")]
+    pub log: Option<String>,
+
+    /// Seconds between database health probes; the health service answers
+    /// NOT_SERVING while the database is unreachable.
+    #[arg(long, env = "KEYWARD_HEALTH_INTERVAL_SECS", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub health_interval_secs: u64,
+
+    /// Seconds in-flight calls get to finish after SIGTERM or Ctrl-C.
+    #[arg(long, env = "KEYWARD_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
+    pub shutdown_grace_secs: u64,
+}
+
+/// Everything the server needs to start, defaults resolved.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Address to listen on; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Database URL.
+    pub database_url: String,
+    /// Interval of the database health probe.
+    pub health_interval: Duration,
+    /// How long in-flight calls may take to finish at shutdown.
+    pub shutdown_grace: Duration,
+}
+
+impl ServeArgs {
+    /// Resolves defaults: without a database URL, an embedded SQLite file in
+    /// the data directory (created if missing).
+    pub fn settings(&self) -> Settings {
+        let database_url = self.database_url.clone().unwrap_or_else(|| {
+            let dir = std::path::absolute(&self.data_dir).unwrap_or_else(|_| self.data_dir.clone());
+            sqlite_url(&dir.join("keyward.db"))
+        });
+        Settings {
+            listen: self.listen,
+            database_url,
+            health_interval: Duration::from_secs(self.health_interval_secs),
+            shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
+        }
+    }
+
+    /// The log filter: the flag, else `RUST_LOG`, else `info`.
+    pub fn log_filter(&self) -> String {
+        self.log
+            .clone()
+            .or_else(|| std::env::var("RUST_LOG").ok().filter(|s| !s.is_empty()))
+            .unwrap_or_else(|| "info".to_owned())
+    }
+}
+
+/// The SQLite URL of a database file, created if it does not exist.
+pub fn sqlite_url(path: &std::path::Path) -> String {
+    format!("sqlite://{}?mode=rwc", path.display())
+}

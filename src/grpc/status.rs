@@ -1,0 +1,89 @@
+//! The one conversion from [`ServiceError`] to [`tonic::Status`].
+//!
+//! Every error status carries one `google.rpc.ErrorInfo` (reason in
+//! UPPER_SNAKE, domain `keyward`), and INVALID_ARGUMENT also carries a
+//! `google.rpc.BadRequest` with one field violation per wrong field. Internal
+//! errors are logged here with their whole chain and answered opaquely.
+
+use std::collections::HashMap;
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+use crate::error::ServiceError;
+
+/// The ErrorInfo domain of every Keyward error.
+pub const ERROR_DOMAIN: &str = "keyward";
+
+impl From<ServiceError> for Status {
+    fn from(err: ServiceError) -> Self {
+        let code = match &err {
+            ServiceError::InvalidArgument(_) => Code::InvalidArgument,
+            ServiceError::Unauthenticated => Code::Unauthenticated,
+            ServiceError::PermissionDenied { .. } => Code::PermissionDenied,
+            ServiceError::NotFound { .. } => Code::NotFound,
+            ServiceError::AlreadyExists { .. } => Code::AlreadyExists,
+            ServiceError::FailedPrecondition { .. } => Code::FailedPrecondition,
+            ServiceError::Aborted { .. } => Code::Aborted,
+            ServiceError::Unimplemented { .. } => Code::Unimplemented,
+            ServiceError::Unavailable(_) => Code::Unavailable,
+            ServiceError::Internal(_) => Code::Internal,
+        };
+
+        let mut metadata = HashMap::new();
+        if let ServiceError::Unimplemented { method } = &err {
+            metadata.insert("method".to_owned(), method.clone());
+        }
+        let mut details = ErrorDetails::with_error_info(err.reason(), ERROR_DOMAIN, metadata);
+        if let ServiceError::InvalidArgument(violations) = &err {
+            for v in violations {
+                details.add_bad_request_violation(v.field.clone(), v.description.clone());
+            }
+        }
+
+        match &err {
+            ServiceError::Internal(_) | ServiceError::Unavailable(_) => {
+                tracing::error!(error = %error_chain(&err), code = ?code, "request failed");
+            }
+            _ => tracing::debug!(error = %err, code = ?code, "request refused"),
+        }
+
+        Status::with_error_details(code, err.to_string(), details)
+    }
+}
+
+/// Renders an error and all its sources on one line, `outer: inner: root`.
+/// A cause whose text its parent already shows (some errors embed their
+/// source in their own message) is not repeated.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = cause.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_chain;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer")]
+    struct Outer(#[source] Inner);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("embeds: {0}")]
+    struct Inner(#[source] std::io::Error);
+
+    #[test]
+    fn the_chain_is_one_line_without_repeats() {
+        let err = Outer(Inner(std::io::Error::other("connection refused")));
+        assert_eq!(error_chain(&err), "outer: embeds: connection refused");
+    }
+}

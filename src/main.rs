@@ -1,0 +1,13 @@
+//! The `keyward` command: see `keyward --help`.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use keyward::config::{Cli, Command};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Serve(args) => keyward::startup::serve(args).await,
+    }
+}

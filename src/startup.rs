@@ -1,0 +1,279 @@
+//! Building and running the server: storage, migrations, the gRPC services,
+//! health, reflection and graceful shutdown.
+//!
+//! [`Application::build`] does everything that can fail before serving (bind
+//! the port, open the database, migrate), so that a misconfiguration is one
+//! clear error at startup. [`Application::run_until_stopped`] serves until the
+//! shutdown future completes, then drains in-flight calls.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use keyward_store::{Store, StoreError};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+use crate::config::{ServeArgs, Settings};
+use crate::grpc::pb::account_service_server::AccountServiceServer;
+use crate::grpc::pb::api_key_service_server::ApiKeyServiceServer;
+use crate::grpc::pb::credential_service_server::CredentialServiceServer;
+use crate::grpc::status::error_chain;
+use crate::grpc::{
+    AccountServiceImpl, ApiKeyServiceImpl, CredentialServiceImpl, SERVICE_NAMES, pb,
+};
+use crate::telemetry;
+
+/// What can stop the server from starting or serving.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The listen address cannot be bound (in use, not local, no permission).
+    #[error("cannot listen on {addr}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why binding failed.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The database cannot be opened or migrated.
+    #[error("database")]
+    Store(#[from] StoreError),
+    /// The reflection descriptors do not decode (a build problem).
+    #[error("server reflection")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    /// The transport failed while serving.
+    #[error("serving")]
+    Serve(#[from] tonic::transport::Error),
+}
+
+/// What every request handler shares.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The persistence layer.
+    pub store: Store,
+}
+
+/// A server that is bound, connected and migrated, ready to serve.
+#[derive(Debug)]
+pub struct Application {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    state: AppState,
+    settings: Settings,
+}
+
+impl Application {
+    /// Binds the listen address, opens the database and runs the migrations.
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let listener =
+            TcpListener::bind(settings.listen)
+                .await
+                .map_err(|source| StartupError::Bind {
+                    addr: settings.listen,
+                    source,
+                })?;
+        let local_addr = listener.local_addr().map_err(|source| StartupError::Bind {
+            addr: settings.listen,
+            source,
+        })?;
+        let store = Store::connect(&settings.database_url).await?;
+        store.migrate().await?;
+        tracing::info!(backend = ?store.backend(), "database ready, migrations applied");
+        Ok(Self {
+            listener,
+            local_addr,
+            state: AppState { store },
+            settings,
+        })
+    }
+
+    /// The address the server listens on (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Serves until `shutdown` completes, then reports NOT_SERVING and gives
+    /// in-flight calls the configured grace period to finish.
+    pub async fn run_until_stopped<F>(self, shutdown: F) -> Result<(), StartupError>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let Self {
+            listener,
+            local_addr,
+            state,
+            settings,
+        } = self;
+
+        let (reporter, health_service) = tonic_health::server::health_reporter();
+        set_all(&reporter, ServingStatus::Serving).await;
+
+        let reflection_v1 = reflection_builder().build_v1()?;
+        let reflection_v1alpha = reflection_builder().build_v1alpha()?;
+
+        let (stopping_tx, stopping_rx) = watch::channel(false);
+        let watchdog = tokio::spawn(watch_database(
+            state.store.clone(),
+            reporter.clone(),
+            settings.health_interval,
+            stopping_rx.clone(),
+        ));
+
+        let signal = async move {
+            shutdown.await;
+            tracing::info!("shutdown requested, draining in-flight calls");
+            let _ = stopping_tx.send(true);
+            let _ = watchdog.await;
+            set_all(&reporter, ServingStatus::NotServing).await;
+        };
+
+        let server = Server::builder()
+            .trace_fn(|request| tracing::info_span!("rpc", method = %request.uri().path()))
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
+            .add_service(AccountServiceServer::new(AccountServiceImpl::new(
+                state.clone(),
+            )))
+            .add_service(CredentialServiceServer::new(CredentialServiceImpl::new(
+                state.clone(),
+            )))
+            .add_service(ApiKeyServiceServer::new(ApiKeyServiceImpl::new(state)))
+            .serve_with_incoming_shutdown(
+                TcpIncoming::from(listener).with_nodelay(Some(true)),
+                signal,
+            );
+        tracing::info!(address = %local_addr, "serving gRPC");
+
+        let grace = settings.shutdown_grace;
+        let mut stopping = stopping_rx;
+        let grace_elapsed = async move {
+            let _ = stopping.wait_for(|stopping| *stopping).await;
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            result = server => result?,
+            () = grace_elapsed => {
+                tracing::warn!(grace_secs = grace.as_secs(), "shutdown grace period over, closing remaining calls");
+            }
+        }
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Reflection over Keyward's API, the health service, both reflection
+/// versions and the `google.rpc` error details, so that grpcurl can list and
+/// describe everything and decode error details.
+fn reflection_builder() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
+}
+
+async fn set_all(reporter: &HealthReporter, status: ServingStatus) {
+    reporter.set_service_status("", status).await;
+    for name in SERVICE_NAMES {
+        reporter.set_service_status(name, status).await;
+    }
+}
+
+/// Probes the database every `interval` and reports NOT_SERVING while it is
+/// unreachable, SERVING again once it answers. Stops when shutdown starts.
+async fn watch_database(
+    store: Store,
+    reporter: HealthReporter,
+    interval: Duration,
+    mut stopping: watch::Receiver<bool>,
+) {
+    let mut healthy = true;
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker.tick().await;
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stopping.changed() => return,
+        }
+        let ok = match tokio::time::timeout(interval, store.ping()).await {
+            Ok(Ok(())) => true,
+            Ok(Err(err)) => {
+                if healthy {
+                    tracing::error!(error = %error_chain(&err), "database unreachable");
+                }
+                false
+            }
+            Err(_) => {
+                if healthy {
+                    tracing::error!("database probe timed out");
+                }
+                false
+            }
+        };
+        if ok != healthy {
+            healthy = ok;
+            if ok {
+                tracing::info!("database reachable again");
+                set_all(&reporter, ServingStatus::Serving).await;
+            } else {
+                set_all(&reporter, ServingStatus::NotServing).await;
+            }
+        }
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}
+
+/// `keyward serve`: logs, builds and runs the server until a signal. Every
+/// failure is one line on stderr and a non-zero exit code.
+pub async fn serve(args: ServeArgs) -> ExitCode {
+    if let Err(message) = telemetry::init(args.log_format, &args.log_filter()) {
+        eprintln!("error: {message}");
+        return ExitCode::from(2);
+    }
+    let app = match Application::build(args.settings()).await {
+        Ok(app) => app,
+        Err(err) => {
+            eprintln!("error: {}", error_chain(&err));
+            return ExitCode::FAILURE;
+        }
+    };
+    match app.run_until_stopped(shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {}", error_chain(&err));
+            ExitCode::FAILURE
+        }
+    }
+}

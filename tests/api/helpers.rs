@@ -1,0 +1,125 @@
+//! `spawn_app()` and what tests share.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use keyward::config::Settings;
+use keyward::startup::{Application, StartupError};
+use keyward_client::Client;
+pub use keyward_store::testing::{TestBackend as Backend, TestDatabase};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic::transport::Channel;
+use tonic_health::pb::health_client::HealthClient;
+
+/// Declares each listed `async fn name(backend: Backend)` as a test on
+/// SQLite and, when built with `KEYWARD_TEST_POSTGRES_URL`, on PostgreSQL.
+macro_rules! on_every_backend {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(crate::helpers::Backend::Sqlite).await
+                }
+            )*
+        }
+        #[cfg(keyward_test_postgres)]
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(crate::helpers::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+/// A running server and a client connected to it.
+pub struct TestApp {
+    /// A client without a credential.
+    pub client: Client,
+    database: Option<TestDatabase>,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<Result<(), StartupError>>>,
+}
+
+/// Settings for a test server on a free port over `database`.
+pub fn test_settings(database: &TestDatabase) -> Settings {
+    Settings {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        database_url: database.url().to_owned(),
+        health_interval: Duration::from_secs(5),
+        shutdown_grace: Duration::from_secs(30),
+    }
+}
+
+/// Starts the real server on a fresh database of `backend`.
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    let database = TestDatabase::create(backend).await;
+    let settings = test_settings(&database);
+    spawn_app_with(database, settings).await
+}
+
+/// Starts the real server with explicit settings.
+pub async fn spawn_app_with(database: TestDatabase, settings: Settings) -> TestApp {
+    let app = Application::build(settings)
+        .await
+        .expect("the server builds");
+    let address = app.local_addr();
+    let (shutdown, stop) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async {
+        let _ = stop.await;
+    }));
+    let client = Client::builder(format!("http://{address}"))
+        .timeout(Duration::from_secs(30))
+        .connect()
+        .await
+        .expect("the client connects");
+    TestApp {
+        client,
+        database: Some(database),
+        shutdown: Some(shutdown),
+        server: Some(server),
+    }
+}
+
+impl TestApp {
+    /// A health-service client on the same server.
+    pub fn health(&self) -> HealthClient<Channel> {
+        HealthClient::new(self.client.channel())
+    }
+
+    /// The database the server uses.
+    pub fn database(&self) -> &TestDatabase {
+        self.database
+            .as_ref()
+            .expect("the database lives as long as the app")
+    }
+
+    /// Asks the server to stop, waits (bounded) until it has drained, and
+    /// hands back its database, for a restart.
+    pub async fn stop(mut self) -> Result<TestDatabase, StartupError> {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        let server = self.server.take().expect("the server runs");
+        tokio::time::timeout(Duration::from_secs(20), server)
+            .await
+            .expect("the server stops within 20 s")
+            .expect("the server task does not panic")?;
+        Ok(self.database.take().expect("the database is still there"))
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! Keyward's integration tests: the real server, started in-process on port
+//! 0 with a fresh database, driven through `keyward-client`.
+//!
+//! Every test written with `on_every_backend!` runs on SQLite, and also on
+//! PostgreSQL when `KEYWARD_TEST_POSTGRES_URL` was set at build time (see
+//! `build.rs`).
+
+#![allow(unreachable_pub)]
+
+#[macro_use]
+mod helpers;
+
+mod calls;
+mod health;
+mod reflection;
+mod rpcs;
+mod startup;

@@ -1,0 +1,163 @@
+//! The `keyward serve` binary: misconfiguration is one line on stderr and a
+//! failing exit code, never a panic; SIGTERM drains and exits cleanly.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use keyward_client::Client;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+
+use crate::helpers::{Backend, TestDatabase, spawn_app};
+
+/// `keyward serve ARGS` in `dir`, with no KEYWARD_* variables inherited.
+fn keyward(dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_keyward"));
+    command
+        .arg("serve")
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    command
+}
+
+/// Runs a server start that must fail; returns its stderr.
+async fn failing_start(args: &[&str]) -> String {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = tokio::time::timeout(Duration::from_secs(60), keyward(dir.path(), args).output())
+        .await
+        .expect("the server gives up within 60 s")
+        .expect("the binary runs");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(!output.status.success(), "it must fail, stderr: {stderr}");
+    assert_eq!(output.status.code(), Some(1), "stderr: {stderr}");
+    assert!(!stderr.contains("panicked"), "no panic: {stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    stderr
+}
+
+#[tokio::test]
+async fn a_database_url_of_another_kind_is_named_in_one_line() {
+    let stderr =
+        failing_start(&["--listen", "127.0.0.1:0", "--database-url", "mysql://db/x"]).await;
+    assert!(stderr.contains("mysql"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_database_url_that_does_not_parse_is_named_in_one_line() {
+    let stderr = failing_start(&["--listen", "127.0.0.1:0", "--database-url", "not a url"]).await;
+    assert!(stderr.contains("database"), "{stderr}");
+}
+
+#[tokio::test]
+async fn an_unreachable_database_is_named_in_one_line() {
+    let stderr = failing_start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--database-url",
+        "postgres://postgres@127.0.0.1:1/keyward",
+    ])
+    .await;
+    assert!(
+        stderr.contains("unavailable") || stderr.contains("connect"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("postgres@"),
+        "the URL's credentials are not echoed: {stderr}"
+    );
+}
+
+#[tokio::test]
+async fn a_port_in_use_is_named_in_one_line() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = taken.local_addr().expect("addr").to_string();
+    let stderr = failing_start(&["--listen", &address]).await;
+    assert!(
+        stderr.contains(&format!("cannot listen on {address}")),
+        "{stderr}"
+    );
+    assert!(stderr.to_lowercase().contains("in use"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_second_server_on_the_same_sqlite_file_is_refused() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let url = app.database().url().to_owned();
+    let stderr = failing_start(&["--listen", "127.0.0.1:0", "--database-url", &url]).await;
+    assert!(
+        stderr.contains("another Keyward server"),
+        "the second server says the file is in use: {stderr}"
+    );
+}
+
+#[tokio::test]
+async fn sigterm_drains_and_exits_cleanly_with_json_logs() {
+    let database = TestDatabase::sqlite();
+    let dir = database.dir().expect("sqlite has a dir").to_owned();
+    let mut child = keyward(&dir, &["--listen", "127.0.0.1:0", "--log-format", "json"])
+        .spawn()
+        .expect("the server starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+
+    // The embedded default database lands in ./data; the log says where we listen.
+    let address = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.expect("stdout reads") {
+            let event: serde_json::Value =
+                serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+            if event["message"] == "serving gRPC" {
+                return event["address"].as_str().expect("address field").to_owned();
+            }
+        }
+        panic!("the server exited before serving");
+    })
+    .await
+    .expect("serving within 60 s");
+    assert!(
+        dir.join("data/keyward.db").exists(),
+        "the default SQLite file is created"
+    );
+
+    let client = Client::builder(format!("http://{address}"))
+        .connect()
+        .await
+        .expect("connects");
+    let health = HealthClient::new(client.channel())
+        .check(HealthCheckRequest::default())
+        .await
+        .expect("health answers");
+    assert_eq!(health.into_inner().status(), ServingStatus::Serving);
+
+    let pid = child.id().expect("running").to_string();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .expect("kill runs");
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("exits within 30 s")
+        .expect("wait works");
+    assert!(status.success(), "clean exit after SIGTERM: {status:?}");
+
+    let mut rest = Vec::new();
+    while let Some(line) = lines.next_line().await.expect("stdout reads") {
+        rest.push(line);
+    }
+    assert!(
+        rest.iter().any(|l| l.contains("\"stopped\"")),
+        "the last log says stopped: {rest:#?}"
+    );
+}
