@@ -128,12 +128,12 @@ impl From<StoreError> for ServiceError {
             StoreError::NotFound { entity, id } => Self::NotFound {
                 resource: format!("{entity} {id}"),
             },
-            StoreError::AlreadyExists { entity, constraint } => Self::AlreadyExists {
-                message: format!("a {entity} with the same {constraint} already exists"),
+            err @ StoreError::AlreadyExists { .. } => Self::AlreadyExists {
+                message: err.to_string(),
             },
-            StoreError::ForeignKey { entity, detail } => Self::FailedPrecondition {
+            err @ StoreError::ForeignKey { .. } => Self::FailedPrecondition {
                 reason: "REFERENCE_VIOLATION",
-                message: format!("{entity}: {detail}"),
+                message: err.to_string(),
             },
             StoreError::Conflict => Self::Aborted {
                 message: "the resource changed concurrently; read it again and retry".into(),

@@ -5,7 +5,7 @@
 //! PostgreSQL when `KEYWARD_TEST_POSTGRES_URL` was set at build time (see
 //! `build.rs`).
 
-#![allow(unreachable_pub)]
+#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
 #[macro_use]
 mod helpers;
