@@ -6,9 +6,12 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::clock::{SharedClock, SystemClock};
 
 /// Keyward: issues, stores, renews, revokes and verifies API credentials.
 #[derive(Debug, Parser)]
@@ -69,6 +72,19 @@ pub struct ServeArgs {
     /// Seconds in-flight calls get to finish after SIGTERM or Ctrl-C.
     #[arg(long, env = "KEYWARD_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     pub shutdown_grace_secs: u64,
+
+    /// On first start, write the operator API key into this file (created
+    /// with mode 0600, never overwritten) instead of printing it on stderr.
+    #[arg(long, env = "KEYWARD_BOOTSTRAP_KEY_FILE")]
+    pub bootstrap_key_file: Option<PathBuf>,
+
+    /// On first start, the email of the operator account's administrator.
+    #[arg(
+        long,
+        env = "KEYWARD_OPERATOR_EMAIL",
+        default_value = "operator@localhost"
+    )]
+    pub operator_email: String,
 }
 
 /// Everything the server needs to start, defaults resolved.
@@ -82,6 +98,12 @@ pub struct Settings {
     pub health_interval: Duration,
     /// How long in-flight calls may take to finish at shutdown.
     pub shutdown_grace: Duration,
+    /// Email of the operator administrator created on first start.
+    pub operator_email: String,
+    /// Where the first start writes the operator API key (else stderr).
+    pub bootstrap_key_file: Option<PathBuf>,
+    /// The clock expiry decisions are made by.
+    pub clock: SharedClock,
 }
 
 impl ServeArgs {
@@ -97,6 +119,9 @@ impl ServeArgs {
             database_url,
             health_interval: Duration::from_secs(self.health_interval_secs),
             shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
+            operator_email: self.operator_email.clone(),
+            bootstrap_key_file: self.bootstrap_key_file.clone(),
+            clock: Arc::new(SystemClock),
         }
     }
 

@@ -4,8 +4,15 @@
 //! The binary (`main.rs`) only parses the command line and calls
 //! [`startup::serve`]. See ARCHITECTURE.md for the map of the code.
 
+pub mod audit;
+pub mod auth;
+pub mod bootstrap;
+pub mod clock;
 pub mod config;
 pub mod error;
 pub mod grpc;
+pub mod idempotency;
+pub mod identity;
 pub mod startup;
 pub mod telemetry;
+pub mod validate;

@@ -19,7 +19,13 @@ use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
+use secrecy::SecretString;
+
+use crate::auth::{AuthLayer, Authenticator, SecretHasher};
+use crate::bootstrap::{bootstrap, hand_over};
+use crate::clock::SharedClock;
 use crate::config::{ServeArgs, Settings};
+use crate::error::ServiceError;
 use crate::grpc::pb::account_service_server::AccountServiceServer;
 use crate::grpc::pb::api_key_service_server::ApiKeyServiceServer;
 use crate::grpc::pb::credential_service_server::CredentialServiceServer;
@@ -27,6 +33,7 @@ use crate::grpc::status::error_chain;
 use crate::grpc::{
     AccountServiceImpl, ApiKeyServiceImpl, CredentialServiceImpl, SERVICE_NAMES, pb,
 };
+use crate::identity::sync_builtin_api_sets;
 use crate::telemetry;
 
 /// What can stop the server from starting or serving.
@@ -50,6 +57,9 @@ pub enum StartupError {
     /// The transport failed while serving.
     #[error("serving")]
     Serve(#[from] tonic::transport::Error),
+    /// Preparing the catalog, the hasher or the operator account failed.
+    #[error("preparing the installation")]
+    Prepare(#[from] ServiceError),
 }
 
 /// What every request handler shares.
@@ -57,6 +67,10 @@ pub enum StartupError {
 pub struct AppState {
     /// The persistence layer.
     pub store: Store,
+    /// argon2id on the bounded blocking pool.
+    pub hasher: SecretHasher,
+    /// The time decisions are made by.
+    pub clock: SharedClock,
 }
 
 /// A server that is bound, connected and migrated, ready to serve.
@@ -66,6 +80,7 @@ pub struct Application {
     local_addr: SocketAddr,
     state: AppState,
     settings: Settings,
+    bootstrap_key: Option<SecretString>,
 }
 
 impl Application {
@@ -85,12 +100,33 @@ impl Application {
         let store = Store::connect(&settings.database_url).await?;
         store.migrate().await?;
         tracing::info!(backend = ?store.backend(), "database ready, migrations applied");
+        let parallelism = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let hasher = SecretHasher::new(parallelism).await?;
+        sync_builtin_api_sets(&store).await?;
+        let bootstrap_key = bootstrap(
+            &store,
+            &hasher,
+            &settings.operator_email,
+            settings.bootstrap_key_file.as_deref(),
+        )
+        .await?;
         Ok(Self {
             listener,
             local_addr,
-            state: AppState { store },
+            state: AppState {
+                store,
+                hasher,
+                clock: settings.clock.clone(),
+            },
             settings,
+            bootstrap_key,
         })
+    }
+
+    /// On the first start of an installation, the operator API key, once:
+    /// the caller hands it over, it is never available again.
+    pub fn take_bootstrap_key(&mut self) -> Option<SecretString> {
+        self.bootstrap_key.take()
     }
 
     /// The address the server listens on (useful with port 0).
@@ -109,7 +145,13 @@ impl Application {
             local_addr,
             state,
             settings,
+            bootstrap_key: _,
         } = self;
+        let authenticator = Authenticator::new(
+            state.store.clone(),
+            state.hasher.clone(),
+            state.clock.clone(),
+        );
 
         let (reporter, health_service) = tonic_health::server::health_reporter();
         set_all(&reporter, ServingStatus::Serving).await;
@@ -135,6 +177,7 @@ impl Application {
 
         let server = Server::builder()
             .trace_fn(|request| tracing::info_span!("rpc", method = %request.uri().path()))
+            .layer(AuthLayer::new(authenticator))
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
@@ -262,13 +305,19 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
         eprintln!("error: {message}");
         return ExitCode::from(2);
     }
-    let app = match Application::build(args.settings()).await {
+    let mut app = match Application::build(args.settings()).await {
         Ok(app) => app,
         Err(err) => {
             eprintln!("error: {}", error_chain(&err));
             return ExitCode::FAILURE;
         }
     };
+    if let Some(key) = app.take_bootstrap_key()
+        && let Err(err) = hand_over(&key, app.settings.bootstrap_key_file.as_deref())
+    {
+        eprintln!("error: cannot hand over the operator API key: {err}");
+        return ExitCode::FAILURE;
+    }
     match app.run_until_stopped(shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -15,13 +15,57 @@ use super::pb::{
     RevokeApiKeyResponse, UpdateApiKeyRequest, UpdateApiKeyResponse, UpdateApiSetRequest,
     UpdateApiSetResponse, VerifyApiKeyRequest, VerifyApiKeyResponse,
 };
+use keyward_store::{ApiSetUpdate, NewApiSet, PageRequest, StoreError};
+
+use super::convert;
+use crate::audit::record_success;
+use crate::auth::Caller;
 use crate::error::ServiceError;
 use crate::startup::AppState;
+use crate::validate::{self, names};
+
+/// IDs of Keyward's own API sets start with this; nobody else may use it.
+const RESERVED_PREFIX: &str = "keyward.";
+
+/// Built-in API sets follow the authorization table and cannot be edited.
+fn builtin_api_set(id: &str) -> Result<(), ServiceError> {
+    if id.starts_with(RESERVED_PREFIX) {
+        Err(ServiceError::FailedPrecondition {
+            reason: "BUILTIN_API_SET",
+            message: "built-in API sets cannot be changed or deleted".to_owned(),
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// The methods of an API set: 1 to 200 characters each, no spaces or
+/// control characters, unique, sorted; at most 1000.
+fn methods(field: &str, values: &[String]) -> Result<Vec<String>, ServiceError> {
+    if values.len() > 1000 {
+        return Err(ServiceError::invalid(
+            field,
+            "must list at most 1000 methods",
+        ));
+    }
+    let mut out = std::collections::BTreeSet::new();
+    for value in values {
+        let ok = (1..=200).contains(&value.len())
+            && !value.chars().any(|c| c.is_whitespace() || c.is_control());
+        if !ok {
+            return Err(ServiceError::invalid(
+                field,
+                "each method must be 1 to 200 characters without spaces, for example `/billing.v1.InvoiceService/ListInvoices`",
+            ));
+        }
+        out.insert(value.clone());
+    }
+    Ok(out.into_iter().collect())
+}
 
 /// Serves `keyward.v1.ApiKeyService`.
 #[derive(Debug, Clone)]
 pub struct ApiKeyServiceImpl {
-    #[allow(dead_code)] // used by the handlers as they are built
     state: AppState,
 }
 
@@ -85,36 +129,185 @@ impl ApiKeyService for ApiKeyServiceImpl {
 
     async fn list_api_sets(
         &self,
-        _request: Request<ListApiSetsRequest>,
+        request: Request<ListApiSetsRequest>,
     ) -> Result<Response<ListApiSetsResponse>, Status> {
-        Err(ServiceError::unimplemented(SERVICE_NAME, "ListApiSets").into())
+        let caller = Caller::of(&request)?;
+        caller.authorize(&caller.principal.account_id)?;
+        let req = request.into_inner();
+        let page = PageRequest {
+            after: validate::page_token("page_token", &req.page_token)?,
+            limit: validate::page_size("page_size", req.page_size)?,
+        };
+        let found = self
+            .state
+            .store
+            .list_api_sets(page)
+            .await
+            .map_err(ServiceError::from)?;
+        Ok(Response::new(ListApiSetsResponse {
+            api_sets: found.items.iter().map(convert::api_set).collect(),
+            next_page_token: convert::next_page_token(found.next_after.as_deref()),
+        }))
     }
 
     async fn get_api_set(
         &self,
-        _request: Request<GetApiSetRequest>,
+        request: Request<GetApiSetRequest>,
     ) -> Result<Response<GetApiSetResponse>, Status> {
-        Err(ServiceError::unimplemented(SERVICE_NAME, "GetApiSet").into())
+        let caller = Caller::of(&request)?;
+        caller.authorize(&caller.principal.account_id)?;
+        let id = names::api_set("name", &request.get_ref().name)?;
+        let set = self
+            .state
+            .store
+            .get_api_set(&id)
+            .await
+            .map_err(ServiceError::from)?;
+        Ok(Response::new(GetApiSetResponse {
+            api_set: Some(convert::api_set(&set)),
+        }))
     }
 
     async fn create_api_set(
         &self,
-        _request: Request<CreateApiSetRequest>,
+        request: Request<CreateApiSetRequest>,
     ) -> Result<Response<CreateApiSetResponse>, Status> {
-        Err(ServiceError::unimplemented(SERVICE_NAME, "CreateApiSet").into())
+        let caller = Caller::of(&request)?;
+        caller.authorize(&caller.principal.account_id)?;
+        let req = request.into_inner();
+        let set = req
+            .api_set
+            .ok_or_else(|| ServiceError::invalid("api_set", "is required"))?;
+        let id = validate::api_set_id("api_set_id", &req.api_set_id)?;
+        if id.starts_with(RESERVED_PREFIX) {
+            return Err(ServiceError::invalid(
+                "api_set_id",
+                "must not start with `keyward.`, which is reserved for built-in API sets",
+            )
+            .into());
+        }
+        let created = self
+            .state
+            .store
+            .create_api_set(NewApiSet {
+                id: id.clone(),
+                display_name: validate::display_name(
+                    "api_set.display_name",
+                    &set.display_name,
+                    100,
+                )?,
+                description: validate::text("api_set.description", &set.description, 1000)?,
+                methods: methods("api_set.methods", &set.methods)?,
+                builtin: false,
+            })
+            .await
+            .map_err(ServiceError::from)?;
+        let resource = convert::api_set_name(&id);
+        record_success(
+            &self.state.store,
+            &caller,
+            &caller.principal.account_id,
+            &resource,
+            "api set created",
+        )
+        .await;
+        Ok(Response::new(CreateApiSetResponse {
+            api_set: Some(convert::api_set(&created)),
+        }))
     }
 
     async fn update_api_set(
         &self,
-        _request: Request<UpdateApiSetRequest>,
+        request: Request<UpdateApiSetRequest>,
     ) -> Result<Response<UpdateApiSetResponse>, Status> {
-        Err(ServiceError::unimplemented(SERVICE_NAME, "UpdateApiSet").into())
+        let caller = Caller::of(&request)?;
+        caller.authorize(&caller.principal.account_id)?;
+        let req = request.into_inner();
+        let set = req
+            .api_set
+            .ok_or_else(|| ServiceError::invalid("api_set", "is required"))?;
+        let id = names::api_set("api_set.name", &set.name)?;
+        let mask = validate::update_mask(
+            "update_mask",
+            req.update_mask.as_ref().map(|m| m.paths.as_slice()),
+            &["display_name", "description", "methods"],
+        )?;
+        builtin_api_set(&id)?;
+        let mut update = ApiSetUpdate::default();
+        for path in &mask {
+            match path.as_str() {
+                "display_name" => {
+                    update.display_name = Some(validate::display_name(
+                        "api_set.display_name",
+                        &set.display_name,
+                        100,
+                    )?)
+                }
+                "description" => {
+                    update.description = Some(validate::text(
+                        "api_set.description",
+                        &set.description,
+                        1000,
+                    )?)
+                }
+                _ => update.methods = Some(methods("api_set.methods", &set.methods)?),
+            }
+        }
+        let revision = validate::etag("api_set.etag", &set.etag)?;
+        let updated = self
+            .state
+            .store
+            .update_api_set(&id, update, revision)
+            .await
+            .map_err(ServiceError::from)?;
+        record_success(
+            &self.state.store,
+            &caller,
+            &caller.principal.account_id,
+            &set.name,
+            format!("api set updated: {}", mask.join(", ")),
+        )
+        .await;
+        Ok(Response::new(UpdateApiSetResponse {
+            api_set: Some(convert::api_set(&updated)),
+        }))
     }
 
     async fn delete_api_set(
         &self,
-        _request: Request<DeleteApiSetRequest>,
+        request: Request<DeleteApiSetRequest>,
     ) -> Result<Response<DeleteApiSetResponse>, Status> {
-        Err(ServiceError::unimplemented(SERVICE_NAME, "DeleteApiSet").into())
+        let caller = Caller::of(&request)?;
+        caller.authorize(&caller.principal.account_id)?;
+        let req = request.into_inner();
+        let id = names::api_set("name", &req.name)?;
+        builtin_api_set(&id)?;
+        // Deleting is refused while a credential or key holds the set; the
+        // etag, when given, must still match.
+        if let Some(revision) = validate::etag("etag", &req.etag)? {
+            let current = self
+                .state
+                .store
+                .get_api_set(&id)
+                .await
+                .map_err(ServiceError::from)?;
+            if current.revision != revision {
+                return Err(ServiceError::from(StoreError::Conflict).into());
+            }
+        }
+        self.state
+            .store
+            .delete_api_set(&id)
+            .await
+            .map_err(ServiceError::from)?;
+        record_success(
+            &self.state.store,
+            &caller,
+            &caller.principal.account_id,
+            &req.name,
+            "api set deleted",
+        )
+        .await;
+        Ok(Response::new(DeleteApiSetResponse {}))
     }
 }

@@ -4,6 +4,7 @@
 
 mod account;
 mod api_key;
+pub mod convert;
 mod credential;
 pub mod status;
 

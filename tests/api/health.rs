@@ -84,9 +84,26 @@ async fn shutdown_tells_watchers_not_serving_and_then_drains(backend: Backend) {
 
 async fn a_restarted_server_reuses_the_migrated_database(backend: Backend) {
     let app = spawn_app(backend).await;
+    let key = app
+        .operator_key
+        .clone()
+        .expect("the first start hands out the operator key");
+    assert!(key.starts_with("kw_ak_"), "a Keyward API key");
     let database = app.stop().await.expect("the first server stops cleanly");
     let settings = test_settings(&database);
     let app = spawn_app_with(database, settings).await;
+    assert_eq!(
+        app.operator_key, None,
+        "the operator key is handed out once, never again"
+    );
+    let still_valid = app.client_with_key(&key).await;
+    let accounts = still_valid
+        .accounts()
+        .list_accounts(keyward_client::proto::ListAccountsRequest::default())
+        .await
+        .expect("the first key still works after a restart")
+        .into_inner();
+    assert_eq!(accounts.accounts[0].name, "accounts/operator");
     let response = app
         .health()
         .check(HealthCheckRequest::default())

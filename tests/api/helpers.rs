@@ -36,10 +36,16 @@ macro_rules! on_every_backend {
     };
 }
 
-/// A running server and a client connected to it.
+/// A running server and clients connected to it.
 pub struct TestApp {
     /// A client without a credential.
     pub client: Client,
+    /// The operator API key printed on first start (None after a restart).
+    pub operator_key: Option<String>,
+    /// A client authenticated with the operator key.
+    pub operator: Client,
+    /// The server's address, `http://127.0.0.1:PORT`.
+    pub url: String,
     database: Option<TestDatabase>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<Result<(), StartupError>>>,
@@ -52,6 +58,9 @@ pub fn test_settings(database: &TestDatabase) -> Settings {
         database_url: database.url().to_owned(),
         health_interval: Duration::from_secs(5),
         shutdown_grace: Duration::from_secs(30),
+        operator_email: "operator@example.com".to_owned(),
+        bootstrap_key_file: None,
+        clock: std::sync::Arc::new(keyward::clock::SystemClock),
     }
 }
 
@@ -64,28 +73,46 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 /// Starts the real server with explicit settings.
 pub async fn spawn_app_with(database: TestDatabase, settings: Settings) -> TestApp {
-    let app = Application::build(settings)
+    let mut app = Application::build(settings)
         .await
         .expect("the server builds");
+    let operator_key = app
+        .take_bootstrap_key()
+        .map(|key| secrecy::ExposeSecret::expose_secret(&key).to_owned());
     let address = app.local_addr();
     let (shutdown, stop) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async {
         let _ = stop.await;
     }));
-    let client = Client::builder(format!("http://{address}"))
-        .timeout(Duration::from_secs(30))
-        .connect()
-        .await
-        .expect("the client connects");
+    let url = format!("http://{address}");
+    let client = connect(&url, None).await;
+    let operator = connect(&url, operator_key.as_deref()).await;
     TestApp {
         client,
+        operator_key,
+        operator,
+        url,
         database: Some(database),
         shutdown: Some(shutdown),
         server: Some(server),
     }
 }
 
+/// A client of the server at `url`, with an API key or without credential.
+pub async fn connect(url: &str, api_key: Option<&str>) -> Client {
+    let mut builder = Client::builder(url).timeout(Duration::from_secs(30));
+    if let Some(key) = api_key {
+        builder = builder.api_key(key);
+    }
+    builder.connect().await.expect("the client connects")
+}
+
 impl TestApp {
+    /// A client calling with `api_key`.
+    pub async fn client_with_key(&self, api_key: &str) -> Client {
+        connect(&self.url, Some(api_key)).await
+    }
+
     /// A health-service client on the same server.
     pub fn health(&self) -> HealthClient<Channel> {
         HealthClient::new(self.client.channel())

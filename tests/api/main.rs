@@ -10,6 +10,7 @@
 #[macro_use]
 mod helpers;
 
+mod accounts;
 mod calls;
 mod health;
 mod reflection;

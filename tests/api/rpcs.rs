@@ -1,5 +1,7 @@
-//! Every RPC of the three services is served; those whose behaviour is not
-//! built yet answer UNIMPLEMENTED with an ErrorInfo, never a fake success.
+//! Every RPC of the three services is served and authenticated: without a
+//! credential each answers the same UNAUTHENTICATED; with the operator key
+//! each gets past authentication (RPCs whose behaviour is not built yet then
+//! answer UNIMPLEMENTED with an ErrorInfo, never a fake success).
 
 use tonic::Code;
 use tonic_types::StatusExt;
@@ -7,25 +9,55 @@ use tonic_types::StatusExt;
 use crate::calls::{all_methods, call_with_default_request};
 use crate::helpers::{Backend, spawn_app};
 
-on_every_backend!(every_rpc_not_built_yet_answers_unimplemented_with_error_info);
+on_every_backend!(
+    every_rpc_refuses_anonymous_callers_with_the_same_answer,
+    the_operator_key_gets_past_authentication_on_every_rpc,
+);
 
-async fn every_rpc_not_built_yet_answers_unimplemented_with_error_info(backend: Backend) {
+async fn every_rpc_refuses_anonymous_callers_with_the_same_answer(backend: Backend) {
     let app = spawn_app(backend).await;
     let methods = all_methods();
     assert_eq!(methods.len(), 40, "the API declares 40 RPCs: {methods:#?}");
     for method in &methods {
         let status = call_with_default_request(&app.client, method)
             .await
-            .expect_err("no RPC may answer OK yet");
-        assert_eq!(status.code(), Code::Unimplemented, "{method}: {status:?}");
-        assert_eq!(status.message(), format!("{method} is not implemented yet"));
+            .expect_err("no RPC answers an anonymous caller");
+        assert_eq!(status.code(), Code::Unauthenticated, "{method}: {status:?}");
+        assert_eq!(
+            status.message(),
+            "the request does not carry a valid credential",
+            "{method}"
+        );
         let info = status
             .get_error_details()
             .error_info()
             .cloned()
-            .unwrap_or_else(|| panic!("{method}: no ErrorInfo in {status:?}"));
-        assert_eq!(info.reason, "NOT_IMPLEMENTED", "{method}");
-        assert_eq!(info.domain, "keyward", "{method}");
-        assert_eq!(info.metadata.get("method"), Some(method), "{method}");
+            .expect("an ErrorInfo");
+        assert_eq!(
+            (info.reason.as_str(), info.domain.as_str()),
+            ("UNAUTHENTICATED", "keyward")
+        );
+    }
+}
+
+async fn the_operator_key_gets_past_authentication_on_every_rpc(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for method in all_methods() {
+        let result = call_with_default_request(&app.operator, &method).await;
+        if let Err(status) = result {
+            assert_ne!(status.code(), Code::Unauthenticated, "{method}: {status:?}");
+            let reason = status
+                .get_error_details()
+                .error_info()
+                .map(|i| i.reason.clone());
+            assert_ne!(
+                reason.as_deref(),
+                Some("API_SET_NOT_ALLOWED"),
+                "{method}: {status:?}"
+            );
+            if status.code() == Code::Unimplemented {
+                assert_eq!(reason.as_deref(), Some("NOT_IMPLEMENTED"), "{method}");
+            }
+        }
     }
 }

@@ -1,1 +1,4 @@
 //! Pure building blocks shared by the Keyward server and its clients.
+#![warn(missing_docs)]
+
+pub mod key;

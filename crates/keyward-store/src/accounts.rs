@@ -1,39 +1,94 @@
-//! Accounts (tenants): create, read, list, and the operator's *verified* switch.
+//! Accounts (tenants): create (alone, or with their initial roles, users and API keys), read,
+//! list, rename, and the operator's *verified* switch.
 
+use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
     sea_query::{Expr, ExprTrait},
 };
 
 use crate::{
-    Store, StoreError,
+    Store, StoreError, api_keys,
     entity::accounts,
-    model::{Account, NewAccount, Page, PageRequest},
-    paging::{now, page, page_size},
+    model::{Account, AccountCreated, AccountSeed, AccountUpdate, NewAccount, Page, PageRequest},
+    paging::{now, page, page_size, revised},
+    roles, users,
 };
 
 const ENTITY: &str = "account";
 
 impl Store {
     /// Creates an account at revision 1. [`StoreError::AlreadyExists`] names the rule
-    /// ("account id" or "account client id prefix").
+    /// ("account id", "account client id prefix", or "operator account": there is at most
+    /// one).
     pub async fn create_account(&self, new: NewAccount) -> Result<Account, StoreError> {
+        insert_account(&self.db, new, now()).await
+    }
+
+    /// Creates an account with its roles, then its users (who may hold those roles), then
+    /// their API keys, all in one transaction: on any error nothing of it is left. Used to
+    /// bootstrap the operator account and to create an account with its first administrator.
+    ///
+    /// Errors are those of [`create_account`](Store::create_account),
+    /// [`create_role`](Store::create_role), [`create_user`](Store::create_user) and
+    /// [`create_api_key`](Store::create_api_key); an item that names another account than
+    /// the seed's is refused with [`StoreError::ForeignKey`] before anything is written. Two
+    /// replicas bootstrapping the operator account at once: one of them gets
+    /// [`StoreError::AlreadyExists`] ("account id" or "operator account").
+    pub async fn create_account_with(
+        &self,
+        seed: AccountSeed,
+    ) -> Result<AccountCreated, StoreError> {
+        let AccountSeed {
+            account,
+            roles: new_roles,
+            users: new_users,
+            api_keys: new_keys,
+        } = seed;
+        let items = new_roles
+            .iter()
+            .map(|r| ("role", &r.id, &r.account_id))
+            .chain(new_users.iter().map(|u| ("user", &u.id, &u.account_id)))
+            .chain(new_keys.iter().map(|k| ("api key", &k.id, &k.account_id)));
+        for (kind, id, account_id) in items {
+            if *account_id != account.id {
+                return Err(StoreError::ForeignKey {
+                    entity: ENTITY,
+                    detail: format!(
+                        "{kind} `{id}` names account `{account_id}`, not the new account `{}`",
+                        account.id
+                    ),
+                });
+            }
+        }
+
         let now = now();
-        let row = accounts::Model {
-            id: new.id,
-            display_name: new.display_name,
-            client_id_prefix: new.client_id_prefix,
-            verified: new.verified,
-            operator: new.operator,
-            revision: 1,
-            create_time: now,
-            update_time: now,
+        let txn = self.db.begin().await?;
+        let account = insert_account(&txn, account, now).await?;
+        let mut created = AccountCreated {
+            account,
+            roles: Vec::with_capacity(new_roles.len()),
+            users: Vec::with_capacity(new_users.len()),
+            api_keys: Vec::with_capacity(new_keys.len()),
         };
-        accounts::Entity::insert(row.clone().into_active_model())
-            .exec_without_returning(&self.db)
-            .await?;
-        Ok(row.into())
+        for new in new_roles {
+            created
+                .roles
+                .push(roles::insert_role(&txn, new, now).await?);
+        }
+        for new in new_users {
+            created
+                .users
+                .push(users::insert_user(&txn, new, now).await?);
+        }
+        for new in new_keys {
+            created
+                .api_keys
+                .push(api_keys::insert_api_key(&txn, new, now).await?);
+        }
+        txn.commit().await?;
+        Ok(created)
     }
 
     /// Reads an account.
@@ -43,6 +98,15 @@ impl Store {
             .await?
             .map(Account::from)
             .ok_or_else(|| not_found(id))
+    }
+
+    /// The installation's operator account, if it has been created.
+    pub async fn operator_account(&self) -> Result<Option<Account>, StoreError> {
+        Ok(accounts::Entity::find()
+            .filter(accounts::Column::Operator.eq(true))
+            .one(&self.db)
+            .await?
+            .map(Account::from))
     }
 
     /// Lists accounts by id, ascending.
@@ -60,6 +124,21 @@ impl Store {
         ))
     }
 
+    /// Changes an account and returns it. With `expected_revision`, refuses with
+    /// [`StoreError::Conflict`] if the account changed since that revision was read.
+    pub async fn update_account(
+        &self,
+        id: &str,
+        update: AccountUpdate,
+        expected_revision: Option<i64>,
+    ) -> Result<Account, StoreError> {
+        let mut columns = Vec::new();
+        if let Some(display_name) = update.display_name {
+            columns.push((accounts::Column::DisplayName, Expr::value(display_name)));
+        }
+        self.update_columns(id, columns, expected_revision).await
+    }
+
     /// Sets the *verified* flag and returns the updated account. With
     /// `expected_revision`, refuses with [`StoreError::Conflict`] if the account changed
     /// since that revision was read.
@@ -69,28 +148,58 @@ impl Store {
         verified: bool,
         expected_revision: Option<i64>,
     ) -> Result<Account, StoreError> {
+        let columns = vec![(accounts::Column::Verified, Expr::value(verified))];
+        self.update_columns(id, columns, expected_revision).await
+    }
+
+    /// Sets `columns`, bumps the revision and update time, and reads the account back.
+    async fn update_columns(
+        &self,
+        id: &str,
+        columns: Vec<(accounts::Column, Expr)>,
+        expected_revision: Option<i64>,
+    ) -> Result<Account, StoreError> {
         let txn = self.db.begin().await?;
         let mut update = accounts::Entity::update_many()
-            .col_expr(accounts::Column::Verified, Expr::value(verified))
             .col_expr(
                 accounts::Column::Revision,
                 Expr::col(accounts::Column::Revision).add(1),
             )
             .col_expr(accounts::Column::UpdateTime, Expr::value(now()))
             .filter(accounts::Column::Id.eq(id));
+        for (column, value) in columns {
+            update = update.col_expr(column, value);
+        }
         if let Some(revision) = expected_revision {
             update = update.filter(accounts::Column::Revision.eq(revision));
         }
         let updated = update.exec(&txn).await?.rows_affected;
         let row = accounts::Entity::find_by_id(id).one(&txn).await?;
-        let account = match (updated, row) {
-            (_, None) => return Err(not_found(id)),
-            (0, Some(_)) => return Err(StoreError::Conflict),
-            (_, Some(row)) => Account::from(row),
-        };
+        let account = Account::from(revised(updated, row, || not_found(id))?);
         txn.commit().await?;
         Ok(account)
     }
+}
+
+async fn insert_account(
+    db: &impl ConnectionTrait,
+    new: NewAccount,
+    now: DateTime<Utc>,
+) -> Result<Account, StoreError> {
+    let row = accounts::Model {
+        id: new.id,
+        display_name: new.display_name,
+        client_id_prefix: new.client_id_prefix,
+        verified: new.verified,
+        operator: new.operator,
+        revision: 1,
+        create_time: now,
+        update_time: now,
+    };
+    accounts::Entity::insert(row.clone().into_active_model())
+        .exec_without_returning(db)
+        .await?;
+    Ok(row.into())
 }
 
 fn not_found(id: &str) -> StoreError {

@@ -1,20 +1,25 @@
 //! The API-set catalog: named groups of gRPC methods that credentials and API keys are
-//! scoped to.
+//! scoped to, and the built-in sets every replica keeps in step with its code.
 
 use std::collections::HashMap;
 
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
     QuerySelect, TransactionTrait,
+    sea_query::{Expr, ExprTrait},
 };
 
 use crate::{
-    Store, StoreError,
+    Backend, Store, StoreError,
     entity::{api_set_methods, api_sets},
     error::on_foreign_key,
-    model::{ApiSet, NewApiSet, Page, PageRequest},
-    paging::{now, page, page_size, sorted_unique},
+    model::{ApiSet, ApiSetUpdate, NewApiSet, Page, PageRequest},
+    paging::{now, page, page_size, revised, sorted_unique},
 };
+
+/// Key of the PostgreSQL advisory lock that serialises [`Store::sync_builtin_api_sets`]
+/// between replicas.
+const BUILTIN_SYNC_LOCK_KEY: i64 = 0x6b65_7977_6172_6401; // "keyward\x01"
 
 impl Store {
     /// Creates an API set and its methods at revision 1, all or nothing.
@@ -35,15 +40,7 @@ impl Store {
         api_sets::Entity::insert(row.clone().into_active_model())
             .exec_without_returning(&txn)
             .await?;
-        api_set_methods::Entity::insert_many(methods.iter().map(|method| {
-            api_set_methods::Model {
-                api_set_id: row.id.clone(),
-                method: method.clone(),
-            }
-            .into_active_model()
-        }))
-        .exec_without_returning(&txn)
-        .await?;
+        insert_methods(&txn, &row.id, &methods).await?;
         txn.commit().await?;
         Ok(api_set(row, methods))
     }
@@ -53,15 +50,8 @@ impl Store {
         let row = api_sets::Entity::find_by_id(id)
             .one(&self.db)
             .await?
-            .ok_or_else(|| StoreError::NotFound {
-                entity: "api set",
-                id: id.to_owned(),
-            })?;
-        let methods = methods_of(&self.db, std::slice::from_ref(&row.id))
-            .await?
-            .remove(&row.id)
-            .unwrap_or_default();
-        Ok(api_set(row, methods))
+            .ok_or_else(|| not_found(id))?;
+        with_methods(&self.db, row).await
     }
 
     /// Lists API sets by id, ascending, with their methods.
@@ -89,6 +79,44 @@ impl Store {
         })
     }
 
+    /// Changes an API set and returns it; `methods` replaces every method at once. With
+    /// `expected_revision`, refuses with [`StoreError::Conflict`] if the API set changed since
+    /// that revision was read. (Whether a built-in set may be edited is for the caller to
+    /// decide.)
+    pub async fn update_api_set(
+        &self,
+        id: &str,
+        update: ApiSetUpdate,
+        expected_revision: Option<i64>,
+    ) -> Result<ApiSet, StoreError> {
+        let txn = self.db.begin().await?;
+        let mut query = api_sets::Entity::update_many()
+            .col_expr(
+                api_sets::Column::Revision,
+                Expr::col(api_sets::Column::Revision).add(1),
+            )
+            .col_expr(api_sets::Column::UpdateTime, Expr::value(now()))
+            .filter(api_sets::Column::Id.eq(id));
+        if let Some(display_name) = update.display_name {
+            query = query.col_expr(api_sets::Column::DisplayName, Expr::value(display_name));
+        }
+        if let Some(description) = update.description {
+            query = query.col_expr(api_sets::Column::Description, Expr::value(description));
+        }
+        if let Some(revision) = expected_revision {
+            query = query.filter(api_sets::Column::Revision.eq(revision));
+        }
+        let updated = query.exec(&txn).await?.rows_affected;
+        let row = api_sets::Entity::find_by_id(id).one(&txn).await?;
+        let row = revised(updated, row, || not_found(id))?;
+        if let Some(methods) = update.methods {
+            replace_methods(&txn, id, &sorted_unique(&methods)).await?;
+        }
+        let api_set = with_methods(&txn, row).await?;
+        txn.commit().await?;
+        Ok(api_set)
+    }
+
     /// Deletes an API set and its methods. Refuses with [`StoreError::ForeignKey`] while a
     /// credential or an API key may still use it.
     pub async fn delete_api_set(&self, id: &str) -> Result<(), StoreError> {
@@ -99,13 +127,182 @@ impl Store {
                 format!("api set `{id}` is still granted to credentials or api keys")
             }))?;
         if deleted.rows_affected == 0 {
-            return Err(StoreError::NotFound {
-                entity: "api set",
-                id: id.to_owned(),
-            });
+            return Err(not_found(id));
         }
         Ok(())
     }
+
+    /// The ids of the API sets that contain `method` (a fully-qualified gRPC method, for
+    /// example `/keyward.v1.ApiKeyService/VerifyApiKey`), sorted.
+    pub async fn api_sets_containing_method(
+        &self,
+        method: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut ids: Vec<String> = api_set_methods::Entity::find()
+            .select_only()
+            .column(api_set_methods::Column::ApiSetId)
+            .filter(api_set_methods::Column::Method.eq(method))
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        // Sorted here, not by the database: collations differ between backends.
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// Brings the built-in API sets in line with `sets`, the catalog of this version of
+    /// Keyward, in one transaction: a missing set is created (built-in, whatever its
+    /// `builtin` says); an existing built-in set whose display name, description or methods
+    /// differ is updated (its revision grows by one); anything else is left alone: sets
+    /// that are not built-in (even with the same id) and built-in sets `sets` no longer
+    /// names (credentials or keys may still use them).
+    ///
+    /// Idempotent: a second run changes nothing. Replicas starting together on PostgreSQL
+    /// take turns (an advisory lock held by the transaction), and a set created meanwhile by
+    /// anyone else is skipped rather than failing startup.
+    pub async fn sync_builtin_api_sets(&self, sets: Vec<NewApiSet>) -> Result<(), StoreError> {
+        let now = now();
+        let mut wanted: Vec<NewApiSet> = Vec::with_capacity(sets.len());
+        for set in sets {
+            // The last one wins if an id is listed twice.
+            wanted.retain(|w| w.id != set.id);
+            wanted.push(set);
+        }
+        wanted.sort_by(|a, b| a.id.cmp(&b.id));
+
+        let txn = self.db.begin().await?;
+        if self.backend() == Backend::Postgres {
+            txn.execute_unprepared(&format!(
+                "SELECT pg_advisory_xact_lock({BUILTIN_SYNC_LOCK_KEY})"
+            ))
+            .await?;
+        }
+        let mut created = 0_usize;
+        let mut updated = 0_usize;
+        for set in wanted {
+            let methods = sorted_unique(&set.methods);
+            // Insert first: on SQLite the transaction takes the write lock at once, and a
+            // row someone else inserted meanwhile is a no-op instead of an error.
+            let row = api_sets::Model {
+                id: set.id.clone(),
+                display_name: set.display_name.clone(),
+                description: set.description.clone(),
+                builtin: true,
+                revision: 1,
+                create_time: now,
+                update_time: now,
+            };
+            let inserted = api_sets::Entity::insert(row.into_active_model())
+                .on_conflict_do_nothing()
+                .exec_without_returning(&txn)
+                .await?;
+            if matches!(inserted, sea_orm::TryInsertResult::Inserted(1)) {
+                insert_methods(&txn, &set.id, &methods).await?;
+                created += 1;
+                continue;
+            }
+            let Some(existing) = api_sets::Entity::find_by_id(set.id.as_str())
+                .one(&txn)
+                .await?
+            else {
+                continue; // Deleted meanwhile: the next start creates it again.
+            };
+            if !existing.builtin {
+                continue;
+            }
+            let current = with_methods(&txn, existing).await?;
+            if current.display_name == set.display_name
+                && current.description == set.description
+                && current.methods == methods
+            {
+                continue;
+            }
+            api_sets::Entity::update_many()
+                .col_expr(api_sets::Column::DisplayName, Expr::value(set.display_name))
+                .col_expr(api_sets::Column::Description, Expr::value(set.description))
+                .col_expr(
+                    api_sets::Column::Revision,
+                    Expr::col(api_sets::Column::Revision).add(1),
+                )
+                .col_expr(api_sets::Column::UpdateTime, Expr::value(now))
+                .filter(api_sets::Column::Id.eq(set.id.as_str()))
+                .exec(&txn)
+                .await?;
+            if current.methods != methods {
+                replace_methods(&txn, &set.id, &methods).await?;
+            }
+            updated += 1;
+        }
+        txn.commit().await?;
+        tracing::info!(created, updated, "built-in api sets are up to date");
+        Ok(())
+    }
+}
+
+fn not_found(id: &str) -> StoreError {
+    StoreError::NotFound {
+        entity: "api set",
+        id: id.to_owned(),
+    }
+}
+
+/// The first of `ids` (sorted) that names no API set.
+pub(crate) async fn first_unknown_api_set(
+    db: &impl ConnectionTrait,
+    ids: &[String],
+) -> Result<Option<String>, StoreError> {
+    if ids.is_empty() {
+        return Ok(None);
+    }
+    let known: Vec<String> = api_sets::Entity::find()
+        .select_only()
+        .column(api_sets::Column::Id)
+        .filter(api_sets::Column::Id.is_in(ids.iter().cloned()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(ids.iter().find(|id| !known.contains(id)).cloned())
+}
+
+async fn insert_methods(
+    db: &impl ConnectionTrait,
+    api_set_id: &str,
+    methods: &[String],
+) -> Result<(), StoreError> {
+    api_set_methods::Entity::insert_many(methods.iter().map(|method| {
+        api_set_methods::Model {
+            api_set_id: api_set_id.to_owned(),
+            method: method.clone(),
+        }
+        .into_active_model()
+    }))
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+/// Replaces the methods of an API set by `methods`.
+async fn replace_methods(
+    db: &impl ConnectionTrait,
+    api_set_id: &str,
+    methods: &[String],
+) -> Result<(), StoreError> {
+    api_set_methods::Entity::delete_many()
+        .filter(api_set_methods::Column::ApiSetId.eq(api_set_id))
+        .exec(db)
+        .await?;
+    insert_methods(db, api_set_id, methods).await
+}
+
+async fn with_methods(
+    db: &impl ConnectionTrait,
+    row: api_sets::Model,
+) -> Result<ApiSet, StoreError> {
+    let methods = methods_of(db, std::slice::from_ref(&row.id))
+        .await?
+        .remove(&row.id)
+        .unwrap_or_default();
+    Ok(api_set(row, methods))
 }
 
 /// The methods of each of the API sets `ids`, sorted.

@@ -8,7 +8,8 @@ use sea_orm::{
 
 use crate::{
     Store, StoreError,
-    entity::{api_sets, credential_api_sets, credential_secrets, credentials},
+    api_sets::first_unknown_api_set,
+    entity::{credential_api_sets, credential_secrets, credentials},
     error::on_foreign_key,
     model::{
         Credential, CredentialScheme, CredentialSecret, CredentialState, NewCredential,
@@ -131,24 +132,6 @@ fn not_found(id: &str) -> StoreError {
         entity: "credential",
         id: id.to_owned(),
     }
-}
-
-/// The first of `ids` (sorted) that names no API set.
-async fn first_unknown_api_set(
-    db: &impl ConnectionTrait,
-    ids: &[String],
-) -> Result<Option<String>, StoreError> {
-    if ids.is_empty() {
-        return Ok(None);
-    }
-    let known: Vec<String> = api_sets::Entity::find()
-        .filter(api_sets::Column::Id.is_in(ids.iter().cloned()))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|row| row.id)
-        .collect();
-    Ok(ids.iter().find(|id| !known.contains(id)).cloned())
 }
 
 async fn with_api_sets(

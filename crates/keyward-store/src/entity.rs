@@ -4,26 +4,22 @@
 //! to the plain structs of [`crate::model`].
 
 pub(crate) mod accounts;
+pub(crate) mod api_key_api_sets;
+pub(crate) mod api_keys;
 pub(crate) mod api_set_methods;
 pub(crate) mod api_sets;
 pub(crate) mod audit_events;
 pub(crate) mod credential_api_sets;
 pub(crate) mod credential_secrets;
 pub(crate) mod credentials;
+pub(crate) mod idempotency_records;
 pub(crate) mod role_authorities;
 pub(crate) mod roles;
+pub(crate) mod user_roles;
 pub(crate) mod users;
 
-#[allow(dead_code, reason = "queried from the api-key issue on")]
-pub(crate) mod api_key_api_sets;
-#[allow(dead_code, reason = "queried from the api-key issue on")]
-pub(crate) mod api_keys;
 #[allow(dead_code, reason = "queried from the hmac verification issue on")]
 pub(crate) mod hmac_nonces;
-#[allow(dead_code, reason = "queried from the request-id issue on")]
-pub(crate) mod idempotency_records;
-#[allow(dead_code, reason = "queried from the user-role issue on")]
-pub(crate) mod user_roles;
 
 #[cfg(test)]
 mod tests {

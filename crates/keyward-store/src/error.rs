@@ -98,6 +98,13 @@ pub(crate) fn on_foreign_key(
     }
 }
 
+/// Whether `err` is a foreign-key violation (a broken reference, or a deletion refused
+/// because rows still refer to the record), for call sites that need to look further before
+/// naming it.
+pub(crate) fn is_foreign_key_violation(err: &DbErr) -> bool {
+    matches!(violation(err), Some(Violation::ForeignKey))
+}
+
 /// The constraint violations the store turns into domain errors.
 enum Violation {
     /// With the database's message, which names the index or the columns (never values).
@@ -154,7 +161,7 @@ const fn rule(
     }
 }
 
-/// Every primary key and unique index of the schema (see the initial migration).
+/// Every primary key and unique index of the schema (see the migrations).
 const UNIQUE_RULES: &[UniqueRule] = &[
     rule("accounts", &["id"], None, "account", "account id"),
     rule(
@@ -163,6 +170,13 @@ const UNIQUE_RULES: &[UniqueRule] = &[
         Some("ux_accounts_client_id_prefix"),
         "account",
         "account client id prefix",
+    ),
+    rule(
+        "accounts",
+        &["operator"],
+        Some("ux_accounts_operator"),
+        "account",
+        "operator account",
     ),
     rule("users", &["account_id", "id"], None, "user", "user id"),
     rule(
@@ -363,6 +377,18 @@ mod tests {
             (
                 "UNIQUE constraint failed: users.account_id, users.id",
                 ("user", "user id"),
+            ),
+            (
+                "UNIQUE constraint failed: accounts.operator",
+                ("account", "operator account"),
+            ),
+            (
+                "duplicate key value violates unique constraint \"ux_accounts_operator\"",
+                ("account", "operator account"),
+            ),
+            (
+                "duplicate key value violates unique constraint \"idempotency_records_pkey\"",
+                ("idempotency record", "request id"),
             ),
             ("something else entirely", ("record", "an unnamed rule")),
         ];

@@ -9,8 +9,8 @@
 //! Code map:
 //! - [`store`](Store): connecting (URL parsing, SQLite file lock, pool settings), migrating,
 //!   health checks;
-//! - `accounts`, `users`, `roles`, `api_sets`, `credentials`, `audit`: the queries of each
-//!   area, as methods on [`Store`];
+//! - `accounts`, `users`, `roles`, `api_sets`, `api_keys`, `credentials`, `idempotency`,
+//!   `audit`: the queries of each area, as methods on [`Store`];
 //! - [`model`]: the plain structs those methods take and return;
 //! - `entity`: one SeaORM entity per table (private);
 //! - `migration`: the schema, as `sea-orm-migration` migrations (private; run through
@@ -19,11 +19,13 @@
 //! - `testing` (feature `testing`): a fresh SQLite or PostgreSQL database per test.
 
 mod accounts;
+mod api_keys;
 mod api_sets;
 mod audit;
 mod credentials;
 mod entity;
 mod error;
+mod idempotency;
 mod migration;
 pub mod model;
 mod paging;

@@ -5,12 +5,16 @@
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
 mod m20261123_000001_initial;
+mod m20261123_000002_access_indexes;
 
 /// Every migration of the schema, oldest first.
 pub(crate) struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261123_000001_initial::Migration)]
+        vec![
+            Box::new(m20261123_000001_initial::Migration),
+            Box::new(m20261123_000002_access_indexes::Migration),
+        ]
     }
 }

@@ -5,8 +5,12 @@
 //! owns (`revision` starts at 1, `create_time` and `update_time` are the current time, rounded
 //! to microseconds so that a record reads back equal on every backend). Enumerations are
 //! stored as short lowercase text; [`as_str`](CredentialState::as_str) gives that text.
+//!
+//! `*Update` structs change a record in place: each `None` field is left as it is, each `Some`
+//! replaces the stored value (a list replaces the whole list), and every update bumps the
+//! record's `revision` and `update_time`.
 
-use std::fmt;
+use std::{collections::BTreeSet, fmt};
 
 use chrono::{DateTime, Utc};
 
@@ -78,6 +82,44 @@ pub struct NewAccount {
     pub operator: bool,
 }
 
+/// Changes to an [`Account`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountUpdate {
+    /// New human-readable name.
+    pub display_name: Option<String>,
+}
+
+/// An account and its initial contents, created in one transaction by
+/// [`Store::create_account_with`](crate::Store::create_account_with): roles first, then
+/// users (who may hold those roles), then API keys (of those users).
+///
+/// Every role, user and API key must name `account.id` as its account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountSeed {
+    /// The account.
+    pub account: NewAccount,
+    /// Its roles, for example the built-in administrator role.
+    pub roles: Vec<NewRole>,
+    /// Its users, for example the first administrator.
+    pub users: Vec<NewUser>,
+    /// API keys of those users.
+    pub api_keys: Vec<NewApiKey>,
+}
+
+/// What [`Store::create_account_with`](crate::Store::create_account_with) created, in the
+/// order of the [`AccountSeed`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountCreated {
+    /// The account.
+    pub account: Account,
+    /// Its roles.
+    pub roles: Vec<Role>,
+    /// Its users.
+    pub users: Vec<User>,
+    /// Its API keys.
+    pub api_keys: Vec<ApiKey>,
+}
+
 /// Whether a user may act.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum UserState {
@@ -100,6 +142,8 @@ pub struct User {
     pub email: String,
     /// Whether the user may act.
     pub state: UserState,
+    /// The roles the user holds (ids of roles of the same account), sorted.
+    pub role_ids: Vec<String>,
     /// Optimistic-concurrency revision.
     pub revision: i64,
     /// When the user was created.
@@ -119,6 +163,20 @@ pub struct NewUser {
     pub display_name: String,
     /// Email address; unique per account, case-insensitively.
     pub email: String,
+    /// The roles the user holds; each must be a role of the account. Duplicates are stored
+    /// once.
+    pub role_ids: Vec<String>,
+}
+
+/// Changes to a [`User`]; `role_ids` replaces the whole set of roles.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserUpdate {
+    /// New human-readable name.
+    pub display_name: Option<String>,
+    /// New email address; unique per account, case-insensitively.
+    pub email: Option<String>,
+    /// The roles the user holds from now on; each must be a role of the account.
+    pub role_ids: Option<Vec<String>>,
 }
 
 /// A named set of authorities in an account.
@@ -161,6 +219,17 @@ pub struct NewRole {
     pub builtin: bool,
 }
 
+/// Changes to a [`Role`]; `authorities` replaces the whole set of authorities.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoleUpdate {
+    /// New human-readable name.
+    pub display_name: Option<String>,
+    /// New description.
+    pub description: Option<String>,
+    /// The authorities the role grants from now on.
+    pub authorities: Option<Vec<String>>,
+}
+
 /// A named group of API methods, from the catalog.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiSet {
@@ -196,6 +265,184 @@ pub struct NewApiSet {
     pub methods: Vec<String>,
     /// Whether the API set groups Keyward's own RPCs.
     pub builtin: bool,
+}
+
+/// Changes to an [`ApiSet`]; `methods` replaces the whole set of methods.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApiSetUpdate {
+    /// New human-readable name.
+    pub display_name: Option<String>,
+    /// New description.
+    pub description: Option<String>,
+    /// The fully-qualified gRPC methods of the API set from now on.
+    pub methods: Option<Vec<String>>,
+}
+
+/// Whether an API key may be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ApiKeyState {
+    /// The key authenticates (until its expire time, if any).
+    Active,
+    /// The key was revoked, for good.
+    Revoked,
+}
+
+/// A user's API key. The key string the user holds embeds `id`; the store keeps only a hash
+/// of its secret part, which `Debug` never shows.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    /// Lookup id embedded in the key string, globally unique.
+    pub id: String,
+    /// The account of the user who owns the key.
+    pub account_id: String,
+    /// The user who owns the key.
+    pub user_id: String,
+    /// Human-readable name.
+    pub display_name: String,
+    /// What the key is for.
+    pub description: String,
+    /// Hash of the key's secret, as the server computed it.
+    pub secret_hash: String,
+    /// Whether the key may be used.
+    pub state: ApiKeyState,
+    /// When the key stops authenticating, if ever.
+    pub expire_time: Option<DateTime<Utc>>,
+    /// When the key was revoked (`None` while active).
+    pub revoke_time: Option<DateTime<Utc>>,
+    /// When the key last authenticated a request, if ever (not an update: it changes
+    /// neither `revision` nor `update_time`).
+    pub last_used_time: Option<DateTime<Utc>>,
+    /// Resource name of the principal that created it.
+    pub creator: String,
+    /// The API sets the key may call, sorted.
+    pub api_set_ids: Vec<String>,
+    /// Optimistic-concurrency revision.
+    pub revision: i64,
+    /// When the key was created.
+    pub create_time: DateTime<Utc>,
+    /// When the key was last updated.
+    pub update_time: DateTime<Utc>,
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiKey")
+            .field("id", &self.id)
+            .field("account_id", &self.account_id)
+            .field("user_id", &self.user_id)
+            .field("display_name", &self.display_name)
+            .field("description", &self.description)
+            .field("secret_hash", &"<redacted>")
+            .field("state", &self.state)
+            .field("expire_time", &self.expire_time)
+            .field("revoke_time", &self.revoke_time)
+            .field("last_used_time", &self.last_used_time)
+            .field("creator", &self.creator)
+            .field("api_set_ids", &self.api_set_ids)
+            .field("revision", &self.revision)
+            .field("create_time", &self.create_time)
+            .field("update_time", &self.update_time)
+            .finish()
+    }
+}
+
+/// What it takes to create an [`ApiKey`]; new keys are active. `Debug` never shows the
+/// secret hash.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewApiKey {
+    /// Lookup id embedded in the key string, globally unique.
+    pub id: String,
+    /// The account of the user who owns the key.
+    pub account_id: String,
+    /// The user who owns the key; must exist in the account.
+    pub user_id: String,
+    /// Human-readable name.
+    pub display_name: String,
+    /// What the key is for.
+    pub description: String,
+    /// Hash of the key's secret.
+    pub secret_hash: String,
+    /// When the key stops authenticating, if ever.
+    pub expire_time: Option<DateTime<Utc>>,
+    /// Resource name of the principal that creates it.
+    pub creator: String,
+    /// The API sets the key may call; each must exist. Duplicates are stored once.
+    pub api_set_ids: Vec<String>,
+}
+
+impl fmt::Debug for NewApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewApiKey")
+            .field("id", &self.id)
+            .field("account_id", &self.account_id)
+            .field("user_id", &self.user_id)
+            .field("display_name", &self.display_name)
+            .field("description", &self.description)
+            .field("secret_hash", &"<redacted>")
+            .field("expire_time", &self.expire_time)
+            .field("creator", &self.creator)
+            .field("api_set_ids", &self.api_set_ids)
+            .finish()
+    }
+}
+
+/// Changes to an [`ApiKey`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApiKeyUpdate {
+    /// New human-readable name.
+    pub display_name: Option<String>,
+    /// New description.
+    pub description: Option<String>,
+}
+
+/// Everything authentication needs to know about the holder of an API key, read at once by
+/// [`Store::api_key_access`](crate::Store::api_key_access). Whether the key, user and account
+/// may act (state, expiry, verification) is for the caller to decide.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyAccess {
+    /// The key, with its API sets.
+    pub key: ApiKey,
+    /// Its owner, with their roles.
+    pub user: User,
+    /// The owner's account.
+    pub account: Account,
+    /// The union of the authorities of the user's roles.
+    pub authorities: BTreeSet<String>,
+    /// Whether one of the user's roles is built-in (the administrator role).
+    pub holds_builtin_role: bool,
+}
+
+/// The remembered outcome of a request that carried a request id, so that a retry gets the
+/// first result instead of doing the work twice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    /// What the request id is unique within, for example the caller and the method.
+    pub scope: String,
+    /// The request id the client sent.
+    pub request_id: String,
+    /// Digest of the request, to tell a retry from a different request reusing the id.
+    pub request_fingerprint: String,
+    /// Resource name of what the first request created or changed.
+    pub resource_name: String,
+    /// When the record was stored.
+    pub create_time: DateTime<Utc>,
+    /// When the record stops counting.
+    pub expire_time: DateTime<Utc>,
+}
+
+/// What it takes to store an [`IdempotencyRecord`]; the store sets `create_time`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewIdempotencyRecord {
+    /// What the request id is unique within.
+    pub scope: String,
+    /// The request id the client sent.
+    pub request_id: String,
+    /// Digest of the request.
+    pub request_fingerprint: String,
+    /// Resource name of what the request created or changed.
+    pub resource_name: String,
+    /// When the record stops counting.
+    pub expire_time: DateTime<Utc>,
 }
 
 /// How an API client authenticates.
@@ -422,6 +669,7 @@ macro_rules! stored_text {
 }
 
 stored_text!(UserState { Active => "active", Disabled => "disabled" });
+stored_text!(ApiKeyState { Active => "active", Revoked => "revoked" });
 stored_text!(CredentialScheme { Basic => "basic", Hmac => "hmac" });
 stored_text!(CredentialState { Active => "active", Disabled => "disabled" });
 stored_text!(AuditOutcome { Success => "success", Failure => "failure", Denied => "denied" });

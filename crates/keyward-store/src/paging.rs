@@ -2,7 +2,10 @@
 
 use chrono::{DateTime, SubsecRound, Utc};
 
-use crate::model::{MAX_PAGE_SIZE, Page};
+use crate::{
+    StoreError,
+    model::{MAX_PAGE_SIZE, Page},
+};
 
 /// The page size actually used for a requested `limit`.
 pub(crate) fn page_size(limit: u64) -> u64 {
@@ -32,6 +35,28 @@ pub(crate) fn page<T, C>(mut rows: Vec<T>, size: u64, key: impl Fn(&T) -> C) -> 
 /// record reads back equal to what was written on every backend.
 pub(crate) fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
+}
+
+/// `time` rounded down to microseconds, like [`now`], for times the caller supplies.
+pub(crate) fn micros(time: DateTime<Utc>) -> DateTime<Utc> {
+    time.trunc_subsecs(6)
+}
+
+/// Classifies a write guarded by an expected revision (`UPDATE … WHERE id = ? AND revision =
+/// ?`): `affected` rows were written, `row` is the record read by key afterwards, in the same
+/// transaction. The record is gone: [`StoreError::NotFound`]; it is there but nothing was
+/// written: its revision moved on, [`StoreError::Conflict`]. For the same `DELETE`, call it
+/// only when nothing was deleted (`affected` 0), to tell those two apart.
+pub(crate) fn revised<T>(
+    affected: u64,
+    row: Option<T>,
+    not_found: impl FnOnce() -> StoreError,
+) -> Result<T, StoreError> {
+    match (affected, row) {
+        (_, None) => Err(not_found()),
+        (0, Some(_)) => Err(StoreError::Conflict),
+        (_, Some(row)) => Ok(row),
+    }
 }
 
 /// The form of an email address that uniqueness is checked on: trimmed and lowercased.

@@ -13,10 +13,12 @@ use std::{
     time::{Duration, Instant},
 };
 
+use chrono::{DateTime, Utc};
 use keyward_store::{
-    AuditOutcome, Backend, CredentialScheme, CredentialState, NewAccount, NewApiSet, NewAuditEvent,
-    NewCredential, NewRole, NewSecretVersion, NewUser, PageRequest, SecretMaterial, Store,
-    StoreError, StoreOptions, UserState,
+    AccountSeed, AccountUpdate, ApiKeyState, ApiKeyUpdate, ApiSetUpdate, AuditOutcome, Backend,
+    CredentialScheme, CredentialState, NewAccount, NewApiKey, NewApiSet, NewAuditEvent,
+    NewCredential, NewIdempotencyRecord, NewRole, NewSecretVersion, NewUser, Page, PageRequest,
+    RoleUpdate, SecretMaterial, Store, StoreError, StoreOptions, UserState, UserUpdate,
     testing::{POSTGRES_URL_VAR, TestBackend, TestDatabase, random_suffix},
 };
 
@@ -30,7 +32,19 @@ struct TestDb {
     /// `"sqlite"` or `"postgres"`, for assertion messages.
     name: &'static str,
     /// Declared after `store`, so dropped after it.
-    _database: TestDatabase,
+    database: TestDatabase,
+}
+
+impl TestDb {
+    /// Another replica's store on the same database: a second pool on PostgreSQL, a clone
+    /// on SQLite (whose file lock admits one server only; its transactions still contend).
+    /// Drop it rather than closing it: closing a clone closes the pool of every clone.
+    async fn replica(&self) -> Store {
+        match self.database.backend() {
+            TestBackend::Postgres => Store::connect(self.database.url()).await.unwrap(),
+            TestBackend::Sqlite => self.store.clone(),
+        }
+    }
 }
 
 /// Every backend to test on, each with a fresh, migrated database.
@@ -41,7 +55,7 @@ async fn backends() -> Vec<TestDb> {
         dbs.push(TestDb {
             store: database.migrated_store().await,
             name: backend.name(),
-            _database: database,
+            database,
         });
     }
     dbs
@@ -55,7 +69,7 @@ async fn fresh_backends() -> Vec<TestDb> {
         dbs.push(TestDb {
             store: Store::connect(database.url()).await.unwrap(),
             name: backend.name(),
-            _database: database,
+            database,
         });
     }
     dbs
@@ -339,7 +353,10 @@ async fn migrations_apply_to_a_fresh_database_and_roll_back_cleanly() {
         store.migrate().await.unwrap();
         assert_eq!(
             store.applied_migrations().await.unwrap(),
-            ["m20261123_000001_initial"],
+            [
+                "m20261123_000001_initial",
+                "m20261123_000002_access_indexes"
+            ],
             "{b}"
         );
         store
@@ -657,6 +674,7 @@ async fn a_user_email_is_unique_per_account_case_insensitively() {
             id: id.to_owned(),
             display_name: format!("User {id}"),
             email: email.to_owned(),
+            role_ids: Vec::new(),
         };
 
         let alice = store
@@ -1056,5 +1074,1662 @@ async fn audit_events_list_newest_first_per_account_every_event_once() {
             .await
             .unwrap();
         assert!(empty.items.is_empty() && empty.next_after.is_none(), "{b}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Helpers for accounts with contents
+// ---------------------------------------------------------------------------------------
+
+fn new_role(account_id: &str, id: &str, authorities: &[&str], builtin: bool) -> NewRole {
+    NewRole {
+        account_id: account_id.to_owned(),
+        id: id.to_owned(),
+        display_name: format!("Role {id}"),
+        description: format!("what {id} may do"),
+        authorities: authorities.iter().map(|a| (*a).to_owned()).collect(),
+        builtin,
+    }
+}
+
+fn new_user(account_id: &str, id: &str, roles: &[&str]) -> NewUser {
+    NewUser {
+        account_id: account_id.to_owned(),
+        id: id.to_owned(),
+        display_name: format!("User {id}"),
+        email: format!("{id}@{account_id}.test"),
+        role_ids: roles.iter().map(|r| (*r).to_owned()).collect(),
+    }
+}
+
+const SECRET_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$c2VjcmV0LWtleS1oYXNo";
+
+fn new_api_key(account_id: &str, user_id: &str, id: &str, api_sets: &[&str]) -> NewApiKey {
+    NewApiKey {
+        id: id.to_owned(),
+        account_id: account_id.to_owned(),
+        user_id: user_id.to_owned(),
+        display_name: format!("Key {id}"),
+        description: "ci pipeline".to_owned(),
+        secret_hash: SECRET_HASH.to_owned(),
+        expire_time: None,
+        creator: format!("accounts/{account_id}/users/{user_id}"),
+        api_set_ids: api_sets.iter().map(|s| (*s).to_owned()).collect(),
+    }
+}
+
+/// An operator account `id` with the built-in administrator role, its first administrator
+/// `admin` and their key `<id>-key`, scoped to `keyward.verify`.
+fn operator_seed(id: &str) -> AccountSeed {
+    AccountSeed {
+        account: NewAccount {
+            operator: true,
+            verified: true,
+            ..new_account(id, &format!("{id}-"))
+        },
+        roles: vec![new_role(
+            id,
+            "administrator",
+            &["MANAGE_ACCOUNTS", "MANAGE_USERS"],
+            true,
+        )],
+        users: vec![new_user(id, "admin", &["administrator"])],
+        api_keys: vec![new_api_key(
+            id,
+            "admin",
+            &format!("{id}-key"),
+            &["keyward.verify"],
+        )],
+    }
+}
+
+/// Reads every page of a list, `limit` items at a time; also returns the number of pages.
+async fn all_pages<T, F, Fut>(limit: u64, mut list: F) -> (Vec<T>, usize)
+where
+    F: FnMut(PageRequest) -> Fut,
+    Fut: Future<Output = Result<Page<T>, StoreError>>,
+{
+    let mut items = Vec::new();
+    let mut pages = 0;
+    let mut request = PageRequest::first(limit);
+    loop {
+        let page = list(request.clone()).await.unwrap();
+        pages += 1;
+        assert!(page.items.len() as u64 <= limit);
+        items.extend(page.items);
+        match page.next_after {
+            Some(after) => request.after = Some(after),
+            None => return (items, pages),
+        }
+    }
+}
+
+fn assert_not_found(
+    backend: &str,
+    result: Result<impl std::fmt::Debug, StoreError>,
+    expected_entity: &str,
+    expected_id: &str,
+) {
+    match result {
+        Err(StoreError::NotFound { entity, id }) => {
+            assert_eq!(entity, expected_entity, "{backend}");
+            assert_eq!(id, expected_id, "{backend}");
+        }
+        other => panic!("{backend}: expected NotFound({expected_entity}), got {other:?}"),
+    }
+}
+
+fn assert_conflict(backend: &str, result: Result<impl std::fmt::Debug, StoreError>) {
+    assert!(
+        matches!(result, Err(StoreError::Conflict)),
+        "{backend}: expected Conflict, got {result:?}"
+    );
+}
+
+fn assert_foreign_key(
+    backend: &str,
+    result: Result<impl std::fmt::Debug, StoreError>,
+    expected_entity: &str,
+    expected_detail: &str,
+) {
+    match result {
+        Err(StoreError::ForeignKey { entity, detail }) => {
+            assert_eq!(entity, expected_entity, "{backend}: {detail}");
+            assert!(
+                detail.contains(expected_detail),
+                "{backend}: `{detail}` should contain `{expected_detail}`"
+            );
+        }
+        other => panic!("{backend}: expected ForeignKey({expected_entity}), got {other:?}"),
+    }
+}
+
+fn time(rfc3339: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(rfc3339).unwrap().to_utc()
+}
+
+// ---------------------------------------------------------------------------------------
+// Accounts with their initial contents
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn an_account_seed_is_created_in_one_transaction_and_reads_back() {
+    for db in backends().await {
+        let (store, b) = (&db.store, db.name);
+        seed(store).await;
+        assert_eq!(store.operator_account().await.unwrap(), None, "{b}");
+
+        let created = store
+            .create_account_with(operator_seed("ops"))
+            .await
+            .unwrap();
+        assert!(created.account.operator && created.account.verified, "{b}");
+        assert_eq!(created.account.revision, 1, "{b}");
+        assert_eq!(
+            store.get_account("ops").await.unwrap(),
+            created.account,
+            "{b}"
+        );
+        assert_eq!(
+            store.operator_account().await.unwrap().as_ref(),
+            Some(&created.account),
+            "{b}"
+        );
+
+        assert_eq!(created.roles.len(), 1, "{b}");
+        assert!(created.roles[0].builtin, "{b}");
+        assert_eq!(
+            store.get_role("ops", "administrator").await.unwrap(),
+            created.roles[0],
+            "{b}"
+        );
+        assert_eq!(created.users[0].role_ids, ["administrator"], "{b}");
+        assert_eq!(
+            store.get_user("ops", "admin").await.unwrap(),
+            created.users[0],
+            "{b}"
+        );
+        assert_eq!(created.api_keys[0].api_set_ids, ["keyward.verify"], "{b}");
+        assert_eq!(created.api_keys[0].state, ApiKeyState::Active, "{b}");
+        assert_eq!(
+            store.get_api_key("ops-key").await.unwrap(),
+            created.api_keys[0],
+            "{b}"
+        );
+
+        // A second bootstrap finds the operator account taken, whatever its id (with the
+        // same id, several rules are broken at once; the backends report different ones).
+        let again = store.create_account_with(operator_seed("ops")).await;
+        assert!(
+            matches!(
+                &again,
+                Err(StoreError::AlreadyExists { entity: "account", constraint })
+                    if constraint == "operator account" || constraint == "account id"
+            ),
+            "{b}: {again:?}"
+        );
+        assert_already_exists(
+            b,
+            store.create_account_with(operator_seed("ops2")).await,
+            "account",
+            "operator account",
+        );
+        assert_not_found(b, store.get_user("ops2", "admin").await, "user", "admin");
+        assert_not_found(
+            b,
+            store.get_api_key("ops2-key").await,
+            "api key",
+            "ops2-key",
+        );
+
+        // `create_account` keeps working, for accounts without contents.
+        let plain = store
+            .create_account(new_account("globex", "globex-"))
+            .await
+            .unwrap();
+        assert_eq!(store.get_account("globex").await.unwrap(), plain, "{b}");
+        assert!(
+            store
+                .list_roles("globex", PageRequest::first(10))
+                .await
+                .unwrap()
+                .items
+                .is_empty(),
+            "{b}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_failing_seed_leaves_nothing_behind() {
+    for db in backends().await {
+        let (store, b) = (&db.store, db.name);
+        seed(store).await;
+
+        // The last write of the seed fails: the key names an unknown API set.
+        let mut broken = operator_seed("ops");
+        broken.api_keys[0].api_set_ids.push("nope".to_owned());
+        assert_foreign_key(
+            b,
+            store.create_account_with(broken).await,
+            "api set",
+            "`nope`",
+        );
+        // A user holds a role the seed does not create.
+        let mut broken = operator_seed("ops");
+        broken.users[0].role_ids = vec!["auditor".to_owned()];
+        assert_foreign_key(
+            b,
+            store.create_account_with(broken).await,
+            "role",
+            "`auditor`",
+        );
+        // Two users with the same email, case aside.
+        let mut broken = operator_seed("ops");
+        broken.users.push(NewUser {
+            email: "ADMIN@ops.test".to_owned(),
+            ..new_user("ops", "admin2", &[])
+        });
+        assert_already_exists(
+            b,
+            store.create_account_with(broken).await,
+            "user",
+            "user email",
+        );
+
+        assert_not_found(b, store.get_account("ops").await, "account", "ops");
+        assert_eq!(store.operator_account().await.unwrap(), None, "{b}");
+        assert_not_found(
+            b,
+            store.get_role("ops", "administrator").await,
+            "role",
+            "administrator",
+        );
+        assert_not_found(b, store.get_user("ops", "admin").await, "user", "admin");
+        assert_not_found(b, store.get_api_key("ops-key").await, "api key", "ops-key");
+
+        // Nothing holds an id, prefix or email: the same seed now goes through.
+        store
+            .create_account_with(operator_seed("ops"))
+            .await
+            .unwrap_or_else(|e| panic!("{b}: retry: {e:?}"));
+    }
+}
+
+#[tokio::test]
+async fn a_seed_item_of_another_account_is_refused_before_anything_is_written() {
+    for db in backends().await {
+        let (store, b) = (&db.store, db.name);
+        seed(store).await;
+        let mut stray = operator_seed("ops");
+        stray.api_keys[0].account_id = "acme".to_owned();
+        assert_foreign_key(
+            b,
+            store.create_account_with(stray).await,
+            "account",
+            "api key `ops-key` names account `acme`",
+        );
+        assert_not_found(b, store.get_account("ops").await, "account", "ops");
+    }
+}
+
+#[tokio::test]
+async fn two_replicas_bootstrapping_at_once_leave_one_operator_account() {
+    // Different ids: the operator index decides; the same id: the primary key does.
+    for same_id in [false, true] {
+        for db in backends().await {
+            let b = db.name;
+            seed(&db.store).await;
+            let (one, two) = (db.replica().await, db.replica().await);
+            let mut other = operator_seed(if same_id { "ops" } else { "ops2" });
+            other.account.client_id_prefix = "other-".to_owned();
+            other.api_keys[0].id = "other-key".to_owned();
+
+            let (first, second) = tokio::join!(
+                one.create_account_with(operator_seed("ops")),
+                two.create_account_with(other.clone()),
+            );
+            let (winner, loser, lost) = match (first, second) {
+                (Ok(won), Err(lost)) => (won, other, lost),
+                (Err(lost), Ok(won)) => (won, operator_seed("ops"), lost),
+                other => panic!("{b}: exactly one bootstrap wins: {other:?}"),
+            };
+            assert!(
+                matches!(
+                    &lost,
+                    StoreError::AlreadyExists { entity: "account", constraint }
+                        if constraint == "operator account" || constraint == "account id"
+                ),
+                "{b}: {lost:?}"
+            );
+            assert_eq!(
+                db.store.operator_account().await.unwrap().as_ref(),
+                Some(&winner.account),
+                "{b}"
+            );
+            let loser_key = &loser.api_keys[0].id;
+            assert_not_found(
+                b,
+                db.store.get_api_key(loser_key).await,
+                "api key",
+                loser_key,
+            );
+            if !same_id {
+                let loser_id = &loser.account.id;
+                assert_not_found(b, db.store.get_account(loser_id).await, "account", loser_id);
+                assert_not_found(
+                    b,
+                    db.store.get_user(loser_id, "admin").await,
+                    "user",
+                    "admin",
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn updating_an_account_honours_the_expected_revision() {
+    for db in backends().await {
+        let (store, b) = (&db.store, db.name);
+        let created = store
+            .create_account(new_account("acme", "acme-"))
+            .await
+            .unwrap();
+        let rename = |name: &str| AccountUpdate {
+            display_name: Some(name.to_owned()),
+        };
+
+        let renamed = store
+            .update_account("acme", rename("Acme Corp"), Some(1))
+            .await
+            .unwrap();
+        assert_eq!(renamed.display_name, "Acme Corp", "{b}");
+        assert_eq!(renamed.revision, 2, "{b}");
+        assert_eq!(renamed.client_id_prefix, created.client_id_prefix, "{b}");
+        assert_eq!(renamed.create_time, created.create_time, "{b}");
+        assert_eq!(store.get_account("acme").await.unwrap(), renamed, "{b}");
+
+        assert_conflict(
+            b,
+            store.update_account("acme", rename("Stale"), Some(1)).await,
+        );
+        assert_eq!(
+            store.get_account("acme").await.unwrap().display_name,
+            "Acme Corp",
+            "{b}"
+        );
+        // Nothing to change still makes a new revision (the caller asked for an update).
+        let untouched = store
+            .update_account("acme", AccountUpdate::default(), None)
+            .await
+            .unwrap();
+        assert_eq!(untouched.display_name, "Acme Corp", "{b}");
+        assert_eq!(untouched.revision, 3, "{b}");
+        assert_not_found(
+            b,
+            store.update_account("nobody", rename("x"), Some(1)).await,
+            "account",
+            "nobody",
+        );
+        assert_not_found(
+            b,
+            store.update_account("nobody", rename("x"), None).await,
+            "account",
+            "nobody",
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Built-in API sets and API-set edits
+// ---------------------------------------------------------------------------------------
+
+fn builtin_set(id: &str, description: &str, methods: &[&str]) -> NewApiSet {
+    NewApiSet {
+        id: id.to_owned(),
+        display_name: format!("Built-in {id}"),
+        description: description.to_owned(),
+        methods: methods.iter().map(|m| (*m).to_owned()).collect(),
+        builtin: true,
+    }
+}
+
+#[tokio::test]
+async fn syncing_builtin_api_sets_inserts_updates_and_leaves_the_rest_alone() {
+    for db in backends().await {
+        let (store, b) = (&db.store, db.name);
+        // Someone's own set that happens to use a built-in id, and an unrelated one.
+        let custom = store
+            .create_api_set(new_api_set("keyward.audit"))
+            .await
+            .unwrap();
+        let unrelated = store.create_api_set(new_api_set("billing")).await.unwrap();
+
+        let catalog = vec![
+            builtin_set(
+                "keyward.verify",
+                "verify",
+                &["/V/Verify", "/V/Check", "/V/Check"],
+            ),
+            builtin_set("keyward.accounts", "accounts", &["/A/Get"]),
+            builtin_set("keyward.audit", "audit", &["/Audit/List"]),
+        ];
+        store.sync_builtin_api_sets(catalog.clone()).await.unwrap();
+        let verify = store.get_api_set("keyward.verify").await.unwrap();
+        assert!(verify.builtin, "{b}");
+        assert_eq!(verify.revision, 1, "{b}");
+        assert_eq!(verify.methods, ["/V/Check", "/V/Verify"], "{b}");
+        let accounts = store.get_api_set("keyward.accounts").await.unwrap();
+        assert_eq!(accounts.methods, ["/A/Get"], "{b}");
+        assert_eq!(
+            store.get_api_set("keyward.audit").await.unwrap(),
+            custom,
+            "{b}"
+        );
+        assert_eq!(
+            store.get_api_set("billing").await.unwrap(),
+            unrelated,
+            "{b}"
+        );
+
+        // Idempotent: nothing changes, not even revisions.
+        store.sync_builtin_api_sets(catalog.clone()).await.unwrap();
+        assert_eq!(
+            store.get_api_set("keyward.verify").await.unwrap(),
+            verify,
+            "{b}"
+        );
+        assert_eq!(
+            store.get_api_set("keyward.accounts").await.unwrap(),
+            accounts,
+            "{b}"
+        );
+
+        // A new version of the catalog: one set changes, one is dropped from it.
+        store
+            .sync_builtin_api_sets(vec![builtin_set(
+                "keyward.verify",
+                "verify, and more",
+                &["/V/Verify", "/V/Explain"],
+            )])
+            .await
+            .unwrap();
+        let changed = store.get_api_set("keyward.verify").await.unwrap();
+        assert_eq!(changed.revision, 2, "{b}");
+        assert_eq!(changed.description, "verify, and more", "{b}");
+        assert_eq!(changed.methods, ["/V/Explain", "/V/Verify"], "{b}");
+        assert_eq!(changed.create_time, verify.create_time, "{b}");
+        assert_eq!(
+            store.get_api_set("keyward.accounts").await.unwrap(),
+            accounts,
+            "{b}: a built-in set the catalog no longer names is kept"
+        );
+        assert_eq!(
+            store.api_sets_containing_method("/V/Check").await.unwrap(),
+            Vec::<String>::new(),
+            "{b}: the old method is gone"
+        );
+    }
+}
+
+#[tokio::test]
+async fn replicas_syncing_builtin_api_sets_at_once_all_succeed() {
+    for db in backends().await {
+        let b = db.name;
+        let catalog: Vec<NewApiSet> = (0..8)
+            .map(|i| builtin_set(&format!("keyward.s{i}"), "d", &[&format!("/S{i}/Call")]))
+            .collect();
+        let mut replicas = tokio::task::JoinSet::new();
+        for _ in 0..4 {
+            let (store, catalog) = (db.replica().await, catalog.clone());
+            replicas.spawn(async move { store.sync_builtin_api_sets(catalog).await });
+        }
+        for result in replicas.join_all().await {
+            result.unwrap_or_else(|e| panic!("{b}: a replica failed to start: {e:?}"));
+        }
+        let (sets, _) = all_pages(100, |r| db.store.list_api_sets(r)).await;
+        assert_eq!(sets.len(), 8, "{b}");
+        assert!(
+            sets.iter().all(|s| s.revision == 1 && s.methods.len() == 1),
+            "{b}: {sets:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn updating_an_api_set_replaces_its_methods_atomically() {
+    for db in backends().await {
+        let (store, b) = (&db.store, db.name);
+        let created = store.create_api_set(new_api_set("billing")).await.unwrap();
+        let updated = store
+            .update_api_set(
+                "billing",
+                ApiSetUpdate {
+                    description: Some("invoices".to_owned()),
+                    methods: Some(vec![
+                        "/B/Pay".to_owned(),
+                        "/B/Bill".to_owned(),
+                        "/B/Pay".to_owned(),
+                    ]),
+                    ..ApiSetUpdate::default()
+                },
+                Some(1),
+            )
+            .await
+            .unwrap();
+        assert_eq!(updated.revision, 2, "{b}");
+        assert_eq!(updated.display_name, created.display_name, "{b}");
+        assert_eq!(updated.description, "invoices", "{b}");
+        assert_eq!(updated.methods, ["/B/Bill", "/B/Pay"], "{b}");
+        assert_eq!(store.get_api_set("billing").await.unwrap(), updated, "{b}");
+
+        let stale = store
+            .update_api_set(
+                "billing",
+                ApiSetUpdate {
+                    methods: Some(Vec::new()),
+                    ..ApiSetUpdate::default()
+                },
+                Some(1),
+            )
+            .await;
+        assert_conflict(b, stale);
+        assert_eq!(
+            store.get_api_set("billing").await.unwrap().methods,
+            ["/B/Bill", "/B/Pay"],
+            "{b}: methods kept on conflict"
+        );
+        assert_not_found(
+            b,
+            store
+                .update_api_set("nope", ApiSetUpdate::default(), None)
+                .await,
+            "api set",
+            "nope",
+        );
+    }
+}
+
+#[tokio::test]
+async fn api_sets_containing_a_method_are_listed_sorted() {
+    for db in backends().await {
+        let (store, b) = (&db.store, db.name);
+        for (id, methods) in [
+            ("zeta", vec!["/K/Verify", "/K/Other"]),
+            ("alpha", vec!["/K/Verify"]),
+            ("mid", vec!["/K/Other"]),
+        ] {
+            store
+                .create_api_set(NewApiSet {
+                    methods: methods.into_iter().map(str::to_owned).collect(),
+                    ..new_api_set(id)
+                })
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            store.api_sets_containing_method("/K/Verify").await.unwrap(),
+            ["alpha", "zeta"],
+            "{b}"
+        );
+        assert_eq!(
+            store.api_sets_containing_method("/K/Other").await.unwrap(),
+            ["mid", "zeta"],
+            "{b}"
+        );
+        assert!(
+            store
+                .api_sets_containing_method("/K/None")
+                .await
+                .unwrap()
+                .is_empty(),
+            "{b}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Users with roles
+// ---------------------------------------------------------------------------------------
+
+/// `seed`, plus roles `admin` (built-in) and `viewer` in `acme`.
+async fn seed_roles(store: &Store) {
+    seed(store).await;
+    store
+        .create_role(new_role(
+            "acme",
+            "admin",
+            &["MANAGE_USERS", "MANAGE_KEYS"],
+            true,
+        ))
+        .await
+        .unwrap();
+    store
+        .create_role(new_role("acme", "viewer", &["VIEW"], false))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_user_is_created_with_their_roles_all_or_nothing() {
+    for db in backends().await {
+        let (store, b) = (&db.store, db.name);
+        seed_roles(store).await;
+        store
+            .create_account(new_account("globex", "globex-"))
+            .await
+            .unwrap();
+        store
+            .create_role(new_role("globex", "auditor", &["AUDIT"], false))
+            .await
+            .unwrap();
+
+        let alice = store
+            .create_user(new_user("acme", "alice", &["viewer", "admin", "viewer"]))
+            .await
+            .unwrap();
+        assert_eq!(
+            alice.role_ids,
+            ["admin", "viewer"],
+            "{b}: sorted, once each"
+        );
+        assert_eq!(store.get_user("acme", "alice").await.unwrap(), alice, "{b}");
+
+        // A role of another account is unknown here; nothing of the user is left.
+        assert_foreign_key(
+            b,
+            store
+                .create_user(new_user("acme", "bob", &["viewer", "auditor"]))
+                .await,
+            "role",
+            "unknown role `auditor`",
+        );
+        assert_not_found(b, store.get_user("acme", "bob").await, "user", "bob");
+        store
+            .create_user(new_user("acme", "bob", &["viewer"]))
+            .await
+            .unwrap_or_else(|e| panic!("{b}: retry: {e:?}"));
+    }
+}
+
+#[tokio::test]
+async fn listing_users_returns_every_user_of_the_account_once_with_roles() {
+    for db in backends().await {
+        let (store, b) = (&db.store, db.name);
+        seed_roles(store).await;
+        store
+            .create_account(new_account("globex", "globex-"))
+            .await
+            .unwrap();
+        store
+            .create_user(new_user("globex", "u-000", &[]))
+            .await
+            .unwrap();
+        let mut expected = Vec::new();
+        for i in (0..11).rev() {
+            let roles: &[&str] = match i % 3 {
+                0 => &[],
+                1 => &["viewer"],
+                _ => &["viewer", "admin"],
+            };
+            expected.push(
+                store
+                    .create_user(new_user("acme", &format!("u-{i:03}"), roles))
+                    .await
+                    .unwrap(),
+            );
+        }
+        expected.sort_by(|a, b| a.id.cmp(&b.id));
+
+        let (seen, pages) = all_pages(4, |r| store.list_users("acme", r)).await;
+        assert_eq!(
+            seen, expected,
+            "{b}: every user once, in id order, with roles"
+        );
+        assert_eq!(pages, 3, "{b}");
+        let none = store
+            .list_users("nobody", PageRequest::first(4))
+            .await
+            .unwrap();
+        assert!(none.items.is_empty() && none.next_after.is_none(), "{b}");
+    }
+}
+
+#[tokio::test]
+async fn updating_a_user_replaces_roles_atomically_and_keeps_emails_unique() {
+    for db in backends().await {
+        let (store, b) = (&db.store, db.name);
+        seed_roles(store).await;
+        let alice = store
+            .create_user(new_user("acme", "alice", &["viewer"]))
+            .await
+            .unwrap();
+        store
+            .create_user(new_user("acme", "bob", &[]))
+            .await
+            .unwrap();
+
+        let updated = store
+            .update_user(
+                "acme",
+                "alice",
+                UserUpdate {
+                    display_name: Some("Alice A.".to_owned()),
+                    email: Some(" Alice.A@Acme.test ".to_owned()),
+                    role_ids: Some(vec!["admin".to_owned()]),
+                },
+                Some(1),
+            )
+            .await
+            .unwrap();
+        assert_eq!(updated.display_name, "Alice A.", "{b}");
+        assert_eq!(
+            updated.email, "Alice.A@Acme.test",
+            "{b}: trimmed, case kept"
+        );
+        assert_eq!(updated.role_ids, ["admin"], "{b}");
+        assert_eq!(updated.revision, 2, "{b}");
+        assert_eq!(updated.create_time, alice.create_time, "{b}");
+        assert_eq!(
+            store.get_user("acme", "alice").await.unwrap(),
+            updated,
+            "{b}"
+        );
+
+        // Only the roles: the rest stays.
+        let roles_only = store
+            .update_user(
+                "acme",
+                "alice",
+                UserUpdate {
+                    role_ids: Some(vec!["viewer".to_owned(), "admin".to_owned()]),
+                    ..UserUpdate::default()
+                },
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(roles_only.role_ids, ["admin", "viewer"], "{b}");
+        assert_eq!(roles_only.email, "Alice.A@Acme.test", "{b}");
+
+        // An unknown role: nothing changes, not the name either.
+        assert_foreign_key(
+            b,
+            store
+                .update_user(
+                    "acme",
+                    "alice",
+                    UserUpdate {
+                        display_name: Some("Mallory".to_owned()),
+                        role_ids: Some(vec!["admin".to_owned(), "root".to_owned()]),
+                        ..UserUpdate::default()
+                    },
+                    Some(3),
+                )
+                .await,
+            "role",
+            "`root`",
+        );
+        assert_eq!(
+            store.get_user("acme", "alice").await.unwrap(),
+            roles_only,
+            "{b}"
+        );
+
+        // Bob's email, in other case, is taken.
+        assert_already_exists(
+            b,
+            store
+                .update_user(
+                    "acme",
+                    "alice",
+                    UserUpdate {
+                        email: Some("BOB@acme.TEST".to_owned()),
+                        ..UserUpdate::default()
+                    },
+                    Some(3),
+                )
+                .await,
+            "user",
+            "user email",
+        );
+        // Her own address in another case is hers.
+        store
+            .update_user(
+                "acme",
+                "alice",
+                UserUpdate {
+                    email: Some("alice.a@acme.test".to_owned()),
+                    ..UserUpdate::default()
+                },
+                Some(3),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{b}: {e:?}"));
+
+        assert_conflict(
+            b,
+            store
+                .update_user("acme", "alice", UserUpdate::default(), Some(3))
+                .await,
+        );
+        assert_not_found(
+            b,
+            store
+                .update_user("acme", "nobody", UserUpdate::default(), None)
+                .await,
+            "user",
+            "nobody",
+        );
+        // Users are per account.
+        store
+            .create_account(new_account("globex", "globex-"))
+            .await
+            .unwrap();
+        assert_not_found(
+            b,
+            store
+                .update_user("globex", "alice", UserUpdate::default(), None)
+                .await,
+            "user",
+            "alice",
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_user_is_switched_off_and_on_with_revision_checks() {
+    for db in backends().await {
+        let (store, b) = (&db.store, db.name);
+        seed_roles(store).await;
+        store
+            .create_user(new_user("acme", "alice", &["viewer"]))
+            .await
+            .unwrap();
+
+        let disabled = store
+            .set_user_state("acme", "alice", UserState::Disabled, Some(1))
+            .await
+            .unwrap();
+        assert_eq!(disabled.state, UserState::Disabled, "{b}");
+        assert_eq!(disabled.revision, 2, "{b}");
+        assert_eq!(disabled.role_ids, ["viewer"], "{b}");
+        assert_eq!(
+            store.get_user("acme", "alice").await.unwrap(),
+            disabled,
+            "{b}"
+        );
+
+        assert_conflict(
+            b,
+            store
+                .set_user_state("acme", "alice", UserState::Active, Some(1))
+                .await,
+        );
+        let active = store
+            .set_user_state("acme", "alice", UserState::Active, None)
+            .await
+            .unwrap();
+        assert_eq!(active.state, UserState::Active, "{b}");
+        assert_eq!(active.revision, 3, "{b}");
+        assert_not_found(
+            b,
+            store
+                .set_user_state("acme", "bob", UserState::Active, None)
+                .await,
+            "user",
+            "bob",
+        );
+    }
+}
+
+#[tokio::test]
+async fn deleting_a_user_takes_their_api_keys_along() {
+    for db in backends().await {
+        let (store, b) = (&db.store, db.name);
+        seed_roles(store).await;
+        store
+            .create_user(new_user("acme", "alice", &["admin"]))
+            .await
+            .unwrap();
+        store
+            .create_user(new_user("acme", "bob", &["admin"]))
+            .await
+            .unwrap();
+        for (user, key) in [("alice", "k1"), ("alice", "k2"), ("bob", "k3")] {
+            store
+                .create_api_key(new_api_key("acme", user, key, &["keyward.verify"]))
+                .await
+                .unwrap();
+        }
+
+        assert_conflict(b, store.delete_user("acme", "alice", Some(7)).await);
+        assert!(
+            store.get_api_key("k1").await.is_ok(),
+            "{b}: kept on conflict"
+        );
+        store.delete_user("acme", "alice", Some(1)).await.unwrap();
+        assert_not_found(b, store.get_user("acme", "alice").await, "user", "alice");
+        assert_not_found(b, store.get_api_key("k1").await, "api key", "k1");
+        assert_not_found(b, store.get_api_key("k2").await, "api key", "k2");
+        assert!(
+            store.get_api_key("k3").await.is_ok(),
+            "{b}: bob's key stays"
+        );
+        assert_eq!(
+            store.get_user("acme", "bob").await.unwrap().role_ids,
+            ["admin"],
+            "{b}"
+        );
+        // Her role assignment went too: the role is held by bob alone.
+        assert_foreign_key(
+            b,
+            store.delete_role("acme", "admin", None).await,
+            "role",
+            "still held by 1 user(s)",
+        );
+
+        assert_not_found(
+            b,
+            store.delete_user("acme", "alice", None).await,
+            "user",
+            "alice",
+        );
+        assert_not_found(
+            b,
+            store.delete_user("acme", "alice", Some(1)).await,
+            "user",
+            "alice",
+        );
+        // The API set the keys used is free again once no key uses it.
+        store.delete_user("acme", "bob", None).await.unwrap();
+        store.delete_api_set("keyward.verify").await.unwrap();
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Roles
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn listing_roles_returns_every_role_once_with_authorities() {
+    for db in backends().await {
+        let (store, b) = (&db.store, db.name);
+        seed(store).await;
+        store
+            .create_account(new_account("globex", "globex-"))
+            .await
+            .unwrap();
+        store
+            .create_role(new_role("globex", "r-00", &["X"], false))
+            .await
+            .unwrap();
+        let mut expected = Vec::new();
+        for i in (0..7).rev() {
+            let authority = format!("AUTH_{i}");
+            expected.push(
+                store
+                    .create_role(new_role(
+                        "acme",
+                        &format!("r-{i:02}"),
+                        &[authority.as_str(), "COMMON"],
+                        i == 0,
+                    ))
+                    .await
+                    .unwrap(),
+            );
+        }
+        expected.sort_by(|a, b| a.id.cmp(&b.id));
+        let (seen, pages) = all_pages(3, |r| store.list_roles("acme", r)).await;
+        assert_eq!(seen, expected, "{b}");
+        assert_eq!(pages, 3, "{b}");
+        assert_eq!(seen[0].authorities, ["AUTH_0", "COMMON"], "{b}");
+    }
+}
+
+#[tokio::test]
+async fn updating_a_role_replaces_its_authorities() {
+    for db in backends().await {
+        let (store, b) = (&db.store, db.name);
+        seed_roles(store).await;
+        let viewer = store.get_role("acme", "viewer").await.unwrap();
+
+        let updated = store
+            .update_role(
+                "acme",
+                "viewer",
+                RoleUpdate {
+                    display_name: Some("Reader".to_owned()),
+                    authorities: Some(vec![
+                        "VIEW_KEYS".to_owned(),
+                        "VIEW".to_owned(),
+                        "VIEW".to_owned(),
+                    ]),
+                    ..RoleUpdate::default()
+                },
+                Some(1),
+            )
+            .await
+            .unwrap();
+        assert_eq!(updated.display_name, "Reader", "{b}");
+        assert_eq!(updated.description, viewer.description, "{b}");
+        assert_eq!(updated.authorities, ["VIEW", "VIEW_KEYS"], "{b}");
+        assert_eq!(updated.revision, 2, "{b}");
+        assert!(!updated.builtin, "{b}");
+        assert_eq!(
+            store.get_role("acme", "viewer").await.unwrap(),
+            updated,
+            "{b}"
+        );
+
+        let cleared = store
+            .update_role(
+                "acme",
+                "viewer",
+                RoleUpdate {
+                    authorities: Some(Vec::new()),
+                    ..RoleUpdate::default()
+                },
+                None,
+            )
+            .await
+            .unwrap();
+        assert!(cleared.authorities.is_empty(), "{b}");
+        assert_eq!(cleared.display_name, "Reader", "{b}");
+
+        assert_conflict(
+            b,
+            store
+                .update_role(
+                    "acme",
+                    "viewer",
+                    RoleUpdate {
+                        authorities: Some(vec!["ROOT".to_owned()]),
+                        ..RoleUpdate::default()
+                    },
+                    Some(2),
+                )
+                .await,
+        );
+        assert!(
+            store
+                .get_role("acme", "viewer")
+                .await
+                .unwrap()
+                .authorities
+                .is_empty(),
+            "{b}: authorities kept on conflict"
+        );
+        assert_not_found(
+            b,
+            store
+                .update_role("acme", "nope", RoleUpdate::default(), None)
+                .await,
+            "role",
+            "nope",
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_role_still_held_cannot_be_deleted() {
+    for db in backends().await {
+        let (store, b) = (&db.store, db.name);
+        seed_roles(store).await;
+        for user in ["alice", "bob"] {
+            store
+                .create_user(new_user("acme", user, &["viewer"]))
+                .await
+                .unwrap();
+        }
+
+        assert_foreign_key(
+            b,
+            store.delete_role("acme", "viewer", Some(1)).await,
+            "role",
+            "role `viewer` is still held by 2 user(s)",
+        );
+        assert_eq!(
+            store.get_role("acme", "viewer").await.unwrap().authorities,
+            ["VIEW"],
+            "{b}: the role and its authorities stay"
+        );
+
+        for user in ["alice", "bob"] {
+            store
+                .update_user(
+                    "acme",
+                    user,
+                    UserUpdate {
+                        role_ids: Some(Vec::new()),
+                        ..UserUpdate::default()
+                    },
+                    None,
+                )
+                .await
+                .unwrap();
+        }
+        assert_conflict(b, store.delete_role("acme", "viewer", Some(9)).await);
+        store.delete_role("acme", "viewer", Some(1)).await.unwrap();
+        assert_not_found(b, store.get_role("acme", "viewer").await, "role", "viewer");
+        assert_not_found(
+            b,
+            store.delete_role("acme", "viewer", None).await,
+            "role",
+            "viewer",
+        );
+        // Its authorities went with it: a new role of that id starts empty.
+        let again = store
+            .create_role(new_role("acme", "viewer", &[], false))
+            .await
+            .unwrap();
+        assert!(again.authorities.is_empty(), "{b}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// API keys
+// ---------------------------------------------------------------------------------------
+
+/// `seed_roles`, plus users `alice` (admin, viewer) and `bob` (viewer) and the API set
+/// `keyward.keys`.
+async fn seed_users(store: &Store) {
+    seed_roles(store).await;
+    store
+        .create_user(new_user("acme", "alice", &["admin", "viewer"]))
+        .await
+        .unwrap();
+    store
+        .create_user(new_user("acme", "bob", &["viewer"]))
+        .await
+        .unwrap();
+    store
+        .create_api_set(new_api_set("keyward.keys"))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn an_api_key_reads_back_with_its_api_sets_and_never_debugs_its_hash() {
+    for db in backends().await {
+        let (store, b) = (&db.store, db.name);
+        seed_users(store).await;
+        let expire_time = time("2027-01-31T12:00:00.123456789Z");
+        let new = NewApiKey {
+            expire_time: Some(expire_time),
+            ..new_api_key(
+                "acme",
+                "alice",
+                "k1",
+                &["keyward.verify", "keyward.keys", "keyward.verify"],
+            )
+        };
+        assert!(!format!("{new:?}").contains(SECRET_HASH), "{b}");
+
+        let created = store.create_api_key(new.clone()).await.unwrap();
+        assert_eq!(created.state, ApiKeyState::Active, "{b}");
+        assert_eq!(created.revision, 1, "{b}");
+        assert_eq!(
+            created.api_set_ids,
+            ["keyward.keys", "keyward.verify"],
+            "{b}"
+        );
+        assert_eq!(created.secret_hash, SECRET_HASH, "{b}");
+        assert_eq!(
+            created.expire_time,
+            Some(time("2027-01-31T12:00:00.123456Z")),
+            "{b}: microseconds, like every stored time"
+        );
+        assert_eq!(created.revoke_time, None, "{b}");
+        assert_eq!(created.last_used_time, None, "{b}");
+        assert_eq!(store.get_api_key("k1").await.unwrap(), created, "{b}");
+        let debug = format!("{created:?}");
+        assert!(!debug.contains(SECRET_HASH), "{b}: {debug}");
+        assert!(debug.contains("<redacted>") && debug.contains("k1"), "{b}");
+
+        assert_already_exists(b, store.create_api_key(new).await, "api key", "api key id");
+        assert_not_found(b, store.get_api_key("k9").await, "api key", "k9");
+    }
+}
+
+#[tokio::test]
+async fn an_api_key_naming_an_unknown_user_or_api_set_leaves_nothing_behind() {
+    for db in backends().await {
+        let (store, b) = (&db.store, db.name);
+        seed_users(store).await;
+
+        assert_foreign_key(
+            b,
+            store
+                .create_api_key(new_api_key(
+                    "acme",
+                    "alice",
+                    "k1",
+                    &["keyward.verify", "nope"],
+                ))
+                .await,
+            "api set",
+            "unknown api set `nope`",
+        );
+        assert_not_found(b, store.get_api_key("k1").await, "api key", "k1");
+        assert_foreign_key(
+            b,
+            store
+                .create_api_key(new_api_key("acme", "mallory", "k1", &[]))
+                .await,
+            "user",
+            "unknown user `mallory`",
+        );
+        assert_foreign_key(
+            b,
+            store
+                .create_api_key(new_api_key("nobody", "alice", "k1", &[]))
+                .await,
+            "user",
+            "`alice` in account `nobody`",
+        );
+        assert_not_found(b, store.get_api_key("k1").await, "api key", "k1");
+        // The API set it named is not held by a half-written key.
+        store.delete_api_set("keyward.keys").await.unwrap();
+        store
+            .create_api_key(new_api_key("acme", "alice", "k1", &["keyward.verify"]))
+            .await
+            .unwrap_or_else(|e| panic!("{b}: retry: {e:?}"));
+    }
+}
+
+#[tokio::test]
+async fn listing_api_keys_by_user_and_state_pages_through_every_key_once() {
+    for db in backends().await {
+        let (store, b) = (&db.store, db.name);
+        seed_users(store).await;
+        store
+            .create_account(new_account("globex", "globex-"))
+            .await
+            .unwrap();
+        store
+            .create_user(new_user("globex", "alice", &[]))
+            .await
+            .unwrap();
+        store
+            .create_api_key(new_api_key("globex", "alice", "g-1", &[]))
+            .await
+            .unwrap();
+
+        let mut keys = Vec::new();
+        for i in (0..9).rev() {
+            let user = if i % 3 == 0 { "bob" } else { "alice" };
+            keys.push(
+                store
+                    .create_api_key(new_api_key(
+                        "acme",
+                        user,
+                        &format!("k-{i:02}"),
+                        &["keyward.verify"],
+                    ))
+                    .await
+                    .unwrap(),
+            );
+        }
+        keys.sort_by(|x, y| x.id.cmp(&y.id));
+        let revoked = store
+            .revoke_api_key("k-04", time("2026-11-23T10:00:00Z"))
+            .await
+            .unwrap();
+        for key in &mut keys {
+            if key.id == "k-04" {
+                *key = revoked.clone();
+            }
+        }
+        let ids = |keys: &[keyward_store::ApiKey]| -> Vec<String> {
+            keys.iter().map(|k| k.id.clone()).collect()
+        };
+
+        let (all, pages) = all_pages(4, |r| store.list_api_keys("acme", None, None, r)).await;
+        assert_eq!(all, keys, "{b}: every key of the account once, in id order");
+        assert_eq!(pages, 3, "{b}");
+
+        let (alices, _) =
+            all_pages(2, |r| store.list_api_keys("acme", Some("alice"), None, r)).await;
+        assert_eq!(
+            ids(&alices),
+            ["k-01", "k-02", "k-04", "k-05", "k-07", "k-08"],
+            "{b}"
+        );
+        let (active, _) = all_pages(2, |r| {
+            store.list_api_keys("acme", Some("alice"), Some(ApiKeyState::Active), r)
+        })
+        .await;
+        assert_eq!(
+            ids(&active),
+            ["k-01", "k-02", "k-05", "k-07", "k-08"],
+            "{b}"
+        );
+        let (gone, _) = all_pages(2, |r| {
+            store.list_api_keys("acme", None, Some(ApiKeyState::Revoked), r)
+        })
+        .await;
+        assert_eq!(gone, [revoked], "{b}");
+        let (bobs, _) = all_pages(10, |r| store.list_api_keys("acme", Some("bob"), None, r)).await;
+        assert_eq!(ids(&bobs), ["k-00", "k-03", "k-06"], "{b}");
+        let (theirs, _) = all_pages(10, |r| store.list_api_keys("globex", None, None, r)).await;
+        assert_eq!(ids(&theirs), ["g-1"], "{b}");
+    }
+}
+
+#[tokio::test]
+async fn updating_and_deleting_an_api_key_honour_the_expected_revision() {
+    for db in backends().await {
+        let (store, b) = (&db.store, db.name);
+        seed_users(store).await;
+        let created = store
+            .create_api_key(new_api_key("acme", "alice", "k1", &["keyward.verify"]))
+            .await
+            .unwrap();
+
+        let updated = store
+            .update_api_key(
+                "k1",
+                ApiKeyUpdate {
+                    display_name: Some("deploy".to_owned()),
+                    ..ApiKeyUpdate::default()
+                },
+                Some(1),
+            )
+            .await
+            .unwrap();
+        assert_eq!(updated.display_name, "deploy", "{b}");
+        assert_eq!(updated.description, created.description, "{b}");
+        assert_eq!(updated.api_set_ids, created.api_set_ids, "{b}");
+        assert_eq!(updated.revision, 2, "{b}");
+        assert_eq!(store.get_api_key("k1").await.unwrap(), updated, "{b}");
+
+        assert_conflict(
+            b,
+            store
+                .update_api_key("k1", ApiKeyUpdate::default(), Some(1))
+                .await,
+        );
+        assert_not_found(
+            b,
+            store
+                .update_api_key("k9", ApiKeyUpdate::default(), None)
+                .await,
+            "api key",
+            "k9",
+        );
+
+        assert_conflict(b, store.delete_api_key("k1", Some(1)).await);
+        assert_eq!(store.get_api_key("k1").await.unwrap(), updated, "{b}");
+        store.delete_api_key("k1", Some(2)).await.unwrap();
+        assert_not_found(b, store.get_api_key("k1").await, "api key", "k1");
+        assert_not_found(b, store.delete_api_key("k1", None).await, "api key", "k1");
+        // Its API-set grants went with it.
+        store.delete_api_set("keyward.verify").await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn revoking_an_api_key_is_idempotent() {
+    for db in backends().await {
+        let (store, b) = (&db.store, db.name);
+        seed_users(store).await;
+        store
+            .create_api_key(new_api_key("acme", "alice", "k1", &[]))
+            .await
+            .unwrap();
+
+        let at = time("2026-11-23T10:00:00.5Z");
+        let revoked = store.revoke_api_key("k1", at).await.unwrap();
+        assert_eq!(revoked.state, ApiKeyState::Revoked, "{b}");
+        assert_eq!(revoked.revoke_time, Some(at), "{b}");
+        assert_eq!(revoked.update_time, at, "{b}");
+        assert_eq!(revoked.revision, 2, "{b}");
+        assert_eq!(store.get_api_key("k1").await.unwrap(), revoked, "{b}");
+
+        let again = store
+            .revoke_api_key("k1", time("2026-11-24T00:00:00Z"))
+            .await
+            .unwrap();
+        assert_eq!(again, revoked, "{b}: unchanged");
+        assert_not_found(b, store.revoke_api_key("k9", at).await, "api key", "k9");
+    }
+}
+
+#[tokio::test]
+async fn touching_an_api_key_records_the_latest_use_only() {
+    for db in backends().await {
+        let (store, b) = (&db.store, db.name);
+        seed_users(store).await;
+        let created = store
+            .create_api_key(new_api_key("acme", "alice", "k1", &[]))
+            .await
+            .unwrap();
+
+        let first = time("2026-11-23T10:00:00.000001Z");
+        store.touch_api_key_last_used("k1", first).await.unwrap();
+        let touched = store.get_api_key("k1").await.unwrap();
+        assert_eq!(touched.last_used_time, Some(first), "{b}");
+        assert_eq!(touched.revision, created.revision, "{b}: not an edit");
+        assert_eq!(touched.update_time, created.update_time, "{b}");
+
+        // A slower request that started earlier does not move it back.
+        store
+            .touch_api_key_last_used("k1", time("2026-11-23T09:59:59.999Z"))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.get_api_key("k1").await.unwrap().last_used_time,
+            Some(first),
+            "{b}"
+        );
+        let later = time("2026-11-23T10:00:00.1Z");
+        store.touch_api_key_last_used("k1", later).await.unwrap();
+        assert_eq!(
+            store.get_api_key("k1").await.unwrap().last_used_time,
+            Some(later),
+            "{b}"
+        );
+        store
+            .touch_api_key_last_used("k9", later)
+            .await
+            .unwrap_or_else(|e| panic!("{b}: an unknown key is a no-op: {e:?}"));
+    }
+}
+
+#[tokio::test]
+async fn the_access_of_an_api_key_unites_the_authorities_of_its_users_roles() {
+    for db in backends().await {
+        let (store, b) = (&db.store, db.name);
+        seed_users(store).await;
+        store
+            .create_role(new_role("acme", "empty", &[], false))
+            .await
+            .unwrap();
+        store
+            .create_user(new_user("acme", "carol", &[]))
+            .await
+            .unwrap();
+        store
+            .create_user(new_user("acme", "dave", &["empty"]))
+            .await
+            .unwrap();
+        for (user, key) in [
+            ("alice", "ka"),
+            ("bob", "kb"),
+            ("carol", "kc"),
+            ("dave", "kd"),
+        ] {
+            store
+                .create_api_key(new_api_key(
+                    "acme",
+                    user,
+                    key,
+                    &["keyward.verify", "keyward.keys"],
+                ))
+                .await
+                .unwrap();
+        }
+
+        let alice = store.api_key_access("ka").await.unwrap().unwrap();
+        assert_eq!(alice.key, store.get_api_key("ka").await.unwrap(), "{b}");
+        assert_eq!(
+            alice.user,
+            store.get_user("acme", "alice").await.unwrap(),
+            "{b}"
+        );
+        assert_eq!(
+            alice.account,
+            store.get_account("acme").await.unwrap(),
+            "{b}"
+        );
+        assert_eq!(
+            alice.authorities.iter().collect::<Vec<_>>(),
+            ["MANAGE_KEYS", "MANAGE_USERS", "VIEW"],
+            "{b}"
+        );
+        assert!(alice.holds_builtin_role, "{b}");
+
+        let bob = store.api_key_access("kb").await.unwrap().unwrap();
+        assert_eq!(bob.user.role_ids, ["viewer"], "{b}");
+        assert_eq!(bob.authorities.iter().collect::<Vec<_>>(), ["VIEW"], "{b}");
+        assert!(!bob.holds_builtin_role, "{b}");
+
+        let carol = store.api_key_access("kc").await.unwrap().unwrap();
+        assert!(carol.user.role_ids.is_empty(), "{b}");
+        assert!(
+            carol.authorities.is_empty() && !carol.holds_builtin_role,
+            "{b}"
+        );
+
+        // A role without authorities is still held.
+        let dave = store.api_key_access("kd").await.unwrap().unwrap();
+        assert_eq!(dave.user.role_ids, ["empty"], "{b}");
+        assert!(dave.authorities.is_empty(), "{b}");
+
+        // The lookup reports, it does not judge: a disabled user's revoked key is returned
+        // as it is.
+        store
+            .set_user_state("acme", "bob", UserState::Disabled, None)
+            .await
+            .unwrap();
+        store
+            .revoke_api_key("kb", time("2026-11-23T10:00:00Z"))
+            .await
+            .unwrap();
+        let bob = store.api_key_access("kb").await.unwrap().unwrap();
+        assert_eq!(bob.user.state, UserState::Disabled, "{b}");
+        assert_eq!(bob.key.state, ApiKeyState::Revoked, "{b}");
+
+        assert_eq!(store.api_key_access("nope").await.unwrap(), None, "{b}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Idempotency records
+// ---------------------------------------------------------------------------------------
+
+fn new_record(scope: &str, request_id: &str, expire_time: DateTime<Utc>) -> NewIdempotencyRecord {
+    NewIdempotencyRecord {
+        scope: scope.to_owned(),
+        request_id: request_id.to_owned(),
+        request_fingerprint: format!("sha256:{scope}:{request_id}"),
+        resource_name: "accounts/acme/credentials/c1".to_owned(),
+        expire_time,
+    }
+}
+
+#[tokio::test]
+async fn an_idempotency_record_is_found_until_it_expires_and_is_unique_meanwhile() {
+    for db in backends().await {
+        let (store, b) = (&db.store, db.name);
+        let tomorrow = Utc::now() + chrono::Duration::days(1);
+        let scope = "accounts/acme/users/alice:CreateCredential";
+
+        assert_eq!(
+            store.find_idempotency_record(scope, "r1").await.unwrap(),
+            None,
+            "{b}"
+        );
+        let stored = store
+            .put_idempotency_record(new_record(scope, "r1", tomorrow))
+            .await
+            .unwrap();
+        assert_eq!(
+            stored.request_fingerprint,
+            format!("sha256:{scope}:r1"),
+            "{b}"
+        );
+        assert_eq!(
+            store.find_idempotency_record(scope, "r1").await.unwrap(),
+            Some(stored.clone()),
+            "{b}"
+        );
+        assert_already_exists(
+            b,
+            store
+                .put_idempotency_record(new_record(scope, "r1", tomorrow))
+                .await,
+            "idempotency record",
+            "request id",
+        );
+        // The same request id in another scope is another request.
+        store
+            .put_idempotency_record(new_record("other", "r1", tomorrow))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.find_idempotency_record(scope, "r1").await.unwrap(),
+            Some(stored),
+            "{b}"
+        );
+
+        // An expired record is not found, and gives way to a new one.
+        let past = Utc::now() - chrono::Duration::seconds(1);
+        store
+            .put_idempotency_record(new_record(scope, "r2", past))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.find_idempotency_record(scope, "r2").await.unwrap(),
+            None,
+            "{b}"
+        );
+        let renewed = store
+            .put_idempotency_record(new_record(scope, "r2", tomorrow))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.find_idempotency_record(scope, "r2").await.unwrap(),
+            Some(renewed),
+            "{b}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn of_concurrent_duplicate_requests_one_stores_its_record() {
+    for db in backends().await {
+        let b = db.name;
+        let tomorrow = Utc::now() + chrono::Duration::days(1);
+        let mut puts = tokio::task::JoinSet::new();
+        for _ in 0..4 {
+            let store = db.replica().await;
+            puts.spawn(async move {
+                store
+                    .put_idempotency_record(new_record("scope", "r1", tomorrow))
+                    .await
+            });
+        }
+        let results = puts.join_all().await;
+        assert_eq!(
+            results.iter().filter(|r| r.is_ok()).count(),
+            1,
+            "{b}: {results:?}"
+        );
+        for result in results.into_iter().filter(Result::is_err) {
+            assert_already_exists(b, result, "idempotency record", "request id");
+        }
     }
 }

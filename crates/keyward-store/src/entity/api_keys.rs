@@ -23,6 +23,20 @@ pub(crate) struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub(crate) enum Relation {}
+pub(crate) enum Relation {
+    /// The user who owns the key (foreign key `fk_api_keys_user`).
+    #[sea_orm(
+        belongs_to = "super::users::Entity",
+        from = "(Column::AccountId, Column::UserId)",
+        to = "(super::users::Column::AccountId, super::users::Column::Id)"
+    )]
+    User,
+}
+
+impl Related<super::users::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::User.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -14,6 +14,14 @@ pub(crate) struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub(crate) enum Relation {}
+pub(crate) enum Relation {
+    /// The role that grants the authority (foreign key `fk_role_authorities_role`).
+    #[sea_orm(
+        belongs_to = "super::roles::Entity",
+        from = "(Column::AccountId, Column::RoleId)",
+        to = "(super::roles::Column::AccountId, super::roles::Column::Id)"
+    )]
+    Role,
+}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,102 @@
+//! The tower layer every request passes through: for Keyward RPCs it
+//! resolves the caller once, refuses it when its credential does not hold the
+//! RPC's API set, and hands the handler a [`Caller`]. Health and reflection
+//! pass untouched.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use tonic::Status;
+use tonic::body::Body;
+use tower::{Layer, Service};
+
+use super::authenticate::Authenticator;
+use super::policy::policy_for;
+use super::principal::Caller;
+use crate::error::ServiceError;
+
+/// Wraps the services with authentication and API-set scoping.
+#[derive(Debug, Clone)]
+pub struct AuthLayer {
+    authenticator: Arc<Authenticator>,
+}
+
+impl AuthLayer {
+    /// A layer resolving callers with `authenticator`.
+    pub fn new(authenticator: Authenticator) -> Self {
+        Self {
+            authenticator: Arc::new(authenticator),
+        }
+    }
+}
+
+impl<S> Layer<S> for AuthLayer {
+    type Service = AuthService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AuthService {
+            inner,
+            authenticator: self.authenticator.clone(),
+        }
+    }
+}
+
+/// The service [`AuthLayer`] produces.
+#[derive(Debug, Clone)]
+pub struct AuthService<S> {
+    inner: S,
+    authenticator: Arc<Authenticator>,
+}
+
+impl<S> Service<http::Request<Body>> for AuthService<S>
+where
+    S: Service<http::Request<Body>, Response = http::Response<Body>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<Body>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
+        // The ready inner service serves this call; a fresh clone waits for the next.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let authenticator = self.authenticator.clone();
+        Box::pin(async move {
+            let Some(policy) = policy_for(request.uri().path()) else {
+                return inner.call(request).await;
+            };
+            let authorization = request
+                .headers()
+                .get(http::header::AUTHORIZATION)
+                .map(|value| value.to_str().unwrap_or(""));
+            let resolved = match authenticator.authenticate(authorization).await {
+                Ok(principal) if principal.api_sets.contains(policy.api_set.id()) => Ok(principal),
+                Ok(_) => Err(ServiceError::PermissionDenied {
+                    reason: "API_SET_NOT_ALLOWED",
+                    message: format!(
+                        "the credential does not hold the API set {} this method belongs to",
+                        policy.api_set.id()
+                    ),
+                }),
+                Err(err) => Err(err),
+            };
+            match resolved {
+                Ok(principal) => {
+                    request.extensions_mut().insert(Caller {
+                        principal: Arc::new(principal),
+                        policy,
+                    });
+                    inner.call(request).await
+                }
+                Err(err) => Ok(Status::from(err).into_http()),
+            }
+        })
+    }
+}

@@ -1,0 +1,187 @@
+//! The resolved caller of an RPC, and the one function that applies the
+//! authorization table to it.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use super::policy::{Authority, RpcPolicy, Rule};
+use crate::error::ServiceError;
+
+/// Whoever calls, resolved once from the request metadata by the auth layer.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// The account the credential belongs to.
+    pub account_id: String,
+    /// Whether that account is the installation's operator account.
+    pub operator_account: bool,
+    /// The API sets the presented credential holds.
+    pub api_sets: BTreeSet<String>,
+    /// A user (API key) or an API client (client ID and secret).
+    pub kind: PrincipalKind,
+}
+
+/// The two kinds of caller.
+#[derive(Debug, Clone)]
+pub enum PrincipalKind {
+    /// A user, calling with one of their API keys.
+    User {
+        /// The user's ID in the account.
+        user_id: String,
+        /// The API key presented.
+        key_id: String,
+        /// Whether the user holds the built-in administrator role.
+        administrator: bool,
+        /// The authorities of the user's roles.
+        authorities: BTreeSet<Authority>,
+    },
+    /// An API client, calling with its client ID and secret. It holds no
+    /// user authorities.
+    Client {
+        /// The credential's ID.
+        credential_id: String,
+    },
+}
+
+impl Principal {
+    /// Resource name of the credential the caller presented, for audit events:
+    /// `accounts/{a}/users/{u}/apiKeys/{k}` or `accounts/{a}/credentials/{c}`.
+    pub fn name(&self) -> String {
+        match &self.kind {
+            PrincipalKind::User {
+                user_id, key_id, ..
+            } => format!(
+                "accounts/{}/users/{user_id}/apiKeys/{key_id}",
+                self.account_id
+            ),
+            PrincipalKind::Client { credential_id } => {
+                format!("accounts/{}/credentials/{credential_id}", self.account_id)
+            }
+        }
+    }
+
+    /// The caller's user ID, if the caller is a user.
+    pub fn user_id(&self) -> Option<&str> {
+        match &self.kind {
+            PrincipalKind::User { user_id, .. } => Some(user_id),
+            PrincipalKind::Client { .. } => None,
+        }
+    }
+
+    /// Whether the caller is a user holding the built-in administrator role.
+    pub fn is_administrator(&self) -> bool {
+        matches!(
+            self.kind,
+            PrincipalKind::User {
+                administrator: true,
+                ..
+            }
+        )
+    }
+
+    /// Operators: administrators of the operator account.
+    pub fn is_operator(&self) -> bool {
+        self.operator_account && self.is_administrator()
+    }
+
+    /// Every authority the caller holds in its own account.
+    pub fn authorities(&self) -> BTreeSet<Authority> {
+        match &self.kind {
+            PrincipalKind::User {
+                administrator: true,
+                ..
+            } => Authority::ALL.into_iter().collect(),
+            PrincipalKind::User { authorities, .. } => authorities.clone(),
+            PrincipalKind::Client { .. } => BTreeSet::new(),
+        }
+    }
+
+    /// Whether the caller holds `authority` in its own account.
+    pub fn has_authority(&self, authority: Authority) -> bool {
+        match &self.kind {
+            PrincipalKind::User {
+                administrator,
+                authorities,
+                ..
+            } => *administrator || authorities.contains(&authority),
+            PrincipalKind::Client { .. } => false,
+        }
+    }
+}
+
+/// The principal of a request together with the table row of its RPC; the
+/// auth layer puts it into the request's extensions.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// Who calls.
+    pub principal: Arc<Principal>,
+    /// The authorization table row of the RPC being called.
+    pub policy: &'static RpcPolicy,
+}
+
+impl Caller {
+    /// The caller of a request that went through the auth layer.
+    pub fn of<T>(request: &tonic::Request<T>) -> Result<Caller, ServiceError> {
+        request
+            .extensions()
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| {
+                ServiceError::Internal("the request did not pass through the auth layer".into())
+            })
+    }
+
+    /// Applies the RPC's rule to a request touching `account_id`. Nothing in
+    /// the answer depends on whether the resource exists, so a caller without
+    /// rights learns nothing about other accounts.
+    pub fn authorize(&self, account_id: &str) -> Result<(), ServiceError> {
+        self.authorize_user(account_id, None)
+    }
+
+    /// As [`Caller::authorize`] for requests that name a user (API keys): the
+    /// `OwnUser` rules compare it with the caller.
+    pub fn authorize_user(
+        &self,
+        account_id: &str,
+        user_id: Option<&str>,
+    ) -> Result<(), ServiceError> {
+        let p = &self.principal;
+        let own_account = p.account_id == account_id;
+        let own_user = own_account && user_id.is_some() && p.user_id() == user_id;
+        let allowed = match self.policy.rule {
+            Rule::Operator => p.is_operator(),
+            Rule::Authenticated => true,
+            Rule::Member => own_account || p.is_operator(),
+            Rule::Administrator => (own_account && p.is_administrator()) || p.is_operator(),
+            Rule::Authority(authority) => own_account && p.has_authority(authority),
+            Rule::OwnUser(authority) => own_user && p.has_authority(authority),
+            Rule::OwnUserOrAdministrator(authority) => {
+                (own_user && p.has_authority(authority)) || (own_account && p.is_administrator())
+            }
+        };
+        if allowed { Ok(()) } else { Err(self.denied()) }
+    }
+
+    /// PERMISSION_DENIED for this RPC, worded from the rule alone.
+    pub fn denied(&self) -> ServiceError {
+        let message = match self.policy.rule {
+            Rule::Operator => "only operators may call this method".to_owned(),
+            Rule::Authenticated => "the caller may not call this method".to_owned(),
+            Rule::Member => "the caller is not a member of the resource's account".to_owned(),
+            Rule::Administrator => {
+                "only administrators of the resource's account may call this method".to_owned()
+            }
+            Rule::Authority(authority) => format!(
+                "the caller does not hold {} in the resource's account",
+                authority.as_str()
+            ),
+            Rule::OwnUser(authority) | Rule::OwnUserOrAdministrator(authority) => format!(
+                "the caller may only act for itself, holding {}",
+                authority.as_str()
+            ),
+        };
+        ServiceError::PermissionDenied {
+            reason: "PERMISSION_DENIED",
+            message,
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! Conversions between store records and protobuf messages: the only place
+//! that knows both. Output-only fields are filled here; input fields are
+//! parsed by the handlers through `crate::validate`.
+
+use chrono::{DateTime, Utc};
+use keyward_store::{Account, ApiSet, AuditEvent, AuditOutcome, Role, User, UserState};
+
+use super::pb;
+use crate::auth::Authority;
+use crate::error::ServiceError;
+use crate::validate::{encode_page_token, etag_of};
+
+/// A protobuf timestamp.
+pub fn timestamp(time: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: time.timestamp(),
+        nanos: i32::try_from(time.timestamp_subsec_nanos()).unwrap_or(0),
+    }
+}
+
+/// The `next_page_token` of a page whose last cursor is `next`.
+pub fn next_page_token(next: Option<&str>) -> String {
+    next.map(encode_page_token).unwrap_or_default()
+}
+
+/// `accounts/{account}`.
+pub fn account_name(account_id: &str) -> String {
+    format!("accounts/{account_id}")
+}
+
+/// `accounts/{account}/users/{user}`.
+pub fn user_name(account_id: &str, user_id: &str) -> String {
+    format!("accounts/{account_id}/users/{user_id}")
+}
+
+/// `accounts/{account}/roles/{role}`.
+pub fn role_name(account_id: &str, role_id: &str) -> String {
+    format!("accounts/{account_id}/roles/{role_id}")
+}
+
+/// `apiSets/{api_set}`.
+pub fn api_set_name(api_set_id: &str) -> String {
+    format!("apiSets/{api_set_id}")
+}
+
+/// An account as the API shows it.
+pub fn account(account: &Account) -> pb::Account {
+    pb::Account {
+        name: account_name(&account.id),
+        display_name: account.display_name.clone(),
+        client_id_prefix: account.client_id_prefix.clone(),
+        verified: account.verified,
+        operator: account.operator,
+        create_time: Some(timestamp(account.create_time)),
+        update_time: Some(timestamp(account.update_time)),
+        etag: etag_of(account.revision),
+    }
+}
+
+/// A user as the API shows it.
+pub fn user(user: &User) -> pb::User {
+    pb::User {
+        name: user_name(&user.account_id, &user.id),
+        display_name: user.display_name.clone(),
+        email: user.email.clone(),
+        roles: user
+            .role_ids
+            .iter()
+            .map(|role| role_name(&user.account_id, role))
+            .collect(),
+        state: match user.state {
+            UserState::Active => pb::user::State::Active,
+            UserState::Disabled => pb::user::State::Disabled,
+        } as i32,
+        create_time: Some(timestamp(user.create_time)),
+        update_time: Some(timestamp(user.update_time)),
+        etag: etag_of(user.revision),
+    }
+}
+
+/// The protobuf value of an authority.
+pub fn authority_to_pb(authority: Authority) -> pb::Authority {
+    match authority {
+        Authority::ManageUsers => pb::Authority::ManageUsers,
+        Authority::ManageApiClients => pb::Authority::ManageApiClients,
+        Authority::ManageUserApiKey => pb::Authority::ManageUserApiKey,
+        Authority::ViewAuditLog => pb::Authority::ViewAuditLog,
+    }
+}
+
+/// Parses a protobuf authority; UNSPECIFIED and unknown values are invalid.
+pub fn authority_from_pb(field: &str, value: i32) -> Result<Authority, ServiceError> {
+    match pb::Authority::try_from(value) {
+        Ok(pb::Authority::ManageUsers) => Ok(Authority::ManageUsers),
+        Ok(pb::Authority::ManageApiClients) => Ok(Authority::ManageApiClients),
+        Ok(pb::Authority::ManageUserApiKey) => Ok(Authority::ManageUserApiKey),
+        Ok(pb::Authority::ViewAuditLog) => Ok(Authority::ViewAuditLog),
+        Ok(pb::Authority::Unspecified) | Err(_) => Err(ServiceError::invalid(
+            field,
+            "must name an authority (AUTHORITY_UNSPECIFIED and unknown values are not)",
+        )),
+    }
+}
+
+/// A role as the API shows it.
+pub fn role(role: &Role) -> pb::Role {
+    pb::Role {
+        name: role_name(&role.account_id, &role.id),
+        display_name: role.display_name.clone(),
+        description: role.description.clone(),
+        authorities: Authority::set_from_stored(&role.authorities)
+            .into_iter()
+            .map(|a| authority_to_pb(a) as i32)
+            .collect(),
+        builtin: role.builtin,
+        create_time: Some(timestamp(role.create_time)),
+        update_time: Some(timestamp(role.update_time)),
+        etag: etag_of(role.revision),
+    }
+}
+
+/// An audit event as the API shows it.
+pub fn audit_event(event: &AuditEvent) -> pb::AuditEvent {
+    pb::AuditEvent {
+        name: format!("accounts/{}/auditEvents/{}", event.account_id, event.id),
+        event_time: Some(timestamp(event.time)),
+        actor: event.actor.clone(),
+        method: event.action.clone(),
+        resource: event.resource.clone(),
+        outcome: match event.outcome {
+            AuditOutcome::Success => pb::audit_event::Outcome::Success,
+            AuditOutcome::Failure => pb::audit_event::Outcome::Failure,
+            AuditOutcome::Denied => pb::audit_event::Outcome::Denied,
+        } as i32,
+        detail: event.detail.clone(),
+        count: event.count,
+    }
+}
+
+/// An API set as the API shows it.
+pub fn api_set(set: &ApiSet) -> pb::ApiSet {
+    pb::ApiSet {
+        name: api_set_name(&set.id),
+        display_name: set.display_name.clone(),
+        description: set.description.clone(),
+        methods: set.methods.clone(),
+        builtin: set.builtin,
+        create_time: Some(timestamp(set.create_time)),
+        update_time: Some(timestamp(set.update_time)),
+        etag: etag_of(set.revision),
+    }
+}
