@@ -89,13 +89,6 @@ impl ServiceError {
         }])
     }
 
-    /// UNIMPLEMENTED for one RPC of one service.
-    pub fn unimplemented(service: &str, method: &str) -> Self {
-        Self::Unimplemented {
-            method: format!("/{service}/{method}"),
-        }
-    }
-
     /// The `google.rpc.ErrorInfo` reason of this error, UPPER_SNAKE.
     pub fn reason(&self) -> &'static str {
         match self {

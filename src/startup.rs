@@ -129,6 +129,12 @@ impl Application {
         self.bootstrap_key.take()
     }
 
+    /// The shared state (store, hasher, clock): for tests that arrange
+    /// records directly.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
     /// The address the server listens on (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr

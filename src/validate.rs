@@ -256,6 +256,28 @@ pub mod names {
         Ok((resource_id(field, a)?, resource_id(field, r)?))
     }
 
+    /// `accounts/{account}/users/{user}/apiKeys/{api_key}` → (account ID,
+    /// user ID, key ID).
+    pub fn api_key(field: &str, value: &str) -> Result<(String, String, String), ServiceError> {
+        let [a, u, k] = segments(
+            field,
+            value,
+            ["accounts", "users", "apiKeys"],
+            "accounts/{account}/users/{user}/apiKeys/{api_key}",
+        )?;
+        let key_id = keyward_core::key::KeyId::try_from(k).map_err(|_| {
+            invalid(
+                field,
+                "names an API key ID that is not 20 lowercase hex digits",
+            )
+        })?;
+        Ok((
+            resource_id(field, a)?,
+            resource_id(field, u)?,
+            key_id.as_str().to_owned(),
+        ))
+    }
+
     /// `apiSets/{api_set}` → API-set ID.
     pub fn api_set(field: &str, value: &str) -> Result<String, ServiceError> {
         let [s] = segments(field, value, ["apiSets"], "apiSets/{api_set}")?;

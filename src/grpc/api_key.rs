@@ -6,7 +6,7 @@
 
 use tonic::{Request, Response, Status};
 
-use super::pb::api_key_service_server::{ApiKeyService, SERVICE_NAME};
+use super::pb::api_key_service_server::ApiKeyService;
 use super::pb::{
     CreateApiKeyRequest, CreateApiKeyResponse, CreateApiSetRequest, CreateApiSetResponse,
     DeleteApiKeyRequest, DeleteApiKeyResponse, DeleteApiSetRequest, DeleteApiSetResponse,
@@ -15,12 +15,17 @@ use super::pb::{
     RevokeApiKeyResponse, UpdateApiKeyRequest, UpdateApiKeyResponse, UpdateApiSetRequest,
     UpdateApiSetResponse, VerifyApiKeyRequest, VerifyApiKeyResponse,
 };
+use chrono::{DateTime, Utc};
 use keyward_store::{ApiSetUpdate, NewApiSet, PageRequest, StoreError};
+use prost::Message;
+use secrecy::ExposeSecret;
 
-use super::convert;
+use super::{convert, not_built};
 use crate::audit::record_success;
 use crate::auth::Caller;
 use crate::error::ServiceError;
+use crate::idempotency;
+use crate::identity::{KeyRequest, issue_api_key};
 use crate::startup::AppState;
 use crate::validate::{self, names};
 
@@ -37,6 +42,119 @@ fn builtin_api_set(id: &str) -> Result<(), ServiceError> {
     } else {
         Ok(())
     }
+}
+
+/// The owner a request names: `users/me` (the caller) or
+/// `accounts/{account}/users/{user}`.
+fn owner(field: &str, parent: &str, caller: &Caller) -> Result<(String, String), ServiceError> {
+    if parent == "users/me" {
+        let user_id = caller.principal.user_id().ok_or_else(|| caller.denied())?;
+        return Ok((caller.principal.account_id.clone(), user_id.to_owned()));
+    }
+    names::user(field, parent)
+}
+
+/// An API key's display name: 1 to 100 letters, digits, spaces, hyphens,
+/// underscores and dots (it becomes a file name).
+fn key_display_name(field: &str, value: &str) -> Result<String, ServiceError> {
+    let value = validate::display_name(field, value, 100)?;
+    if value
+        .chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.'))
+    {
+        Ok(value)
+    } else {
+        Err(ServiceError::invalid(
+            field,
+            "may hold only letters, digits, spaces, hyphens, underscores and dots",
+        ))
+    }
+}
+
+/// The API sets a new key asks for: at least one, and each held by the
+/// credential creating it, so a narrow key never mints a broader one.
+fn held_api_sets(
+    field: &str,
+    names_: &[String],
+    caller: &Caller,
+) -> Result<Vec<String>, ServiceError> {
+    if names_.is_empty() {
+        return Err(ServiceError::invalid(
+            field,
+            "must name at least one API set",
+        ));
+    }
+    let mut ids = std::collections::BTreeSet::new();
+    for name in names_ {
+        ids.insert(names::api_set(field, name)?);
+    }
+    if let Some(missing) = ids
+        .iter()
+        .find(|id| !caller.principal.api_sets.contains(*id))
+    {
+        return Err(ServiceError::PermissionDenied {
+            reason: "API_SET_NOT_HELD",
+            message: format!(
+                "a key can only be given API sets the creating credential holds; it does not hold {missing}"
+            ),
+        });
+    }
+    Ok(ids.into_iter().collect())
+}
+
+/// Longest lifetime a TTL may ask for: ten years.
+const MAX_TTL_SECS: i64 = 10 * 365 * 24 * 3600;
+
+/// The expiry of a new key: `expire_time` or `ttl`, not both; in the future.
+fn expiry(
+    expire_time: Option<&prost_types::Timestamp>,
+    ttl: Option<&prost_types::Duration>,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, ServiceError> {
+    match (expire_time, ttl) {
+        (Some(_), Some(_)) => Err(ServiceError::invalid(
+            "ttl",
+            "give either api_key.expire_time or ttl, not both",
+        )),
+        (Some(time), None) => {
+            let time =
+                DateTime::from_timestamp(time.seconds, u32::try_from(time.nanos).unwrap_or(0))
+                    .ok_or_else(|| {
+                        ServiceError::invalid("api_key.expire_time", "is not a valid time")
+                    })?;
+            if time <= now {
+                return Err(ServiceError::invalid(
+                    "api_key.expire_time",
+                    "must be in the future",
+                ));
+            }
+            Ok(Some(time))
+        }
+        (None, Some(ttl)) => {
+            if ttl.seconds <= 0 || ttl.seconds > MAX_TTL_SECS || ttl.nanos != 0 {
+                return Err(ServiceError::invalid(
+                    "ttl",
+                    "must be a whole number of seconds, more than 0 and at most ten years",
+                ));
+            }
+            Ok(Some(now + chrono::Duration::seconds(ttl.seconds)))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+/// `DISPLAY_NAME.APIKEY`, safe on every filesystem: spaces become
+/// underscores, nothing else outside `[A-Za-z0-9._-]` survives.
+fn suggested_file_name(display_name: &str) -> String {
+    let stem: String = display_name
+        .trim()
+        .chars()
+        .map(|c| if c == ' ' { '_' } else { c })
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        .collect();
+    let stem = stem.trim_start_matches('.');
+    let stem = if stem.is_empty() { "keyward" } else { stem };
+    format!("{stem}.APIKEY")
 }
 
 /// The methods of an API set: 1 to 200 characters each, no spaces or
@@ -80,51 +198,163 @@ impl ApiKeyServiceImpl {
 impl ApiKeyService for ApiKeyServiceImpl {
     async fn create_api_key(
         &self,
-        _request: Request<CreateApiKeyRequest>,
+        request: Request<CreateApiKeyRequest>,
     ) -> Result<Response<CreateApiKeyResponse>, Status> {
-        Err(ServiceError::unimplemented(SERVICE_NAME, "CreateApiKey").into())
+        let caller = Caller::of(&request)?;
+        let mut req = request.into_inner();
+        let (account_id, user_id) = owner("parent", &req.parent, &caller)?;
+        caller.authorize_user(&account_id, Some(&user_id))?;
+        let request_id = std::mem::take(&mut req.request_id);
+        let request_key = idempotency::request_key(&caller, &request_id, &req.encode_to_vec())?;
+        let api_key = req
+            .api_key
+            .ok_or_else(|| ServiceError::invalid("api_key", "is required"))?;
+        let display_name = key_display_name("api_key.display_name", &api_key.display_name)?;
+        let description = validate::text("api_key.description", &api_key.description, 1000)?;
+        let api_set_ids = held_api_sets("api_key.api_sets", &api_key.api_sets, &caller)?;
+        let now = self.state.clock.now();
+        let expire_time = expiry(api_key.expire_time.as_ref(), req.ttl.as_ref(), now)?;
+        if let Some(key) = &request_key
+            && let Some(resource) = idempotency::previous(&self.state.store, key).await?
+        {
+            let (_, _, key_id) = names::api_key("request_id", &resource)?;
+            let stored = self
+                .state
+                .store
+                .get_api_key(&key_id)
+                .await
+                .map_err(ServiceError::from)?;
+            return Ok(Response::new(CreateApiKeyResponse {
+                api_key: Some(convert::api_key(&stored, now)),
+                key: String::new(),
+                suggested_file_name: suggested_file_name(&stored.display_name),
+            }));
+        }
+        let creator = caller.principal.name();
+        let issued = issue_api_key(
+            &self.state.hasher,
+            KeyRequest {
+                account_id: &account_id,
+                user_id: &user_id,
+                display_name: &display_name,
+                description: &description,
+                api_set_ids,
+                expire_time,
+                creator: &creator,
+            },
+        )
+        .await?;
+        let stored = self
+            .state
+            .store
+            .create_api_key(issued.record)
+            .await
+            .map_err(|err| match err {
+                StoreError::ForeignKey { .. } => ServiceError::invalid(
+                    "api_key.api_sets",
+                    "names an API set that is not in the catalog",
+                ),
+                other => other.into(),
+            })?;
+        let resource = convert::api_key_name(&stored);
+        if let Some(key) = request_key {
+            idempotency::remember(&self.state.store, &self.state.clock, key, &resource).await;
+        }
+        record_success(
+            &self.state.store,
+            &caller,
+            &account_id,
+            &resource,
+            "api key created",
+        )
+        .await;
+        Ok(Response::new(CreateApiKeyResponse {
+            api_key: Some(convert::api_key(&stored, now)),
+            key: issued.key.to_token().expose_secret().to_owned(),
+            suggested_file_name: suggested_file_name(&stored.display_name),
+        }))
     }
 
     async fn get_api_key(
         &self,
-        _request: Request<GetApiKeyRequest>,
+        request: Request<GetApiKeyRequest>,
     ) -> Result<Response<GetApiKeyResponse>, Status> {
-        Err(ServiceError::unimplemented(SERVICE_NAME, "GetApiKey").into())
+        let caller = Caller::of(&request)?;
+        Err(not_built(&caller, "name", Some(request.get_ref().name.as_str())).into())
     }
 
     async fn list_api_keys(
         &self,
-        _request: Request<ListApiKeysRequest>,
+        request: Request<ListApiKeysRequest>,
     ) -> Result<Response<ListApiKeysResponse>, Status> {
-        Err(ServiceError::unimplemented(SERVICE_NAME, "ListApiKeys").into())
+        let caller = Caller::of(&request)?;
+        Err(not_built(&caller, "parent", Some(request.get_ref().parent.as_str())).into())
     }
 
     async fn update_api_key(
         &self,
-        _request: Request<UpdateApiKeyRequest>,
+        request: Request<UpdateApiKeyRequest>,
     ) -> Result<Response<UpdateApiKeyResponse>, Status> {
-        Err(ServiceError::unimplemented(SERVICE_NAME, "UpdateApiKey").into())
+        let caller = Caller::of(&request)?;
+        Err(not_built(
+            &caller,
+            "api_key.name",
+            request.get_ref().api_key.as_ref().map(|r| r.name.as_str()),
+        )
+        .into())
     }
 
     async fn revoke_api_key(
         &self,
-        _request: Request<RevokeApiKeyRequest>,
+        request: Request<RevokeApiKeyRequest>,
     ) -> Result<Response<RevokeApiKeyResponse>, Status> {
-        Err(ServiceError::unimplemented(SERVICE_NAME, "RevokeApiKey").into())
+        let caller = Caller::of(&request)?;
+        let req = request.into_inner();
+        let (account_id, user_id, key_id) = names::api_key("name", &req.name)?;
+        caller.authorize_user(&account_id, Some(&user_id))?;
+        let stored = self
+            .state
+            .store
+            .get_api_key(&key_id)
+            .await
+            .map_err(ServiceError::from)?;
+        if stored.account_id != account_id || stored.user_id != user_id {
+            return Err(ServiceError::NotFound { resource: req.name }.into());
+        }
+        let now = self.state.clock.now();
+        let revoked = self
+            .state
+            .store
+            .revoke_api_key(&key_id, now)
+            .await
+            .map_err(ServiceError::from)?;
+        record_success(
+            &self.state.store,
+            &caller,
+            &account_id,
+            &req.name,
+            "api key revoked",
+        )
+        .await;
+        Ok(Response::new(RevokeApiKeyResponse {
+            api_key: Some(convert::api_key(&revoked, now)),
+        }))
     }
 
     async fn delete_api_key(
         &self,
-        _request: Request<DeleteApiKeyRequest>,
+        request: Request<DeleteApiKeyRequest>,
     ) -> Result<Response<DeleteApiKeyResponse>, Status> {
-        Err(ServiceError::unimplemented(SERVICE_NAME, "DeleteApiKey").into())
+        let caller = Caller::of(&request)?;
+        Err(not_built(&caller, "name", Some(request.get_ref().name.as_str())).into())
     }
 
     async fn verify_api_key(
         &self,
-        _request: Request<VerifyApiKeyRequest>,
+        request: Request<VerifyApiKeyRequest>,
     ) -> Result<Response<VerifyApiKeyResponse>, Status> {
-        Err(ServiceError::unimplemented(SERVICE_NAME, "VerifyApiKey").into())
+        let caller = Caller::of(&request)?;
+        Err(not_built(&caller, "", None).into())
     }
 
     async fn list_api_sets(

@@ -3,7 +3,9 @@
 //! parsed by the handlers through `crate::validate`.
 
 use chrono::{DateTime, Utc};
-use keyward_store::{Account, ApiSet, AuditEvent, AuditOutcome, Role, User, UserState};
+use keyward_store::{
+    Account, ApiKey, ApiKeyState, ApiSet, AuditEvent, AuditOutcome, Role, User, UserState,
+};
 
 use super::pb;
 use crate::auth::Authority;
@@ -148,5 +150,39 @@ pub fn api_set(set: &ApiSet) -> pb::ApiSet {
         create_time: Some(timestamp(set.create_time)),
         update_time: Some(timestamp(set.update_time)),
         etag: etag_of(set.revision),
+    }
+}
+
+/// `accounts/{account}/users/{user}/apiKeys/{api_key}`.
+pub fn api_key_name(key: &ApiKey) -> String {
+    format!(
+        "accounts/{}/users/{}/apiKeys/{}",
+        key.account_id, key.user_id, key.id
+    )
+}
+
+/// An API key as the API shows it at `now` (never the key itself).
+pub fn api_key(key: &ApiKey, now: DateTime<Utc>) -> pb::ApiKey {
+    let state = match key.state {
+        ApiKeyState::Revoked => pb::api_key::State::Revoked,
+        ApiKeyState::Active if key.expire_time.is_some_and(|t| t <= now) => {
+            pb::api_key::State::Expired
+        }
+        ApiKeyState::Active => pb::api_key::State::Active,
+    };
+    pb::ApiKey {
+        name: api_key_name(key),
+        display_name: key.display_name.clone(),
+        description: key.description.clone(),
+        api_sets: key.api_set_ids.iter().map(|id| api_set_name(id)).collect(),
+        state: state as i32,
+        key_prefix: format!("{}{}", keyward_core::key::KeyKind::ApiKey.prefix(), key.id),
+        expire_time: key.expire_time.map(timestamp),
+        revoke_time: key.revoke_time.map(timestamp),
+        last_used_time: key.last_used_time.map(timestamp),
+        creator: key.creator.clone(),
+        create_time: Some(timestamp(key.create_time)),
+        update_time: Some(timestamp(key.update_time)),
+        etag: etag_of(key.revision),
     }
 }

@@ -6,7 +6,8 @@
 
 use tonic::{Request, Response, Status};
 
-use super::pb::credential_service_server::{CredentialService, SERVICE_NAME};
+use super::not_built;
+use super::pb::credential_service_server::CredentialService;
 use super::pb::{
     CreateCredentialRequest, CreateCredentialResponse, DeleteCredentialRequest,
     DeleteCredentialResponse, DisableCredentialRequest, DisableCredentialResponse,
@@ -16,13 +17,13 @@ use super::pb::{
     VerifyClientSecretRequest, VerifyClientSecretResponse, VerifyHmacSignatureRequest,
     VerifyHmacSignatureResponse,
 };
-use crate::error::ServiceError;
+use crate::auth::Caller;
 use crate::startup::AppState;
 
 /// Serves `keyward.v1.CredentialService`.
 #[derive(Debug, Clone)]
 pub struct CredentialServiceImpl {
-    #[allow(dead_code)] // used by the handlers as they are built
+    #[allow(dead_code)] // used by the handlers as they are built (next issue)
     state: AppState,
 }
 
@@ -37,71 +38,90 @@ impl CredentialServiceImpl {
 impl CredentialService for CredentialServiceImpl {
     async fn create_credential(
         &self,
-        _request: Request<CreateCredentialRequest>,
+        request: Request<CreateCredentialRequest>,
     ) -> Result<Response<CreateCredentialResponse>, Status> {
-        Err(ServiceError::unimplemented(SERVICE_NAME, "CreateCredential").into())
+        let caller = Caller::of(&request)?;
+        Err(not_built(&caller, "parent", Some(request.get_ref().parent.as_str())).into())
     }
 
     async fn get_credential(
         &self,
-        _request: Request<GetCredentialRequest>,
+        request: Request<GetCredentialRequest>,
     ) -> Result<Response<GetCredentialResponse>, Status> {
-        Err(ServiceError::unimplemented(SERVICE_NAME, "GetCredential").into())
+        let caller = Caller::of(&request)?;
+        Err(not_built(&caller, "name", Some(request.get_ref().name.as_str())).into())
     }
 
     async fn list_credentials(
         &self,
-        _request: Request<ListCredentialsRequest>,
+        request: Request<ListCredentialsRequest>,
     ) -> Result<Response<ListCredentialsResponse>, Status> {
-        Err(ServiceError::unimplemented(SERVICE_NAME, "ListCredentials").into())
+        let caller = Caller::of(&request)?;
+        Err(not_built(&caller, "parent", Some(request.get_ref().parent.as_str())).into())
     }
 
     async fn update_credential(
         &self,
-        _request: Request<UpdateCredentialRequest>,
+        request: Request<UpdateCredentialRequest>,
     ) -> Result<Response<UpdateCredentialResponse>, Status> {
-        Err(ServiceError::unimplemented(SERVICE_NAME, "UpdateCredential").into())
+        let caller = Caller::of(&request)?;
+        Err(not_built(
+            &caller,
+            "credential.name",
+            request
+                .get_ref()
+                .credential
+                .as_ref()
+                .map(|r| r.name.as_str()),
+        )
+        .into())
     }
 
     async fn enable_credential(
         &self,
-        _request: Request<EnableCredentialRequest>,
+        request: Request<EnableCredentialRequest>,
     ) -> Result<Response<EnableCredentialResponse>, Status> {
-        Err(ServiceError::unimplemented(SERVICE_NAME, "EnableCredential").into())
+        let caller = Caller::of(&request)?;
+        Err(not_built(&caller, "name", Some(request.get_ref().name.as_str())).into())
     }
 
     async fn disable_credential(
         &self,
-        _request: Request<DisableCredentialRequest>,
+        request: Request<DisableCredentialRequest>,
     ) -> Result<Response<DisableCredentialResponse>, Status> {
-        Err(ServiceError::unimplemented(SERVICE_NAME, "DisableCredential").into())
+        let caller = Caller::of(&request)?;
+        Err(not_built(&caller, "name", Some(request.get_ref().name.as_str())).into())
     }
 
     async fn renew_credential_secret(
         &self,
-        _request: Request<RenewCredentialSecretRequest>,
+        request: Request<RenewCredentialSecretRequest>,
     ) -> Result<Response<RenewCredentialSecretResponse>, Status> {
-        Err(ServiceError::unimplemented(SERVICE_NAME, "RenewCredentialSecret").into())
+        let caller = Caller::of(&request)?;
+        Err(not_built(&caller, "name", Some(request.get_ref().name.as_str())).into())
     }
 
     async fn delete_credential(
         &self,
-        _request: Request<DeleteCredentialRequest>,
+        request: Request<DeleteCredentialRequest>,
     ) -> Result<Response<DeleteCredentialResponse>, Status> {
-        Err(ServiceError::unimplemented(SERVICE_NAME, "DeleteCredential").into())
+        let caller = Caller::of(&request)?;
+        Err(not_built(&caller, "name", Some(request.get_ref().name.as_str())).into())
     }
 
     async fn verify_client_secret(
         &self,
-        _request: Request<VerifyClientSecretRequest>,
+        request: Request<VerifyClientSecretRequest>,
     ) -> Result<Response<VerifyClientSecretResponse>, Status> {
-        Err(ServiceError::unimplemented(SERVICE_NAME, "VerifyClientSecret").into())
+        let caller = Caller::of(&request)?;
+        Err(not_built(&caller, "", None).into())
     }
 
     async fn verify_hmac_signature(
         &self,
-        _request: Request<VerifyHmacSignatureRequest>,
+        request: Request<VerifyHmacSignatureRequest>,
     ) -> Result<Response<VerifyHmacSignatureResponse>, Status> {
-        Err(ServiceError::unimplemented(SERVICE_NAME, "VerifyHmacSignature").into())
+        let caller = Caller::of(&request)?;
+        Err(not_built(&caller, "", None).into())
     }
 }

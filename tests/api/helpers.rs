@@ -46,6 +46,8 @@ pub struct TestApp {
     pub operator: Client,
     /// The server's address, `http://127.0.0.1:PORT`.
     pub url: String,
+    /// The server's store, hasher and clock, to arrange what the API cannot.
+    pub state: keyward::startup::AppState,
     database: Option<TestDatabase>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<Result<(), StartupError>>>,
@@ -80,6 +82,7 @@ pub async fn spawn_app_with(database: TestDatabase, settings: Settings) -> TestA
         .take_bootstrap_key()
         .map(|key| secrecy::ExposeSecret::expose_secret(&key).to_owned());
     let address = app.local_addr();
+    let state = app.state().clone();
     let (shutdown, stop) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async {
         let _ = stop.await;
@@ -92,6 +95,7 @@ pub async fn spawn_app_with(database: TestDatabase, settings: Settings) -> TestA
         operator_key,
         operator,
         url,
+        state,
         database: Some(database),
         shutdown: Some(shutdown),
         server: Some(server),
@@ -108,6 +112,32 @@ pub async fn connect(url: &str, api_key: Option<&str>) -> Client {
 }
 
 impl TestApp {
+    /// Arranges an API key for a user directly in the store, holding every
+    /// built-in API set: how a test gives a non-administrator user their
+    /// first key (the API only lets users create keys for themselves).
+    pub async fn arrange_key(&self, account_id: &str, user_id: &str) -> String {
+        let issued = keyward::identity::issue_api_key(
+            &self.state.hasher,
+            keyward::identity::KeyRequest {
+                account_id,
+                user_id,
+                display_name: "arranged by the test",
+                description: "",
+                api_set_ids: keyward::identity::builtin_api_set_ids(),
+                expire_time: None,
+                creator: "tests",
+            },
+        )
+        .await
+        .expect("a key is issued");
+        self.state
+            .store
+            .create_api_key(issued.record)
+            .await
+            .expect("the key is stored");
+        secrecy::ExposeSecret::expose_secret(&issued.key.to_token()).to_owned()
+    }
+
     /// A client calling with `api_key`.
     pub async fn client_with_key(&self, api_key: &str) -> Client {
         connect(&self.url, Some(api_key)).await

@@ -11,6 +11,7 @@
 mod helpers;
 
 mod accounts;
+mod authorization;
 mod calls;
 mod health;
 mod reflection;

@@ -161,3 +161,204 @@ async fn sigterm_drains_and_exits_cleanly_with_json_logs() {
         "the last log says stopped: {rest:#?}"
     );
 }
+
+/// Lines read from a child's pipe, and a signal for each new one.
+struct Collected {
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    count: tokio::sync::watch::Receiver<usize>,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+/// Reads lines from a child's pipe until it closes.
+fn collect_lines(pipe: impl tokio::io::AsyncRead + Unpin + Send + 'static) -> Collected {
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (tx, count) = tokio::sync::watch::channel(0);
+    let sink = lines.clone();
+    let reader = tokio::spawn(async move {
+        let mut reader = BufReader::new(pipe).lines();
+        while let Ok(Some(line)) = reader.next_line().await {
+            let mut all = sink.lock().expect("lock");
+            all.push(line);
+            let _ = tx.send(all.len());
+        }
+    });
+    Collected {
+        lines,
+        count,
+        reader,
+    }
+}
+
+impl Collected {
+    /// Waits (bounded) until a line satisfies `find`.
+    async fn wait_for(&mut self, find: impl Fn(&str) -> Option<String>) -> String {
+        tokio::time::timeout(Duration::from_secs(60), async {
+            loop {
+                if let Some(found) = self
+                    .lines
+                    .lock()
+                    .expect("lock")
+                    .iter()
+                    .find_map(|l| find(l))
+                {
+                    return found;
+                }
+                self.count
+                    .changed()
+                    .await
+                    .expect("the line appears before the pipe closes");
+            }
+        })
+        .await
+        .expect("the line appears within 60 s")
+    }
+
+    /// Everything the pipe carried, once it has closed.
+    async fn finish(self) -> String {
+        tokio::time::timeout(Duration::from_secs(30), self.reader)
+            .await
+            .expect("the pipe closes within 30 s")
+            .expect("the reader does not panic");
+        self.lines.lock().expect("lock").join("\n")
+    }
+}
+
+#[tokio::test]
+async fn no_secret_reaches_the_logs_even_at_trace() {
+    use keyward_client::proto as pb;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut child = keyward(
+        dir.path(),
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            "--log",
+            "trace",
+        ],
+    )
+    .spawn()
+    .expect("the server starts");
+    let mut stdout = collect_lines(child.stdout.take().expect("stdout"));
+    let mut stderr = collect_lines(child.stderr.take().expect("stderr"));
+    let address = stdout
+        .wait_for(|line| {
+            let event: serde_json::Value = serde_json::from_str(line).ok()?;
+            (event["message"] == "serving gRPC")
+                .then(|| event["address"].as_str().map(str::to_owned))?
+        })
+        .await;
+    let operator_key = stderr
+        .wait_for(|line| {
+            line.trim()
+                .starts_with("kw_ak_")
+                .then(|| line.trim().to_owned())
+        })
+        .await;
+
+    let url = format!("http://{address}");
+    let operator = Client::builder(&url)
+        .api_key(&operator_key)
+        .connect()
+        .await
+        .expect("connects");
+    let created = operator
+        .accounts()
+        .create_account(pb::CreateAccountRequest {
+            account: Some(pb::Account {
+                display_name: "Acme".into(),
+                ..Default::default()
+            }),
+            account_id: "acme".into(),
+            administrator: Some(pb::User {
+                display_name: "Alice".into(),
+                email: "alice@acme.example".into(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .expect("create account")
+        .into_inner();
+    let alice = Client::builder(&url)
+        .api_key(&created.administrator_api_key)
+        .connect()
+        .await
+        .expect("connects");
+    let minted = alice
+        .api_keys()
+        .create_api_key(pb::CreateApiKeyRequest {
+            parent: "users/me".into(),
+            api_key: Some(pb::ApiKey {
+                display_name: "ci".into(),
+                api_sets: vec!["apiSets/keyward.accounts".into()],
+                ..Default::default()
+            }),
+            ttl: None,
+            request_id: String::new(),
+        })
+        .await
+        .expect("create api key")
+        .into_inner()
+        .key;
+    let ci = Client::builder(&url)
+        .api_key(&minted)
+        .connect()
+        .await
+        .expect("connects");
+    ci.accounts()
+        .get_account(pb::GetAccountRequest {
+            name: "accounts/acme".into(),
+        })
+        .await
+        .expect("the minted key works");
+    // A wrong secret for a real key id goes through argon2 and fails.
+    let mut wrong = minted.clone();
+    wrong.pop();
+    wrong.push(if minted.ends_with('a') { 'b' } else { 'a' });
+    let refused = Client::builder(&url)
+        .api_key(&wrong)
+        .connect()
+        .await
+        .expect("connects");
+    refused
+        .accounts()
+        .list_accounts(pb::ListAccountsRequest::default())
+        .await
+        .expect_err("a wrong key is refused");
+
+    let pid = child.id().expect("running").to_string();
+    Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .expect("kill runs");
+    tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("exits within 30 s")
+        .expect("wait works");
+
+    let logs = stdout.finish().await;
+    assert!(logs.contains("CreateApiKey"), "TRACE logs were captured");
+    assert!(
+        logs.lines().count() > 50,
+        "TRACE is verbose: {} lines",
+        logs.lines().count()
+    );
+    for secret in [
+        &operator_key,
+        &created.administrator_api_key,
+        &minted,
+        &wrong,
+    ] {
+        let body = secret.rsplit('_').next().expect("a key body");
+        assert!(!logs.contains(body), "a secret reached the logs");
+    }
+    let stderr = stderr.finish().await;
+    for secret in [&created.administrator_api_key, &minted, &wrong] {
+        let body = secret.rsplit('_').next().expect("a key body");
+        assert!(!stderr.contains(body), "a secret reached stderr");
+    }
+}

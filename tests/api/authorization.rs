@@ -1,0 +1,728 @@
+//! The authorization matrix: every RPC of the three services against every
+//! kind of caller. `EXPECTED` below is the place to read who may do what; it
+//! is written independently of the server's table, so the two check each
+//! other.
+//!
+//! Each request touches the account `acme` (or, for API keys, the caller's
+//! own user in it). "Allowed" means the call got past authentication and
+//! authorization: OK, or an answer about the request itself (NOT_FOUND for
+//! the deliberately missing targets of deletes, UNIMPLEMENTED for behaviour
+//! not built yet). Denials must carry exactly the expected code.
+
+use keyward_client::Client;
+use keyward_client::proto as pb;
+use keyward_core::key::{Key, KeyKind};
+use prost_types::FieldMask;
+use secrecy::ExposeSecret;
+use tonic::Code;
+use tonic_types::StatusExt;
+
+use crate::accounts::create_account;
+use crate::calls::all_methods;
+use crate::helpers::{Backend, TestApp, spawn_app};
+
+/// The kinds of caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Anonymous,
+    MalformedKey,
+    UnknownKey,
+    RevokedKey,
+    KeyWithoutTheApiSet,
+    /// `kai` in acme: holds only MANAGE_USER_API_KEY.
+    UserWithoutAuthority,
+    /// `mia` in acme: every authority through an ordinary role, not administrator.
+    UserWithAuthority,
+    /// `alice`, administrator of acme.
+    AccountAdministrator,
+    /// `gina`, administrator of globex.
+    OtherAccountAdministrator,
+    /// The bootstrap operator key.
+    Operator,
+}
+
+const KINDS: [Kind; 10] = [
+    Kind::Anonymous,
+    Kind::MalformedKey,
+    Kind::UnknownKey,
+    Kind::RevokedKey,
+    Kind::KeyWithoutTheApiSet,
+    Kind::UserWithoutAuthority,
+    Kind::UserWithAuthority,
+    Kind::AccountAdministrator,
+    Kind::OtherAccountAdministrator,
+    Kind::Operator,
+];
+
+/// Who may call what, for requests touching acme. Letters: K = user without
+/// the authority (kai), M = user with it (mia), A = acme's administrator,
+/// G = another account's administrator, O = operator. Everyone else
+/// (anonymous, malformed, unknown, revoked, key without the API set) is
+/// always refused.
+const EXPECTED: &[(&str, &str)] = &[
+    ("AccountService/CreateAccount", "O"),
+    ("AccountService/GetAccount", "KMAO"),
+    ("AccountService/ListAccounts", "KMAGO"),
+    ("AccountService/UpdateAccount", "AO"),
+    ("AccountService/VerifyAccount", "O"),
+    ("AccountService/CreateUser", "MA"),
+    ("AccountService/GetUser", "KMAO"),
+    ("AccountService/ListUsers", "KMAO"),
+    ("AccountService/UpdateUser", "MA"),
+    ("AccountService/DisableUser", "MA"),
+    ("AccountService/EnableUser", "MA"),
+    ("AccountService/DeleteUser", "MA"),
+    ("AccountService/CreateRole", "MA"),
+    ("AccountService/GetRole", "KMAO"),
+    ("AccountService/ListRoles", "KMAO"),
+    ("AccountService/UpdateRole", "MA"),
+    ("AccountService/DeleteRole", "MA"),
+    ("AccountService/ListAuditEvents", "MA"),
+    ("CredentialService/CreateCredential", "MA"),
+    ("CredentialService/GetCredential", "MA"),
+    ("CredentialService/ListCredentials", "MA"),
+    ("CredentialService/UpdateCredential", "MA"),
+    ("CredentialService/EnableCredential", "MA"),
+    ("CredentialService/DisableCredential", "MA"),
+    ("CredentialService/RenewCredentialSecret", "MA"),
+    ("CredentialService/DeleteCredential", "MA"),
+    ("CredentialService/VerifyClientSecret", "KMAGO"),
+    ("CredentialService/VerifyHmacSignature", "KMAGO"),
+    ("ApiKeyService/CreateApiKey", "KMA"),
+    ("ApiKeyService/GetApiKey", "KMA"),
+    ("ApiKeyService/ListApiKeys", "KMA"),
+    ("ApiKeyService/UpdateApiKey", "KMA"),
+    ("ApiKeyService/RevokeApiKey", "KMA"),
+    ("ApiKeyService/DeleteApiKey", "KMA"),
+    ("ApiKeyService/VerifyApiKey", "KMAGO"),
+    ("ApiKeyService/ListApiSets", "KMAGO"),
+    ("ApiKeyService/GetApiSet", "KMAGO"),
+    ("ApiKeyService/CreateApiSet", "O"),
+    ("ApiKeyService/UpdateApiSet", "O"),
+    ("ApiKeyService/DeleteApiSet", "O"),
+];
+
+fn letter(kind: Kind) -> Option<char> {
+    match kind {
+        Kind::UserWithoutAuthority => Some('K'),
+        Kind::UserWithAuthority => Some('M'),
+        Kind::AccountAdministrator => Some('A'),
+        Kind::OtherAccountAdministrator => Some('G'),
+        Kind::Operator => Some('O'),
+        _ => None,
+    }
+}
+
+/// What a caller of `kind` must get from `rpc`: None when allowed.
+fn expected_denial(rpc: &str, kind: Kind) -> Option<(Code, &'static str)> {
+    match kind {
+        Kind::Anonymous | Kind::MalformedKey | Kind::UnknownKey | Kind::RevokedKey => {
+            return Some((Code::Unauthenticated, "UNAUTHENTICATED"));
+        }
+        Kind::KeyWithoutTheApiSet => return Some((Code::PermissionDenied, "API_SET_NOT_ALLOWED")),
+        _ => {}
+    }
+    let allowed = EXPECTED
+        .iter()
+        .find(|(name, _)| *name == rpc)
+        .unwrap_or_else(|| panic!("{rpc} is missing from EXPECTED"))
+        .1;
+    let letter = letter(kind).expect("a caller with rights");
+    if allowed.contains(letter) {
+        None
+    } else {
+        Some((Code::PermissionDenied, "PERMISSION_DENIED"))
+    }
+}
+
+struct Caller {
+    kind: Kind,
+    client: Client,
+    /// The user a request for "my own" resources names.
+    own_user: &'static str,
+    /// A tag that keeps the resources each caller creates apart.
+    tag: &'static str,
+    /// For the key without the API set: a second narrow key, holding only
+    /// `keyward.accounts`, used on the verification RPCs.
+    verify_less: Option<Client>,
+}
+
+/// acme (verified) with alice, mia, kai and bob; globex with gina; an API
+/// set `billing`; a role `auditors`. Returns one caller of each kind.
+async fn world(app: &TestApp) -> Vec<Caller> {
+    let alice_key = create_account(app, "acme", "alice").await;
+    let gina_key = create_account(app, "globex", "gina").await;
+    app.operator
+        .accounts()
+        .verify_account(pb::VerifyAccountRequest {
+            name: "accounts/acme".into(),
+            etag: String::new(),
+        })
+        .await
+        .expect("verify acme");
+    app.operator
+        .api_keys()
+        .create_api_set(pb::CreateApiSetRequest {
+            api_set: Some(pb::ApiSet {
+                display_name: "Billing".into(),
+                methods: vec!["/billing.v1.Invoices/List".into()],
+                ..Default::default()
+            }),
+            api_set_id: "billing".into(),
+        })
+        .await
+        .expect("create api set");
+    let alice = app.client_with_key(&alice_key).await;
+    let mut accounts = alice.accounts();
+    for (role, authorities) in [
+        ("key-holders", vec![pb::Authority::ManageUserApiKey]),
+        (
+            "managers",
+            vec![
+                pb::Authority::ManageUsers,
+                pb::Authority::ManageApiClients,
+                pb::Authority::ManageUserApiKey,
+                pb::Authority::ViewAuditLog,
+            ],
+        ),
+        ("auditors", vec![pb::Authority::ViewAuditLog]),
+    ] {
+        accounts
+            .create_role(pb::CreateRoleRequest {
+                parent: "accounts/acme".into(),
+                role: Some(pb::Role {
+                    display_name: role.into(),
+                    authorities: authorities.into_iter().map(|a| a as i32).collect(),
+                    ..Default::default()
+                }),
+                role_id: role.into(),
+            })
+            .await
+            .expect("create role");
+    }
+    for (user, role) in [
+        ("kai", "key-holders"),
+        ("mia", "managers"),
+        ("bob", "auditors"),
+    ] {
+        accounts
+            .create_user(pb::CreateUserRequest {
+                parent: "accounts/acme".into(),
+                user: Some(pb::User {
+                    display_name: user.into(),
+                    email: format!("{user}@acme.example"),
+                    roles: vec![format!("accounts/acme/roles/{role}")],
+                    ..Default::default()
+                }),
+                user_id: user.into(),
+                request_id: String::new(),
+            })
+            .await
+            .expect("create user");
+    }
+    let kai_key = app.arrange_key("acme", "kai").await;
+    let mia_key = app.arrange_key("acme", "mia").await;
+
+    let narrow = |sets: &[&str]| pb::CreateApiKeyRequest {
+        parent: "users/me".into(),
+        api_key: Some(pb::ApiKey {
+            display_name: "narrow".into(),
+            api_sets: sets.iter().map(|s| format!("apiSets/{s}")).collect(),
+            ..Default::default()
+        }),
+        ttl: None,
+        request_id: String::new(),
+    };
+    let verify_only = alice
+        .api_keys()
+        .create_api_key(narrow(&["keyward.verify"]))
+        .await
+        .expect("narrow key")
+        .into_inner()
+        .key;
+    let accounts_only = alice
+        .api_keys()
+        .create_api_key(narrow(&["keyward.accounts"]))
+        .await
+        .expect("narrow key")
+        .into_inner()
+        .key;
+    let revoked = alice
+        .api_keys()
+        .create_api_key(narrow(&["keyward.accounts"]))
+        .await
+        .expect("key")
+        .into_inner();
+    alice
+        .api_keys()
+        .revoke_api_key(pb::RevokeApiKeyRequest {
+            name: revoked.api_key.expect("resource").name,
+        })
+        .await
+        .expect("revoke");
+
+    let unknown = Key::generate(KeyKind::ApiKey).expect("key");
+    let keyed = |key: String| async move { app.client_with_key(&key).await };
+    vec![
+        Caller {
+            kind: Kind::Anonymous,
+            client: app.client.clone(),
+            own_user: "alice",
+            tag: "anon",
+            verify_less: None,
+        },
+        Caller {
+            kind: Kind::MalformedKey,
+            client: keyed("kw_ak_0123456789abcdef0123_notbase58!".into()).await,
+            own_user: "alice",
+            tag: "malformed",
+            verify_less: None,
+        },
+        Caller {
+            kind: Kind::UnknownKey,
+            client: keyed(unknown.to_token().expose_secret().to_owned()).await,
+            own_user: "alice",
+            tag: "unknown",
+            verify_less: None,
+        },
+        Caller {
+            kind: Kind::RevokedKey,
+            client: keyed(revoked.key).await,
+            own_user: "alice",
+            tag: "revoked",
+            verify_less: None,
+        },
+        Caller {
+            kind: Kind::KeyWithoutTheApiSet,
+            client: keyed(verify_only).await,
+            own_user: "alice",
+            tag: "narrow",
+            verify_less: Some(keyed(accounts_only).await),
+        },
+        Caller {
+            kind: Kind::UserWithoutAuthority,
+            client: keyed(kai_key).await,
+            own_user: "kai",
+            tag: "kai",
+            verify_less: None,
+        },
+        Caller {
+            kind: Kind::UserWithAuthority,
+            client: keyed(mia_key).await,
+            own_user: "mia",
+            tag: "mia",
+            verify_less: None,
+        },
+        Caller {
+            kind: Kind::AccountAdministrator,
+            client: alice.clone(),
+            own_user: "alice",
+            tag: "alice",
+            verify_less: None,
+        },
+        Caller {
+            kind: Kind::OtherAccountAdministrator,
+            client: keyed(gina_key).await,
+            own_user: "alice",
+            tag: "gina",
+            verify_less: None,
+        },
+        Caller {
+            kind: Kind::Operator,
+            client: app.operator.clone(),
+            own_user: "alice",
+            tag: "operator",
+            verify_less: None,
+        },
+    ]
+}
+
+fn mask(path: &str) -> Option<FieldMask> {
+    Some(FieldMask {
+        paths: vec![path.to_owned()],
+    })
+}
+
+/// A valid request for `rpc` touching acme, issued by `caller`.
+async fn call(rpc: &str, caller: &Caller) -> Result<(), tonic::Status> {
+    let client = match (
+        &caller.verify_less,
+        rpc.contains("/Verify") && !rpc.contains("VerifyAccount"),
+    ) {
+        (Some(other), true) => other,
+        _ => &caller.client,
+    };
+    let tag = caller.tag;
+    let own = format!("accounts/acme/users/{}", caller.own_user);
+    let missing_key = format!("{own}/apiKeys/00000000000000000000");
+    let (mut accounts, mut credentials, mut keys) =
+        (client.accounts(), client.credentials(), client.api_keys());
+    match rpc {
+        "AccountService/CreateAccount" => accounts
+            .create_account(pb::CreateAccountRequest {
+                account: Some(pb::Account {
+                    display_name: tag.into(),
+                    ..Default::default()
+                }),
+                account_id: format!("new-{tag}"),
+                administrator: Some(pb::User {
+                    display_name: tag.into(),
+                    email: format!("{tag}@new.example"),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })
+            .await
+            .map(drop),
+        "AccountService/GetAccount" => accounts
+            .get_account(pb::GetAccountRequest {
+                name: "accounts/acme".into(),
+            })
+            .await
+            .map(drop),
+        "AccountService/ListAccounts" => accounts
+            .list_accounts(pb::ListAccountsRequest::default())
+            .await
+            .map(drop),
+        "AccountService/UpdateAccount" => accounts
+            .update_account(pb::UpdateAccountRequest {
+                account: Some(pb::Account {
+                    name: "accounts/acme".into(),
+                    display_name: "Acme".into(),
+                    ..Default::default()
+                }),
+                update_mask: mask("display_name"),
+            })
+            .await
+            .map(drop),
+        "AccountService/VerifyAccount" => accounts
+            .verify_account(pb::VerifyAccountRequest {
+                name: "accounts/acme".into(),
+                etag: String::new(),
+            })
+            .await
+            .map(drop),
+        "AccountService/CreateUser" => accounts
+            .create_user(pb::CreateUserRequest {
+                parent: "accounts/acme".into(),
+                user: Some(pb::User {
+                    display_name: tag.into(),
+                    email: format!("{tag}@users.example"),
+                    ..Default::default()
+                }),
+                user_id: format!("user-{tag}"),
+                request_id: String::new(),
+            })
+            .await
+            .map(drop),
+        "AccountService/GetUser" => accounts
+            .get_user(pb::GetUserRequest {
+                name: "accounts/acme/users/bob".into(),
+            })
+            .await
+            .map(drop),
+        "AccountService/ListUsers" => accounts
+            .list_users(pb::ListUsersRequest {
+                parent: "accounts/acme".into(),
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        "AccountService/UpdateUser" => accounts
+            .update_user(pb::UpdateUserRequest {
+                user: Some(pb::User {
+                    name: "accounts/acme/users/bob".into(),
+                    display_name: "Bob".into(),
+                    ..Default::default()
+                }),
+                update_mask: mask("display_name"),
+            })
+            .await
+            .map(drop),
+        "AccountService/DisableUser" => accounts
+            .disable_user(pb::DisableUserRequest {
+                name: "accounts/acme/users/ghost".into(),
+                etag: String::new(),
+            })
+            .await
+            .map(drop),
+        "AccountService/EnableUser" => accounts
+            .enable_user(pb::EnableUserRequest {
+                name: "accounts/acme/users/bob".into(),
+                etag: String::new(),
+            })
+            .await
+            .map(drop),
+        "AccountService/DeleteUser" => accounts
+            .delete_user(pb::DeleteUserRequest {
+                name: "accounts/acme/users/ghost".into(),
+                etag: String::new(),
+            })
+            .await
+            .map(drop),
+        "AccountService/CreateRole" => accounts
+            .create_role(pb::CreateRoleRequest {
+                parent: "accounts/acme".into(),
+                role: Some(pb::Role {
+                    display_name: tag.into(),
+                    ..Default::default()
+                }),
+                role_id: format!("role-{tag}"),
+            })
+            .await
+            .map(drop),
+        "AccountService/GetRole" => accounts
+            .get_role(pb::GetRoleRequest {
+                name: "accounts/acme/roles/auditors".into(),
+            })
+            .await
+            .map(drop),
+        "AccountService/ListRoles" => accounts
+            .list_roles(pb::ListRolesRequest {
+                parent: "accounts/acme".into(),
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        "AccountService/UpdateRole" => accounts
+            .update_role(pb::UpdateRoleRequest {
+                role: Some(pb::Role {
+                    name: "accounts/acme/roles/auditors".into(),
+                    display_name: "Auditors".into(),
+                    ..Default::default()
+                }),
+                update_mask: mask("display_name"),
+            })
+            .await
+            .map(drop),
+        "AccountService/DeleteRole" => accounts
+            .delete_role(pb::DeleteRoleRequest {
+                name: "accounts/acme/roles/ghost".into(),
+                etag: String::new(),
+            })
+            .await
+            .map(drop),
+        "AccountService/ListAuditEvents" => accounts
+            .list_audit_events(pb::ListAuditEventsRequest {
+                parent: "accounts/acme".into(),
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        "CredentialService/CreateCredential" => credentials
+            .create_credential(pb::CreateCredentialRequest {
+                parent: "accounts/acme".into(),
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        "CredentialService/GetCredential" => credentials
+            .get_credential(pb::GetCredentialRequest {
+                name: "accounts/acme/credentials/ghost".into(),
+            })
+            .await
+            .map(drop),
+        "CredentialService/ListCredentials" => credentials
+            .list_credentials(pb::ListCredentialsRequest {
+                parent: "accounts/acme".into(),
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        "CredentialService/UpdateCredential" => credentials
+            .update_credential(pb::UpdateCredentialRequest {
+                credential: Some(pb::Credential {
+                    name: "accounts/acme/credentials/ghost".into(),
+                    ..Default::default()
+                }),
+                update_mask: mask("display_name"),
+            })
+            .await
+            .map(drop),
+        "CredentialService/EnableCredential" => credentials
+            .enable_credential(pb::EnableCredentialRequest {
+                name: "accounts/acme/credentials/ghost".into(),
+                etag: String::new(),
+            })
+            .await
+            .map(drop),
+        "CredentialService/DisableCredential" => credentials
+            .disable_credential(pb::DisableCredentialRequest {
+                name: "accounts/acme/credentials/ghost".into(),
+                etag: String::new(),
+            })
+            .await
+            .map(drop),
+        "CredentialService/RenewCredentialSecret" => credentials
+            .renew_credential_secret(pb::RenewCredentialSecretRequest {
+                name: "accounts/acme/credentials/ghost".into(),
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        "CredentialService/DeleteCredential" => credentials
+            .delete_credential(pb::DeleteCredentialRequest {
+                name: "accounts/acme/credentials/ghost".into(),
+                etag: String::new(),
+            })
+            .await
+            .map(drop),
+        "CredentialService/VerifyClientSecret" => credentials
+            .verify_client_secret(pb::VerifyClientSecretRequest::default())
+            .await
+            .map(drop),
+        "CredentialService/VerifyHmacSignature" => credentials
+            .verify_hmac_signature(pb::VerifyHmacSignatureRequest::default())
+            .await
+            .map(drop),
+        "ApiKeyService/CreateApiKey" => keys
+            .create_api_key(pb::CreateApiKeyRequest {
+                parent: own.clone(),
+                api_key: Some(pb::ApiKey {
+                    display_name: tag.into(),
+                    api_sets: vec!["apiSets/keyward.verify".into()],
+                    ..Default::default()
+                }),
+                ttl: None,
+                request_id: String::new(),
+            })
+            .await
+            .map(drop),
+        "ApiKeyService/GetApiKey" => keys
+            .get_api_key(pb::GetApiKeyRequest { name: missing_key })
+            .await
+            .map(drop),
+        "ApiKeyService/ListApiKeys" => keys
+            .list_api_keys(pb::ListApiKeysRequest {
+                parent: own.clone(),
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        "ApiKeyService/UpdateApiKey" => keys
+            .update_api_key(pb::UpdateApiKeyRequest {
+                api_key: Some(pb::ApiKey {
+                    name: missing_key,
+                    display_name: "x".into(),
+                    ..Default::default()
+                }),
+                update_mask: mask("display_name"),
+            })
+            .await
+            .map(drop),
+        "ApiKeyService/RevokeApiKey" => keys
+            .revoke_api_key(pb::RevokeApiKeyRequest { name: missing_key })
+            .await
+            .map(drop),
+        "ApiKeyService/DeleteApiKey" => keys
+            .delete_api_key(pb::DeleteApiKeyRequest {
+                name: missing_key,
+                etag: String::new(),
+            })
+            .await
+            .map(drop),
+        "ApiKeyService/VerifyApiKey" => keys
+            .verify_api_key(pb::VerifyApiKeyRequest::default())
+            .await
+            .map(drop),
+        "ApiKeyService/ListApiSets" => keys
+            .list_api_sets(pb::ListApiSetsRequest::default())
+            .await
+            .map(drop),
+        "ApiKeyService/GetApiSet" => keys
+            .get_api_set(pb::GetApiSetRequest {
+                name: "apiSets/keyward.verify".into(),
+            })
+            .await
+            .map(drop),
+        "ApiKeyService/CreateApiSet" => keys
+            .create_api_set(pb::CreateApiSetRequest {
+                api_set: Some(pb::ApiSet {
+                    display_name: tag.into(),
+                    ..Default::default()
+                }),
+                api_set_id: format!("set-{tag}"),
+            })
+            .await
+            .map(drop),
+        "ApiKeyService/UpdateApiSet" => keys
+            .update_api_set(pb::UpdateApiSetRequest {
+                api_set: Some(pb::ApiSet {
+                    name: "apiSets/billing".into(),
+                    display_name: "Billing".into(),
+                    ..Default::default()
+                }),
+                update_mask: mask("display_name"),
+            })
+            .await
+            .map(drop),
+        "ApiKeyService/DeleteApiSet" => keys
+            .delete_api_set(pb::DeleteApiSetRequest {
+                name: "apiSets/ghost".into(),
+                etag: String::new(),
+            })
+            .await
+            .map(drop),
+        other => panic!("no matrix call for {other}"),
+    }
+}
+
+on_every_backend!(every_rpc_against_every_kind_of_caller);
+
+async fn every_rpc_against_every_kind_of_caller(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let callers = world(&app).await;
+    let rpcs: Vec<String> = all_methods()
+        .into_iter()
+        .map(|m| m.trim_start_matches("/keyward.v1.").to_owned())
+        .collect();
+    assert_eq!(rpcs.len(), EXPECTED.len(), "EXPECTED covers every RPC");
+    let mut problems = Vec::new();
+    for rpc in &rpcs {
+        for caller in &callers {
+            assert!(KINDS.contains(&caller.kind));
+            let result = call(rpc, caller).await;
+            let expected = expected_denial(rpc, caller.kind);
+            match (&expected, &result) {
+                (None, Ok(())) => {}
+                (None, Err(status)) => {
+                    if matches!(
+                        status.code(),
+                        Code::PermissionDenied | Code::Unauthenticated
+                    ) {
+                        problems.push(format!(
+                            "unexpected deny: {rpc} for {:?}: {status:?}",
+                            caller.kind
+                        ));
+                    } else if !matches!(status.code(), Code::NotFound | Code::Unimplemented) {
+                        problems.push(format!(
+                            "allowed but failed: {rpc} for {:?}: {status:?}",
+                            caller.kind
+                        ));
+                    }
+                }
+                (Some(_), Ok(())) => {
+                    problems.push(format!("unexpected allow: {rpc} for {:?}", caller.kind))
+                }
+                (Some((code, reason)), Err(status)) => {
+                    let got_reason = status
+                        .get_error_details()
+                        .error_info()
+                        .map(|i| i.reason.clone());
+                    if status.code() != *code || got_reason.as_deref() != Some(*reason) {
+                        problems.push(format!(
+                            "wrong denial: {rpc} for {:?}: expected {code:?}/{reason}, got {status:?}",
+                            caller.kind
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
