@@ -16,42 +16,47 @@ fn invalid(field: &str, description: impl Into<String>) -> ServiceError {
     ServiceError::invalid(field, description)
 }
 
-/// A resource ID: lowercase letters, digits and hyphens, starting with a
-/// letter, not ending with a hyphen, 2 to 63 characters.
-pub fn resource_id(field: &str, value: &str) -> Result<String, ServiceError> {
+/// An identifier: 2 to 63 characters from lowercase letters, digits and
+/// `extra`, starting with a letter and not ending with one of `extra`.
+fn identifier(
+    field: &str,
+    value: &str,
+    extra: &[char],
+    rule: &str,
+) -> Result<String, ServiceError> {
     let ok = (2..=63).contains(&value.len())
         && value.starts_with(|c: char| c.is_ascii_lowercase())
-        && !value.ends_with('-')
+        && !value.ends_with(extra)
         && value
             .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || extra.contains(&c));
     if ok {
         Ok(value.to_owned())
     } else {
-        Err(invalid(
-            field,
-            "must be 2 to 63 lowercase letters, digits and hyphens, starting with a letter",
-        ))
+        Err(invalid(field, rule))
     }
+}
+
+/// A resource ID: lowercase letters, digits and hyphens, starting with a
+/// letter, not ending with a hyphen, 2 to 63 characters.
+pub fn resource_id(field: &str, value: &str) -> Result<String, ServiceError> {
+    identifier(
+        field,
+        value,
+        &['-'],
+        "must be 2 to 63 lowercase letters, digits and hyphens, starting with a letter",
+    )
 }
 
 /// An API-set ID: like a resource ID, dots allowed, for example
 /// `billing.read`.
 pub fn api_set_id(field: &str, value: &str) -> Result<String, ServiceError> {
-    let ok = (2..=63).contains(&value.len())
-        && value.starts_with(|c: char| c.is_ascii_lowercase())
-        && !value.ends_with(['-', '.'])
-        && value
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
-    if ok {
-        Ok(value.to_owned())
-    } else {
-        Err(invalid(
-            field,
-            "must be 2 to 63 lowercase letters, digits, dots and hyphens, starting with a letter",
-        ))
-    }
+    identifier(
+        field,
+        value,
+        &['-', '.'],
+        "must be 2 to 63 lowercase letters, digits, dots and hyphens, starting with a letter",
+    )
 }
 
 /// A client-ID prefix: lowercase letters, digits and hyphens, starting with

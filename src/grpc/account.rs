@@ -54,6 +54,26 @@ impl AccountServiceImpl {
     fn store(&self) -> &Store {
         &self.state.store
     }
+
+    /// DisableUser and EnableUser: the same steps towards another state.
+    async fn set_user_state(
+        &self,
+        caller: &Caller,
+        name: &str,
+        etag: &str,
+        state: UserState,
+        detail: &str,
+    ) -> Result<keyward_store::User, ServiceError> {
+        let (account_id, user_id) = names::user("name", name)?;
+        caller.authorize(&account_id)?;
+        let revision = validate::etag("etag", etag)?;
+        let user = self
+            .store()
+            .set_user_state(&account_id, &user_id, state, revision)
+            .await?;
+        record_success(self.store(), caller, &account_id, name, detail).await;
+        Ok(user)
+    }
 }
 
 fn required<T>(field: &str, value: Option<T>) -> Result<T, ServiceError> {
@@ -580,22 +600,15 @@ impl AccountService for AccountServiceImpl {
     ) -> Result<Response<DisableUserResponse>, Status> {
         let caller = Caller::of(&request)?;
         let req = request.into_inner();
-        let (account_id, user_id) = names::user("name", &req.name)?;
-        caller.authorize(&account_id)?;
-        let revision = validate::etag("etag", &req.etag)?;
         let user = self
-            .store()
-            .set_user_state(&account_id, &user_id, UserState::Disabled, revision)
-            .await
-            .map_err(ServiceError::from)?;
-        record_success(
-            self.store(),
-            &caller,
-            &account_id,
-            &req.name,
-            "user disabled",
-        )
-        .await;
+            .set_user_state(
+                &caller,
+                &req.name,
+                &req.etag,
+                UserState::Disabled,
+                "user disabled",
+            )
+            .await?;
         Ok(Response::new(DisableUserResponse {
             user: Some(convert::user(&user)),
         }))
@@ -607,22 +620,15 @@ impl AccountService for AccountServiceImpl {
     ) -> Result<Response<EnableUserResponse>, Status> {
         let caller = Caller::of(&request)?;
         let req = request.into_inner();
-        let (account_id, user_id) = names::user("name", &req.name)?;
-        caller.authorize(&account_id)?;
-        let revision = validate::etag("etag", &req.etag)?;
         let user = self
-            .store()
-            .set_user_state(&account_id, &user_id, UserState::Active, revision)
-            .await
-            .map_err(ServiceError::from)?;
-        record_success(
-            self.store(),
-            &caller,
-            &account_id,
-            &req.name,
-            "user enabled",
-        )
-        .await;
+            .set_user_state(
+                &caller,
+                &req.name,
+                &req.etag,
+                UserState::Active,
+                "user enabled",
+            )
+            .await?;
         Ok(Response::new(EnableUserResponse {
             user: Some(convert::user(&user)),
         }))

@@ -72,6 +72,30 @@ fn target(
     Ok((account, user))
 }
 
+/// Every RPC the API declares, `/keyward.v1.Service/Method`, sorted, read
+/// from the compiled descriptors (so tables keyed by RPC can be checked for
+/// completeness).
+pub fn declared_methods() -> Vec<String> {
+    use prost::Message as _;
+    let Ok(set) = prost_types::FileDescriptorSet::decode(pb::FILE_DESCRIPTOR_SET) else {
+        return Vec::new();
+    };
+    let mut methods: Vec<String> = set
+        .file
+        .iter()
+        .filter(|f| f.package() == "keyward.v1")
+        .flat_map(|f| {
+            f.service.iter().flat_map(move |s| {
+                s.method
+                    .iter()
+                    .map(move |m| format!("/{}.{}/{}", f.package(), s.name(), m.name()))
+            })
+        })
+        .collect();
+    methods.sort();
+    methods
+}
+
 /// The fully-qualified names of the services Keyward serves, for health.
 pub const SERVICE_NAMES: [&str; 3] = [
     pb::account_service_server::SERVICE_NAME,

@@ -4,27 +4,11 @@
 
 use keyward_client::Client;
 use keyward_client::proto as pb;
-use prost::Message;
 
 /// Every RPC Keyward declares, `/keyward.v1.Service/Method`, read from the
 /// server's own descriptors so that a new RPC cannot be forgotten here.
 pub fn all_methods() -> Vec<String> {
-    let set = prost_types::FileDescriptorSet::decode(keyward::grpc::pb::FILE_DESCRIPTOR_SET)
-        .expect("the descriptor set decodes");
-    let mut methods: Vec<String> = set
-        .file
-        .iter()
-        .filter(|f| f.package() == "keyward.v1")
-        .flat_map(|f| {
-            f.service.iter().flat_map(move |s| {
-                s.method
-                    .iter()
-                    .map(move |m| format!("/{}.{}/{}", f.package(), s.name(), m.name()))
-            })
-        })
-        .collect();
-    methods.sort();
-    methods
+    keyward::grpc::declared_methods()
 }
 
 /// Calls `method` with an all-default request.

@@ -362,3 +362,79 @@ async fn no_secret_reaches_the_logs_even_at_trace() {
         assert!(!stderr.contains(body), "a secret reached stderr");
     }
 }
+
+/// Starts `keyward serve ARGS` in `dir`, waits until it serves, stops it with
+/// SIGTERM; returns its stderr.
+async fn serve_once(dir: &Path, args: &[&str]) -> String {
+    let mut child = keyward(dir, args).spawn().expect("the server starts");
+    let mut stdout = collect_lines(child.stdout.take().expect("stdout"));
+    let stderr = collect_lines(child.stderr.take().expect("stderr"));
+    stdout
+        .wait_for(|line| line.contains("serving gRPC").then(String::new))
+        .await;
+    let pid = child.id().expect("running").to_string();
+    Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .expect("kill runs");
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("exits within 30 s")
+        .expect("wait works");
+    assert!(status.success(), "clean exit: {status:?}");
+    drop(stdout.finish().await);
+    stderr.finish().await
+}
+
+#[tokio::test]
+async fn the_bootstrap_key_file_is_private_written_once_and_never_overwritten() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let args = [
+        "--listen",
+        "127.0.0.1:0",
+        "--bootstrap-key-file",
+        "operator.key",
+    ];
+    let stderr = serve_once(dir.path(), &args).await;
+    let file = dir.path().join("operator.key");
+    let key = std::fs::read_to_string(&file).expect("the key file is written");
+    assert!(key.trim().starts_with("kw_ak_"), "a Keyward API key");
+    let mode = std::fs::metadata(&file)
+        .expect("metadata")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600, "only the owner may read it");
+    assert!(
+        !stderr.contains(key.trim()),
+        "the key goes to the file, not stderr"
+    );
+
+    // A restart of the same installation keeps the file and prints nothing.
+    let stderr = serve_once(dir.path(), &args).await;
+    assert_eq!(std::fs::read_to_string(&file).expect("still there"), key);
+    assert!(!stderr.contains("kw_ak_"), "no second key: {stderr}");
+
+    // A fresh installation refuses to overwrite an existing file, before
+    // creating anything.
+    let other = tempfile::tempdir().expect("temp dir");
+    let existing = other.path().join("operator.key");
+    std::fs::write(&existing, "keep me\n").expect("write");
+    let stderr = failing_start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        other.path().join("data").to_str().expect("utf-8 path"),
+        "--bootstrap-key-file",
+        existing.to_str().expect("utf-8 path"),
+    ])
+    .await;
+    assert!(stderr.contains("exists already"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(&existing).expect("kept"),
+        "keep me\n"
+    );
+}
