@@ -55,6 +55,28 @@ impl AccountServiceImpl {
         &self.state.store
     }
 
+    /// Refuses a change that would leave the account without an active
+    /// administrator (operators have no powers inside other accounts, so
+    /// nobody could repair it).
+    async fn ensure_an_administrator_remains(
+        &self,
+        account_id: &str,
+        user_id: &str,
+    ) -> Result<(), ServiceError> {
+        let holders = self
+            .store()
+            .active_role_holders(account_id, ADMINISTRATOR_ROLE_ID)
+            .await?;
+        if holders.iter().all(|holder| holder == user_id) && !holders.is_empty() {
+            return Err(ServiceError::FailedPrecondition {
+                reason: "LAST_ADMINISTRATOR",
+                message: "the account must keep an active administrator; make another user administrator first"
+                    .to_owned(),
+            });
+        }
+        Ok(())
+    }
+
     /// DisableUser and EnableUser: the same steps towards another state.
     async fn set_user_state(
         &self,
@@ -67,6 +89,10 @@ impl AccountServiceImpl {
         let (account_id, user_id) = names::user("name", name)?;
         caller.authorize(&account_id)?;
         let revision = validate::etag("etag", etag)?;
+        if state == UserState::Disabled {
+            self.ensure_an_administrator_remains(&account_id, &user_id)
+                .await?;
+        }
         let user = self
             .store()
             .set_user_state(&account_id, &user_id, state, revision)
@@ -575,6 +601,10 @@ impl AccountService for AccountServiceImpl {
         let revision = validate::etag("user.etag", &user.etag)?;
         if let Some(roles) = &update.role_ids {
             ensure_may_grant_roles(self.store(), &caller, &account_id, roles).await?;
+            if !roles.iter().any(|role| role == ADMINISTRATOR_ROLE_ID) {
+                self.ensure_an_administrator_remains(&account_id, &user_id)
+                    .await?;
+            }
         }
         let updated = self
             .store()
@@ -643,6 +673,8 @@ impl AccountService for AccountServiceImpl {
         let (account_id, user_id) = names::user("name", &req.name)?;
         caller.authorize(&account_id)?;
         let revision = validate::etag("etag", &req.etag)?;
+        self.ensure_an_administrator_remains(&account_id, &user_id)
+            .await?;
         self.store()
             .delete_user(&account_id, &user_id, revision)
             .await

@@ -20,6 +20,7 @@ on_every_backend!(
     other_accounts_answer_exactly_like_accounts_that_do_not_exist,
     bad_input_names_the_field_that_is_wrong,
     administrators_cannot_act_as_operators_nor_edit_the_builtin_role,
+    the_last_administrator_cannot_be_removed,
 );
 
 /// Creates account `id` with administrator `admin`; returns the admin key.
@@ -613,4 +614,79 @@ async fn administrators_cannot_act_as_operators_nor_edit_the_builtin_role(backen
         .await
         .expect_err("the built-in role is fixed");
     assert_eq!(status.code(), Code::FailedPrecondition);
+}
+
+async fn the_last_administrator_cannot_be_removed(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let key = create_account(&app, "acme", "alice").await;
+    let alice = app.client_with_key(&key).await;
+    let mut accounts = alice.accounts();
+    let me = "accounts/acme/users/alice".to_owned();
+    let last = |status: tonic::Status| {
+        assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+        let reason = status
+            .get_error_details()
+            .error_info()
+            .map(|i| i.reason.clone());
+        assert_eq!(reason.as_deref(), Some("LAST_ADMINISTRATOR"));
+    };
+    last(
+        accounts
+            .disable_user(DisableUserRequest {
+                name: me.clone(),
+                etag: String::new(),
+            })
+            .await
+            .expect_err("the only administrator cannot be disabled"),
+    );
+    last(
+        accounts
+            .delete_user(DeleteUserRequest {
+                name: me.clone(),
+                etag: String::new(),
+            })
+            .await
+            .expect_err("nor deleted"),
+    );
+    last(
+        accounts
+            .update_user(UpdateUserRequest {
+                user: Some(User {
+                    name: me.clone(),
+                    ..Default::default()
+                }),
+                update_mask: mask(&["roles"]),
+            })
+            .await
+            .expect_err("nor lose the administrator role"),
+    );
+
+    accounts
+        .create_user(CreateUserRequest {
+            parent: "accounts/acme".into(),
+            user: Some(User {
+                display_name: "Bea".into(),
+                email: "bea@acme.example".into(),
+                roles: vec!["accounts/acme/roles/administrator".into()],
+                ..Default::default()
+            }),
+            user_id: "bea".into(),
+            request_id: String::new(),
+        })
+        .await
+        .expect("a second administrator");
+    let demoted = accounts
+        .update_user(UpdateUserRequest {
+            user: Some(User {
+                name: me.clone(),
+                ..Default::default()
+            }),
+            update_mask: mask(&["roles"]),
+        })
+        .await
+        .expect("with another administrator, alice may step down")
+        .into_inner()
+        .user
+        .expect("user");
+    assert!(demoted.roles.is_empty());
 }

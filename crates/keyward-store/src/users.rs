@@ -39,6 +39,36 @@ impl Store {
         with_roles(&self.db, row).await
     }
 
+    /// The IDs of the active users of an account holding `role_id`, sorted.
+    pub async fn active_role_holders(
+        &self,
+        account_id: &str,
+        role_id: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let holders: Vec<String> = user_roles::Entity::find()
+            .filter(user_roles::Column::AccountId.eq(account_id))
+            .filter(user_roles::Column::RoleId.eq(role_id))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|row| row.user_id)
+            .collect();
+        if holders.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut active: Vec<String> = users::Entity::find()
+            .filter(users::Column::AccountId.eq(account_id))
+            .filter(users::Column::Id.is_in(holders))
+            .filter(users::Column::State.eq(UserState::Active.as_str()))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|row| row.id)
+            .collect();
+        active.sort();
+        Ok(active)
+    }
+
     /// Lists the users of an account by id, ascending, with their roles.
     pub async fn list_users(
         &self,
