@@ -37,6 +37,11 @@ fn identifier(
     }
 }
 
+/// A required message field.
+pub fn required<T>(field: &str, value: Option<T>) -> Result<T, ServiceError> {
+    value.ok_or_else(|| invalid(field, "is required"))
+}
+
 /// A resource ID: lowercase letters, digits and hyphens, starting with a
 /// letter, not ending with a hyphen, 2 to 63 characters.
 pub fn resource_id(field: &str, value: &str) -> Result<String, ServiceError> {

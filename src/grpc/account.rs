@@ -34,7 +34,7 @@ use crate::error::ServiceError;
 use crate::idempotency;
 use crate::identity::{ADMINISTRATOR_ROLE_ID, generated_id, new_account_with_administrator};
 use crate::startup::AppState;
-use crate::validate::{self, names};
+use crate::validate::{self, names, required};
 
 const NAME_MAX: usize = 100;
 const DESCRIPTION_MAX: usize = 1000;
@@ -100,10 +100,6 @@ impl AccountServiceImpl {
         record_success(self.store(), caller, &account_id, name, detail).await;
         Ok(user)
     }
-}
-
-fn required<T>(field: &str, value: Option<T>) -> Result<T, ServiceError> {
-    value.ok_or_else(|| ServiceError::invalid(field, "is required"))
 }
 
 fn page(

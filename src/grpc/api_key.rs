@@ -27,7 +27,7 @@ use crate::error::ServiceError;
 use crate::idempotency;
 use crate::identity::{KeyRequest, issue_api_key};
 use crate::startup::AppState;
-use crate::validate::{self, names};
+use crate::validate::{self, names, required};
 
 /// IDs of Keyward's own API sets start with this; nobody else may use it.
 const RESERVED_PREFIX: &str = "keyward.";
@@ -206,9 +206,7 @@ impl ApiKeyService for ApiKeyServiceImpl {
         caller.authorize_user(&account_id, Some(&user_id))?;
         let request_id = std::mem::take(&mut req.request_id);
         let request_key = idempotency::request_key(&caller, &request_id, &req.encode_to_vec())?;
-        let api_key = req
-            .api_key
-            .ok_or_else(|| ServiceError::invalid("api_key", "is required"))?;
+        let api_key = required("api_key", req.api_key)?;
         let display_name = key_display_name("api_key.display_name", &api_key.display_name)?;
         let description = validate::text("api_key.description", &api_key.description, 1000)?;
         let api_set_ids = held_api_sets("api_key.api_sets", &api_key.api_sets, &caller)?;
@@ -405,9 +403,7 @@ impl ApiKeyService for ApiKeyServiceImpl {
         let caller = Caller::of(&request)?;
         caller.authorize(&caller.principal.account_id)?;
         let req = request.into_inner();
-        let set = req
-            .api_set
-            .ok_or_else(|| ServiceError::invalid("api_set", "is required"))?;
+        let set = required("api_set", req.api_set)?;
         let id = validate::api_set_id("api_set_id", &req.api_set_id)?;
         if id.starts_with(RESERVED_PREFIX) {
             return Err(ServiceError::invalid(
@@ -453,9 +449,7 @@ impl ApiKeyService for ApiKeyServiceImpl {
         let caller = Caller::of(&request)?;
         caller.authorize(&caller.principal.account_id)?;
         let req = request.into_inner();
-        let set = req
-            .api_set
-            .ok_or_else(|| ServiceError::invalid("api_set", "is required"))?;
+        let set = required("api_set", req.api_set)?;
         let id = names::api_set("api_set.name", &set.name)?;
         let mask = validate::update_mask(
             "update_mask",

@@ -514,10 +514,9 @@ mod tests {
     #[test]
     fn every_single_character_change_is_refused() {
         const ALLOWED: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_";
-        let mut tokens: Vec<String> = vector_keys().iter().map(|(key, _)| token(key)).collect();
-        for kind in KeyKind::ALL {
-            tokens.push(token(&Key::generate(kind).unwrap()));
-        }
+        // Fixed tokens only: with random ones, a CRC32 collision would make
+        // this test fail about once in a million runs.
+        let tokens: Vec<String> = vector_keys().iter().map(|(key, _)| token(key)).collect();
         for token in tokens {
             let original = token.as_bytes();
             for position in 0..original.len() {
