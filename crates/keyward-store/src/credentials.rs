@@ -1,21 +1,25 @@
 //! API client credentials: the credential row, the API sets it may use and the versions of
 //! its secret.
 
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    TransactionTrait,
+    QuerySelect, TransactionTrait,
+    sea_query::{Expr, ExprTrait, OnConflict},
 };
 
 use crate::{
     Store, StoreError,
     api_sets::first_unknown_api_set,
-    entity::{credential_api_sets, credential_secrets, credentials},
+    entity::{credential_api_sets, credential_secrets, credentials, hmac_nonces},
     error::on_foreign_key,
     model::{
-        Credential, CredentialScheme, CredentialSecret, CredentialState, NewCredential,
-        SecretMaterial,
+        Credential, CredentialScheme, CredentialSecret, CredentialState, CredentialUpdate,
+        NewCredential, NewSecretVersion, Page, PageRequest, SecretMaterial, SecretRenewal,
     },
-    paging::{normalize_email, now, sorted_unique},
+    paging::{micros, normalize_email, now, page, page_size, revised, sorted_unique},
 };
 
 impl Store {
@@ -46,7 +50,7 @@ impl Store {
             create_time: now,
             update_time: now,
         };
-        let secret = secret_row(&row.id, 1, new.first_secret.material, now);
+        let secret = secret_row(&row.id, 1, new.first_secret, now);
 
         let txn = self.db.begin().await?;
         let account_id = row.account_id.clone();
@@ -125,6 +129,405 @@ impl Store {
             .map(CredentialSecret::try_from)
             .collect::<Result<_, _>>()?)
     }
+
+    /// Lists an account's credentials by id, ascending, with their API sets; only those in
+    /// `state` and with `scheme` when given.
+    pub async fn list_credentials(
+        &self,
+        account_id: &str,
+        state: Option<CredentialState>,
+        scheme: Option<CredentialScheme>,
+        request: PageRequest,
+    ) -> Result<Page<Credential>, StoreError> {
+        let size = page_size(request.limit);
+        let mut query = credentials::Entity::find()
+            .filter(credentials::Column::AccountId.eq(account_id))
+            .order_by_asc(credentials::Column::Id);
+        if let Some(state) = state {
+            query = query.filter(credentials::Column::State.eq(state.as_str()));
+        }
+        if let Some(scheme) = scheme {
+            query = query.filter(credentials::Column::Scheme.eq(scheme.as_str()));
+        }
+        if let Some(after) = request.after {
+            query = query.filter(credentials::Column::Id.gt(after));
+        }
+        let rows = page(query.limit(size + 1).all(&self.db).await?, size, |row| {
+            row.id.clone()
+        });
+        let ids: Vec<String> = rows.items.iter().map(|row| row.id.clone()).collect();
+        let mut api_sets = api_set_ids_of(&self.db, &ids).await?;
+        Ok(Page {
+            items: rows
+                .items
+                .into_iter()
+                .map(|row| {
+                    let api_set_ids = api_sets.remove(&row.id).unwrap_or_default();
+                    credential(row, api_set_ids)
+                })
+                .collect::<Result<_, _>>()?,
+            next_after: rows.next_after,
+        })
+    }
+
+    /// The stored secret versions of each of the credentials `credential_ids`, newest first.
+    pub async fn credential_secrets_of(
+        &self,
+        credential_ids: &[String],
+    ) -> Result<HashMap<String, Vec<CredentialSecret>>, StoreError> {
+        let mut out: HashMap<String, Vec<CredentialSecret>> = HashMap::new();
+        if credential_ids.is_empty() {
+            return Ok(out);
+        }
+        let rows = credential_secrets::Entity::find()
+            .filter(credential_secrets::Column::CredentialId.is_in(credential_ids.iter().cloned()))
+            .order_by_desc(credential_secrets::Column::Version)
+            .all(&self.db)
+            .await?;
+        for row in rows {
+            let secret = CredentialSecret::try_from(row)?;
+            out.entry(secret.credential_id.clone())
+                .or_default()
+                .push(secret);
+        }
+        Ok(out)
+    }
+
+    /// Changes a credential's display name, description, application or API sets, all or
+    /// nothing, and returns it. With `expected_revision`, refuses with
+    /// [`StoreError::Conflict`] if the credential changed since that revision was read.
+    pub async fn update_credential(
+        &self,
+        account_id: &str,
+        id: &str,
+        update: CredentialUpdate,
+        expected_revision: Option<i64>,
+    ) -> Result<Credential, StoreError> {
+        let txn = self.db.begin().await?;
+        let mut query = bump(account_id, id, expected_revision);
+        if let Some(display_name) = update.display_name {
+            query = query.col_expr(credentials::Column::DisplayName, Expr::value(display_name));
+        }
+        if let Some(description) = update.description {
+            query = query.col_expr(credentials::Column::Description, Expr::value(description));
+        }
+        if let Some(application) = update.application {
+            query = query.col_expr(credentials::Column::Application, Expr::value(application));
+        }
+        let updated = query.exec(&txn).await?.rows_affected;
+        let row = find_in_account(&txn, account_id, id).await?;
+        let row = revised(updated, row, || not_found(id))?;
+        if let Some(api_set_ids) = update.api_set_ids {
+            let api_set_ids = sorted_unique(&api_set_ids);
+            if let Some(unknown) = first_unknown_api_set(&txn, &api_set_ids).await? {
+                return Err(StoreError::ForeignKey {
+                    entity: "api set",
+                    detail: format!("unknown api set `{unknown}`"),
+                });
+            }
+            credential_api_sets::Entity::delete_many()
+                .filter(credential_api_sets::Column::CredentialId.eq(id))
+                .exec(&txn)
+                .await?;
+            credential_api_sets::Entity::insert_many(api_set_ids.iter().map(|api_set_id| {
+                credential_api_sets::Model {
+                    credential_id: id.to_owned(),
+                    api_set_id: api_set_id.clone(),
+                }
+                .into_active_model()
+            }))
+            .exec_without_returning(&txn)
+            .await
+            .map_err(on_foreign_key("api set", || {
+                "an api set was deleted meanwhile".to_owned()
+            }))?;
+        }
+        let credential = with_api_sets(&txn, row).await?;
+        txn.commit().await?;
+        Ok(credential)
+    }
+
+    /// Enables or disables a credential and returns it. Setting the state it already has
+    /// changes nothing (not even the revision). With `expected_revision`, refuses with
+    /// [`StoreError::Conflict`] if the credential changed since that revision was read.
+    pub async fn set_credential_state(
+        &self,
+        account_id: &str,
+        id: &str,
+        state: CredentialState,
+        expected_revision: Option<i64>,
+    ) -> Result<Credential, StoreError> {
+        let txn = self.db.begin().await?;
+        let updated = bump(account_id, id, expected_revision)
+            .col_expr(credentials::Column::State, Expr::value(state.as_str()))
+            .filter(credentials::Column::State.ne(state.as_str()))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        let row = find_in_account(&txn, account_id, id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
+        if updated == 0 && expected_revision.is_some_and(|revision| revision != row.revision) {
+            return Err(StoreError::Conflict);
+        }
+        let credential = with_api_sets(&txn, row).await?;
+        txn.commit().await?;
+        Ok(credential)
+    }
+
+    /// Deletes a credential with its API sets, secret versions and nonces. With
+    /// `expected_revision`, refuses with [`StoreError::Conflict`] if the credential changed
+    /// since that revision was read.
+    pub async fn delete_credential(
+        &self,
+        account_id: &str,
+        id: &str,
+        expected_revision: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let txn = self.db.begin().await?;
+        let mut query = credentials::Entity::delete_many()
+            .filter(credentials::Column::Id.eq(id))
+            .filter(credentials::Column::AccountId.eq(account_id));
+        if let Some(revision) = expected_revision {
+            query = query.filter(credentials::Column::Revision.eq(revision));
+        }
+        // One statement: the API sets, secret versions and nonces go with the credential
+        // (cascade).
+        let deleted = query.exec(&txn).await?.rows_affected;
+        if deleted == 0 {
+            let row = find_in_account(&txn, account_id, id).await?;
+            revised(0, row, || not_found(id))?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Issues a new current secret version for a credential, all or nothing, and returns
+    /// the credential:
+    ///
+    /// - the version that was current keeps verifying until `grace_until` if that is after
+    ///   `now`, else it is deleted at once;
+    /// - every older version (one still in an earlier grace period) is deleted: never more
+    ///   than two versions verify;
+    /// - the new version is the highest number so far plus one.
+    ///
+    /// The credential's revision is bumped first, which locks its row: concurrent renewals
+    /// of one credential run one after the other, each seeing the previous one's result,
+    /// so exactly one version is current afterwards. With `expected_revision`, refuses with
+    /// [`StoreError::Conflict`] if the credential changed since that revision was read.
+    pub async fn renew_credential_secret(
+        &self,
+        account_id: &str,
+        id: &str,
+        renewal: SecretRenewal,
+        expected_revision: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<Credential, StoreError> {
+        let now = micros(now);
+        let txn = self.db.begin().await?;
+        let updated = bump(account_id, id, expected_revision)
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        let row = find_in_account(&txn, account_id, id).await?;
+        let row = revised(updated, row, || not_found(id))?;
+        if renewal.secret.material.scheme().as_str() != row.scheme {
+            return Err(StoreError::Internal(DbErr::Custom(format!(
+                "a {} secret cannot renew a {} credential",
+                renewal.secret.material.scheme().as_str(),
+                row.scheme
+            ))));
+        }
+        let versions: Vec<i32> = credential_secrets::Entity::find()
+            .select_only()
+            .column(credential_secrets::Column::Version)
+            .filter(credential_secrets::Column::CredentialId.eq(id))
+            .order_by_desc(credential_secrets::Column::Version)
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        let newest = versions.first().copied().unwrap_or(0);
+        let grace_until = renewal.grace_until.map(micros).filter(|until| *until > now);
+        // Everything older than the version being replaced goes; that one too without
+        // a grace period.
+        let keep = match grace_until {
+            Some(_) if newest > 0 => Some(newest),
+            _ => None,
+        };
+        let mut delete = credential_secrets::Entity::delete_many()
+            .filter(credential_secrets::Column::CredentialId.eq(id));
+        if let Some(keep) = keep {
+            delete = delete.filter(credential_secrets::Column::Version.ne(keep));
+        }
+        delete.exec(&txn).await?;
+        if let (Some(keep), Some(until)) = (keep, grace_until) {
+            credential_secrets::Entity::update_many()
+                .col_expr(credential_secrets::Column::ExpireTime, Expr::value(until))
+                .filter(credential_secrets::Column::CredentialId.eq(id))
+                .filter(credential_secrets::Column::Version.eq(keep))
+                .exec(&txn)
+                .await?;
+        }
+        credential_secrets::Entity::insert(
+            secret_row(id, newest + 1, renewal.secret, now).into_active_model(),
+        )
+        .exec_without_returning(&txn)
+        .await?;
+        let credential = with_api_sets(&txn, row).await?;
+        txn.commit().await?;
+        Ok(credential)
+    }
+
+    /// Records that a secret version verified a request at `time`: one `UPDATE` by primary
+    /// key, no read; bookkeeping that changes neither revision nor update time. An unknown
+    /// version, or a `time` not after the recorded one, is a no-op.
+    pub async fn touch_credential_secret_last_used(
+        &self,
+        credential_id: &str,
+        version: i32,
+        time: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let time = micros(time);
+        credential_secrets::Entity::update_many()
+            .col_expr(credential_secrets::Column::LastUsedTime, Expr::value(time))
+            .filter(credential_secrets::Column::CredentialId.eq(credential_id))
+            .filter(credential_secrets::Column::Version.eq(version))
+            .filter(
+                credential_secrets::Column::LastUsedTime
+                    .is_null()
+                    .or(credential_secrets::Column::LastUsedTime.lt(time)),
+            )
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Claims an HMAC nonce for a credential until `expire_time`, in one atomic statement:
+    /// `true` if it was free (never seen, or seen but expired at `now`), `false` if a live
+    /// claim holds it, that is, a replay. Of many concurrent claims of one nonce exactly one
+    /// gets `true`.
+    pub async fn claim_hmac_nonce(
+        &self,
+        credential_id: &str,
+        nonce: &str,
+        expire_time: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let row = hmac_nonces::Model {
+            credential_id: credential_id.to_owned(),
+            nonce: nonce.to_owned(),
+            expire_time: micros(expire_time),
+        };
+        let mut on_conflict = OnConflict::columns([
+            hmac_nonces::Column::CredentialId,
+            hmac_nonces::Column::Nonce,
+        ]);
+        on_conflict
+            .update_column(hmac_nonces::Column::ExpireTime)
+            .action_and_where(
+                Expr::col((hmac_nonces::Entity, hmac_nonces::Column::ExpireTime)).lte(micros(now)),
+            );
+        let inserted = hmac_nonces::Entity::insert(row.into_active_model())
+            .on_conflict(on_conflict)
+            .exec_without_returning(&self.db)
+            .await
+            .map_err(on_foreign_key("credential", || {
+                format!("unknown credential `{credential_id}`")
+            }))?;
+        Ok(inserted == 1)
+    }
+
+    /// Deletes the nonce claims that expired at `now`; returns how many.
+    pub async fn purge_expired_hmac_nonces(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        Ok(hmac_nonces::Entity::delete_many()
+            .filter(hmac_nonces::Column::ExpireTime.lte(micros(now)))
+            .exec(&self.db)
+            .await?
+            .rows_affected)
+    }
+
+    /// The ids of the master keys that sealed at least one stored secret, sorted.
+    pub async fn sealing_master_key_ids(&self) -> Result<Vec<String>, StoreError> {
+        let mut ids: Vec<String> = credential_secrets::Entity::find()
+            .select_only()
+            .column(credential_secrets::Column::MasterKeyId)
+            .filter(credential_secrets::Column::MasterKeyId.is_not_null())
+            .distinct()
+            .into_tuple::<String>()
+            .all(&self.db)
+            .await?;
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// One stored secret sealed under `master_key_id`, if any: startup opens it to prove the
+    /// configured key is the one that sealed it.
+    pub async fn sealed_secret_sample(
+        &self,
+        master_key_id: &str,
+    ) -> Result<Option<CredentialSecret>, StoreError> {
+        let row = credential_secrets::Entity::find()
+            .filter(credential_secrets::Column::MasterKeyId.eq(master_key_id))
+            .one(&self.db)
+            .await?;
+        Ok(row.map(CredentialSecret::try_from).transpose()?)
+    }
+}
+
+/// `UPDATE credentials SET revision = revision + 1, update_time = now WHERE id AND account
+/// [AND revision]`: the start of every change, which also locks the row.
+fn bump(
+    account_id: &str,
+    id: &str,
+    expected_revision: Option<i64>,
+) -> sea_orm::UpdateMany<credentials::Entity> {
+    let mut query = credentials::Entity::update_many()
+        .col_expr(
+            credentials::Column::Revision,
+            Expr::col(credentials::Column::Revision).add(1),
+        )
+        .col_expr(credentials::Column::UpdateTime, Expr::value(now()))
+        .filter(credentials::Column::Id.eq(id))
+        .filter(credentials::Column::AccountId.eq(account_id));
+    if let Some(revision) = expected_revision {
+        query = query.filter(credentials::Column::Revision.eq(revision));
+    }
+    query
+}
+
+async fn find_in_account(
+    db: &impl ConnectionTrait,
+    account_id: &str,
+    id: &str,
+) -> Result<Option<credentials::Model>, StoreError> {
+    Ok(credentials::Entity::find_by_id(id)
+        .filter(credentials::Column::AccountId.eq(account_id))
+        .one(db)
+        .await?)
+}
+
+/// The API sets of each of the credentials `ids`, sorted.
+async fn api_set_ids_of(
+    db: &impl ConnectionTrait,
+    ids: &[String],
+) -> Result<HashMap<String, Vec<String>>, StoreError> {
+    let mut api_sets: HashMap<String, Vec<String>> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(api_sets);
+    }
+    let rows = credential_api_sets::Entity::find()
+        .filter(credential_api_sets::Column::CredentialId.is_in(ids.iter().cloned()))
+        .all(db)
+        .await?;
+    for row in rows {
+        api_sets
+            .entry(row.credential_id)
+            .or_default()
+            .push(row.api_set_id);
+    }
+    // Sorted here, not by the database: collations differ between backends.
+    api_sets.values_mut().for_each(|s| s.sort());
+    Ok(api_sets)
 }
 
 fn not_found(id: &str) -> StoreError {
@@ -175,10 +578,10 @@ fn credential(row: credentials::Model, api_set_ids: Vec<String>) -> Result<Crede
 fn secret_row(
     credential_id: &str,
     version: i32,
-    material: SecretMaterial,
-    now: chrono::DateTime<chrono::Utc>,
+    secret: NewSecretVersion,
+    now: DateTime<Utc>,
 ) -> credential_secrets::Model {
-    let (secret_hash, secret_ciphertext, master_key_id) = match material {
+    let (secret_hash, secret_ciphertext, master_key_id) = match secret.material {
         SecretMaterial::Hash(hash) => (Some(hash), None, None),
         SecretMaterial::Sealed {
             ciphertext,
@@ -194,6 +597,7 @@ fn secret_row(
         create_time: now,
         expire_time: None,
         last_used_time: None,
+        key_id: Some(secret.key_id),
     }
 }
 
@@ -221,6 +625,7 @@ impl TryFrom<credential_secrets::Model> for CredentialSecret {
             create_time: row.create_time,
             expire_time: row.expire_time,
             last_used_time: row.last_used_time,
+            key_id: row.key_id,
         })
     }
 }

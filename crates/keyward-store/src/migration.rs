@@ -6,6 +6,7 @@ use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
 mod m20261123_000001_initial;
 mod m20261123_000002_access_indexes;
+mod m20261123_000003_secret_key_ids;
 
 /// Every migration of the schema, oldest first.
 pub(crate) struct Migrator;
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261123_000001_initial::Migration),
             Box::new(m20261123_000002_access_indexes::Migration),
+            Box::new(m20261123_000003_secret_key_ids::Migration),
         ]
     }
 }

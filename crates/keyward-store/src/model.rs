@@ -506,6 +506,32 @@ impl fmt::Debug for SecretMaterial {
 pub struct NewSecretVersion {
     /// The stored form of the secret.
     pub material: SecretMaterial,
+    /// The key id embedded in the secret token (`kw_cs_{key id}_…`): not secret, it picks the
+    /// version a presented secret claims to be.
+    pub key_id: String,
+}
+
+/// A renewal of a credential's secret (see [`crate::Store::renew_credential_secret`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretRenewal {
+    /// The new current secret.
+    pub secret: NewSecretVersion,
+    /// Until when the secret being replaced keeps verifying; `None` (or a time not after
+    /// the renewal) ends it at once.
+    pub grace_until: Option<DateTime<Utc>>,
+}
+
+/// Changes to a credential; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CredentialUpdate {
+    /// New display name.
+    pub display_name: Option<String>,
+    /// New description.
+    pub description: Option<String>,
+    /// New application.
+    pub application: Option<String>,
+    /// New API sets (replacing the old ones); each must exist.
+    pub api_set_ids: Option<Vec<String>>,
 }
 
 /// One stored version of a credential's secret.
@@ -523,6 +549,16 @@ pub struct CredentialSecret {
     pub expire_time: Option<DateTime<Utc>>,
     /// When the secret last verified successfully.
     pub last_used_time: Option<DateTime<Utc>>,
+    /// The key id embedded in the secret token; `None` only for versions stored before key
+    /// ids were recorded.
+    pub key_id: Option<String>,
+}
+
+impl CredentialSecret {
+    /// Whether the version still verifies at `now`: current, or in its grace period.
+    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
+        self.expire_time.is_none_or(|expiry| expiry > now)
+    }
 }
 
 /// API client credentials (client ID and secret).

@@ -102,6 +102,7 @@ fn new_api_set(id: &str) -> NewApiSet {
 fn basic_secret() -> NewSecretVersion {
     NewSecretVersion {
         material: SecretMaterial::Hash("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_owned()),
+        key_id: "00000000000000000001".to_owned(),
     }
 }
 
@@ -842,6 +843,7 @@ async fn a_credential_reads_back_with_its_api_sets_and_first_secret() {
                 expire_time: Some(expire_time),
                 first_secret: NewSecretVersion {
                     material: sealed.clone(),
+                    key_id: "00000000000000000002".to_owned(),
                 },
                 ..new_credential("acme", "c2", "hmac@acme.test", &["keyward.verify"])
             })
@@ -2731,5 +2733,404 @@ async fn of_concurrent_duplicate_requests_one_stores_its_record() {
         for result in results.into_iter().filter(Result::is_err) {
             assert_already_exists(b, result, "idempotency record", "request id");
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Credential lifecycle: renewal, state, updates, nonces
+// ---------------------------------------------------------------------------------------
+
+fn hash_secret(n: u8) -> NewSecretVersion {
+    NewSecretVersion {
+        material: SecretMaterial::Hash(format!("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$h{n}")),
+        key_id: format!("{n:020}"),
+    }
+}
+
+fn live_versions(secrets: &[keyward_store::CredentialSecret], now: DateTime<Utc>) -> Vec<i32> {
+    secrets
+        .iter()
+        .filter(|s| s.is_live(now))
+        .map(|s| s.version)
+        .collect()
+}
+
+#[tokio::test]
+async fn renewing_keeps_at_most_two_live_versions_and_honours_the_grace_period() {
+    for db in backends().await {
+        let (store, b) = (&db.store, db.name);
+        seed(store).await;
+        store
+            .create_credential(new_credential(
+                "acme",
+                "c1",
+                "a@acme.test",
+                &["keyward.verify"],
+            ))
+            .await
+            .unwrap();
+        let now = Utc::now();
+        let renewal = |n: u8, grace: Option<chrono::Duration>| keyward_store::SecretRenewal {
+            secret: hash_secret(n),
+            grace_until: grace.map(|g| now + g),
+        };
+
+        // Without a grace period the old version is gone at once.
+        let renewed = store
+            .renew_credential_secret("acme", "c1", renewal(2, None), None, now)
+            .await
+            .unwrap();
+        assert_eq!(renewed.revision, 2, "{b}");
+        let secrets = store.list_credential_secrets("c1").await.unwrap();
+        assert_eq!(live_versions(&secrets, now), [2], "{b}");
+        assert_eq!(secrets.len(), 1, "{b}: the replaced version is deleted");
+        assert_eq!(
+            secrets[0].key_id.as_deref(),
+            Some("00000000000000000002"),
+            "{b}"
+        );
+
+        // With one, the previous version verifies until it ends.
+        store
+            .renew_credential_secret(
+                "acme",
+                "c1",
+                renewal(3, Some(chrono::Duration::hours(1))),
+                None,
+                now,
+            )
+            .await
+            .unwrap();
+        let secrets = store.list_credential_secrets("c1").await.unwrap();
+        assert_eq!(live_versions(&secrets, now), [3, 2], "{b}");
+        assert_eq!(
+            secrets[1].expire_time.map(|t| t.timestamp()),
+            Some((now + chrono::Duration::hours(1)).timestamp()),
+            "{b}"
+        );
+        assert_eq!(
+            live_versions(&secrets, now + chrono::Duration::hours(2)),
+            [3],
+            "{b}: after the grace period only the current one"
+        );
+
+        // A renewal during a grace period ends the older version: never three.
+        store
+            .renew_credential_secret(
+                "acme",
+                "c1",
+                renewal(4, Some(chrono::Duration::hours(1))),
+                None,
+                now,
+            )
+            .await
+            .unwrap();
+        let secrets = store.list_credential_secrets("c1").await.unwrap();
+        assert_eq!(live_versions(&secrets, now), [4, 3], "{b}");
+        assert_eq!(secrets.len(), 2, "{b}");
+
+        // A stale revision is a conflict; another account's credential is not found.
+        assert!(
+            matches!(
+                store
+                    .renew_credential_secret("acme", "c1", renewal(5, None), Some(1), now)
+                    .await,
+                Err(StoreError::Conflict)
+            ),
+            "{b}"
+        );
+        assert!(
+            matches!(
+                store
+                    .renew_credential_secret("globex", "c1", renewal(5, None), None, now)
+                    .await,
+                Err(StoreError::NotFound { .. })
+            ),
+            "{b}"
+        );
+        assert_eq!(
+            live_versions(&store.list_credential_secrets("c1").await.unwrap(), now),
+            [4, 3],
+            "{b}: failed renewals change nothing"
+        );
+    }
+}
+
+#[tokio::test]
+async fn concurrent_renewals_leave_exactly_one_current_version() {
+    for db in backends().await {
+        let b = db.name;
+        seed(&db.store).await;
+        db.store
+            .create_credential(new_credential(
+                "acme",
+                "c1",
+                "a@acme.test",
+                &["keyward.verify"],
+            ))
+            .await
+            .unwrap();
+        let now = Utc::now();
+        let mut tasks = Vec::new();
+        for n in 0..16u8 {
+            let store = db.replica().await;
+            tasks.push(tokio::spawn(async move {
+                let renewal = keyward_store::SecretRenewal {
+                    secret: hash_secret(10 + n),
+                    grace_until: (n % 2 == 0).then(|| now + chrono::Duration::hours(1)),
+                };
+                store
+                    .renew_credential_secret("acme", "c1", renewal, None, now)
+                    .await
+            }));
+        }
+        let mut ok = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(_) => ok += 1,
+                Err(other) => panic!("{b}: {other:?}"),
+            }
+        }
+        assert!(ok >= 1, "{b}");
+        let secrets = db.store.list_credential_secrets("c1").await.unwrap();
+        let current: Vec<_> = secrets.iter().filter(|s| s.expire_time.is_none()).collect();
+        assert_eq!(current.len(), 1, "{b}: {secrets:?}");
+        assert_eq!(
+            current[0].version,
+            1 + ok,
+            "{b}: versions count the renewals"
+        );
+        assert!(live_versions(&secrets, now).len() <= 2, "{b}");
+        let credential = db.store.get_credential("acme", "c1").await.unwrap();
+        assert_eq!(credential.revision, 1 + i64::from(ok), "{b}");
+    }
+}
+
+#[tokio::test]
+async fn credentials_are_updated_switched_listed_and_deleted() {
+    for db in backends().await {
+        let (store, b) = (&db.store, db.name);
+        seed(store).await;
+        store.create_api_set(new_api_set("billing")).await.unwrap();
+        for (id, email) in [
+            ("c1", "one@acme.test"),
+            ("c2", "two@acme.test"),
+            ("c3", "three@acme.test"),
+        ] {
+            store
+                .create_credential(new_credential("acme", id, email, &["keyward.verify"]))
+                .await
+                .unwrap();
+        }
+
+        let updated = store
+            .update_credential(
+                "acme",
+                "c1",
+                keyward_store::CredentialUpdate {
+                    display_name: Some("Renamed".to_owned()),
+                    api_set_ids: Some(vec!["billing".to_owned(), "keyward.verify".to_owned()]),
+                    ..Default::default()
+                },
+                Some(1),
+            )
+            .await
+            .unwrap();
+        assert_eq!(updated.display_name, "Renamed", "{b}");
+        assert_eq!(updated.application, "billing", "{b}: untouched");
+        assert_eq!(updated.api_set_ids, ["billing", "keyward.verify"], "{b}");
+        assert_eq!(updated.revision, 2, "{b}");
+        let stale = store
+            .update_credential("acme", "c1", Default::default(), Some(1))
+            .await;
+        assert!(matches!(stale, Err(StoreError::Conflict)), "{b}: {stale:?}");
+        let unknown_set = store
+            .update_credential(
+                "acme",
+                "c1",
+                keyward_store::CredentialUpdate {
+                    api_set_ids: Some(vec!["ghost".to_owned()]),
+                    ..Default::default()
+                },
+                None,
+            )
+            .await;
+        assert!(
+            matches!(unknown_set, Err(StoreError::ForeignKey { .. })),
+            "{b}: {unknown_set:?}"
+        );
+        assert_eq!(
+            store.get_credential("acme", "c1").await.unwrap(),
+            updated,
+            "{b}: a failed update changes nothing"
+        );
+
+        let disabled = store
+            .set_credential_state("acme", "c2", CredentialState::Disabled, Some(1))
+            .await
+            .unwrap();
+        assert_eq!(disabled.state, CredentialState::Disabled, "{b}");
+        assert_eq!(disabled.revision, 2, "{b}");
+        let again = store
+            .set_credential_state("acme", "c2", CredentialState::Disabled, None)
+            .await
+            .unwrap();
+        assert_eq!(again, disabled, "{b}: idempotent");
+
+        let active = store
+            .list_credentials(
+                "acme",
+                Some(CredentialState::Active),
+                None,
+                PageRequest {
+                    after: None,
+                    limit: 10,
+                },
+            )
+            .await
+            .unwrap();
+        let ids: Vec<_> = active.items.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["c1", "c3"], "{b}");
+        let first = store
+            .list_credentials(
+                "acme",
+                None,
+                Some(CredentialScheme::Basic),
+                PageRequest {
+                    after: None,
+                    limit: 2,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(first.items.len(), 2, "{b}");
+        let rest = store
+            .list_credentials(
+                "acme",
+                None,
+                None,
+                PageRequest {
+                    after: first.next_after.clone(),
+                    limit: 2,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(rest.items.len(), 1, "{b}");
+        assert_eq!(rest.next_after, None, "{b}");
+        let hmac = store
+            .list_credentials(
+                "acme",
+                None,
+                Some(CredentialScheme::Hmac),
+                PageRequest {
+                    after: None,
+                    limit: 10,
+                },
+            )
+            .await
+            .unwrap();
+        assert!(hmac.items.is_empty(), "{b}");
+
+        assert!(
+            matches!(
+                store.delete_credential("acme", "c3", Some(7)).await,
+                Err(StoreError::Conflict)
+            ),
+            "{b}"
+        );
+        store
+            .delete_credential("acme", "c3", Some(1))
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                store.delete_credential("acme", "c3", None).await,
+                Err(StoreError::NotFound { .. })
+            ),
+            "{b}"
+        );
+        assert!(
+            store
+                .list_credential_secrets("c3")
+                .await
+                .unwrap()
+                .is_empty(),
+            "{b}"
+        );
+        let secrets = store
+            .credential_secrets_of(&["c1".to_owned(), "c2".to_owned(), "c3".to_owned()])
+            .await
+            .unwrap();
+        assert_eq!(secrets.len(), 2, "{b}");
+    }
+}
+
+#[tokio::test]
+async fn an_hmac_nonce_is_claimed_once_until_it_expires() {
+    for db in backends().await {
+        let b = db.name;
+        seed(&db.store).await;
+        db.store
+            .create_credential(new_credential(
+                "acme",
+                "c1",
+                "a@acme.test",
+                &["keyward.verify"],
+            ))
+            .await
+            .unwrap();
+        let now = Utc::now();
+        let until = now + chrono::Duration::seconds(300);
+
+        let mut tasks = Vec::new();
+        for _ in 0..24 {
+            let store = db.replica().await;
+            tasks.push(tokio::spawn(async move {
+                store
+                    .claim_hmac_nonce("c1", "nonce-0123456789ab", until, now)
+                    .await
+            }));
+        }
+        let mut claimed = 0;
+        for task in tasks {
+            if task.await.unwrap().unwrap() {
+                claimed += 1;
+            }
+        }
+        assert_eq!(claimed, 1, "{b}: exactly one claim wins");
+        assert!(
+            !db.store
+                .claim_hmac_nonce("c1", "nonce-0123456789ab", until, now)
+                .await
+                .unwrap(),
+            "{b}"
+        );
+        // After it expired the nonce can be claimed again.
+        let later = until + chrono::Duration::seconds(1);
+        assert!(
+            db.store
+                .claim_hmac_nonce(
+                    "c1",
+                    "nonce-0123456789ab",
+                    later + chrono::Duration::seconds(300),
+                    later
+                )
+                .await
+                .unwrap(),
+            "{b}"
+        );
+        assert!(
+            db.store
+                .claim_hmac_nonce("c1", "another-nonce-0123", until, now)
+                .await
+                .unwrap(),
+            "{b}"
+        );
+        assert_eq!(
+            db.store.purge_expired_hmac_nonces(until).await.unwrap(),
+            1,
+            "{b}: only the expired claim is purged"
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! `credential_secrets`: the versions of a credential's secret. Exactly one of
-//! `secret_hash` (Basic) or `secret_ciphertext` + `master_key_id` (HMAC) is set.
+//! `secret_hash` (Basic) or `secret_ciphertext` + `master_key_id` (HMAC) is set; `key_id` is the id embedded in the
+//! secret token, which picks the version a presented secret claims to be.
 
 use sea_orm::entity::prelude::*;
 
@@ -16,6 +17,7 @@ pub(crate) struct Model {
     pub(crate) create_time: DateTimeUtc,
     pub(crate) expire_time: Option<DateTimeUtc>,
     pub(crate) last_used_time: Option<DateTimeUtc>,
+    pub(crate) key_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
