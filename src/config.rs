@@ -11,7 +11,10 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use secrecy::SecretString;
+
 use crate::clock::{SharedClock, SystemClock};
+use crate::sealing::MasterKeySource;
 
 /// Keyward: issues, stores, renews, revokes and verifies API credentials.
 #[derive(Debug, Parser)]
@@ -78,6 +81,22 @@ pub struct ServeArgs {
     #[arg(long, env = "KEYWARD_BOOTSTRAP_KEY_FILE")]
     pub bootstrap_key_file: Option<PathBuf>,
 
+    /// Master keys that seal HMAC client secrets: standard base64 of 32 random bytes,
+    /// comma-separated, the first sealing new secrets. Without it (and without a key file)
+    /// the embedded default generates `master.key` in the data directory.
+    #[arg(
+        long,
+        env = "KEYWARD_MASTER_KEY",
+        hide_env_values = true,
+        conflicts_with = "master_key_file",
+        value_parser = secret_value
+    )]
+    pub master_key: Option<SecretString>,
+
+    /// A file of master keys, one per line, the first sealing new secrets.
+    #[arg(long, env = "KEYWARD_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
+
     /// On first start, the email of the operator account's administrator.
     #[arg(
         long,
@@ -104,16 +123,28 @@ pub struct Settings {
     pub bootstrap_key_file: Option<PathBuf>,
     /// The clock expiry decisions are made by.
     pub clock: SharedClock,
+    /// Where the master keys come from.
+    pub master_key: MasterKeySource,
 }
 
 impl ServeArgs {
     /// Resolves defaults: without a database URL, an embedded SQLite file in
     /// the data directory (created if missing).
     pub fn settings(&self) -> Settings {
-        let database_url = self.database_url.clone().unwrap_or_else(|| {
-            let dir = std::path::absolute(&self.data_dir).unwrap_or_else(|_| self.data_dir.clone());
-            sqlite_url(&dir.join("keyward.db"))
-        });
+        let data_dir =
+            std::path::absolute(&self.data_dir).unwrap_or_else(|_| self.data_dir.clone());
+        let database_url = self
+            .database_url
+            .clone()
+            .unwrap_or_else(|| sqlite_url(&data_dir.join("keyward.db")));
+        let master_key = match (&self.master_key, &self.master_key_file, &self.database_url) {
+            (Some(value), _, _) => MasterKeySource::Value(value.clone()),
+            (None, Some(path), _) => MasterKeySource::File(path.clone()),
+            (None, None, None) => {
+                MasterKeySource::Generated(data_dir.join(crate::sealing::GENERATED_FILE_NAME))
+            }
+            (None, None, Some(_)) => MasterKeySource::Missing,
+        };
         Settings {
             listen: self.listen,
             database_url,
@@ -122,6 +153,7 @@ impl ServeArgs {
             operator_email: self.operator_email.clone(),
             bootstrap_key_file: self.bootstrap_key_file.clone(),
             clock: Arc::new(SystemClock),
+            master_key,
         }
     }
 
@@ -132,6 +164,11 @@ impl ServeArgs {
             .or_else(|| std::env::var("RUST_LOG").ok().filter(|s| !s.is_empty()))
             .unwrap_or_else(|| "info".to_owned())
     }
+}
+
+/// A flag value kept out of `Debug` output.
+fn secret_value(value: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(value))
 }
 
 /// The SQLite URL of a database file, created if it does not exist.

@@ -10,6 +10,9 @@ use secrecy::SecretString;
 use crate::auth::{Authority, BuiltinApiSet, SecretHasher};
 use crate::error::ServiceError;
 
+/// IDs of Keyward's own, built-in API sets start with this; nobody else may use it.
+pub const BUILTIN_API_SET_PREFIX: &str = "keyward.";
+
 /// ID of the built-in role every account has.
 pub const ADMINISTRATOR_ROLE_ID: &str = "administrator";
 

@@ -9,6 +9,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use keyward_store::{Store, StoreError};
@@ -21,6 +22,7 @@ use tonic_health::server::HealthReporter;
 
 use secrecy::SecretString;
 
+use crate::audit::FailureCounter;
 use crate::auth::{AuthLayer, Authenticator, SecretHasher};
 use crate::bootstrap::{bootstrap, hand_over};
 use crate::clock::SharedClock;
@@ -34,6 +36,7 @@ use crate::grpc::{
     AccountServiceImpl, ApiKeyServiceImpl, CredentialServiceImpl, SERVICE_NAMES, pb,
 };
 use crate::identity::sync_builtin_api_sets;
+use crate::sealing::{MasterKeyError, MasterKeys};
 use crate::telemetry;
 
 /// What can stop the server from starting or serving.
@@ -57,6 +60,9 @@ pub enum StartupError {
     /// The transport failed while serving.
     #[error("serving")]
     Serve(#[from] tonic::transport::Error),
+    /// The master keys are missing, malformed, or not those that sealed the stored secrets.
+    #[error("master key")]
+    MasterKey(#[from] MasterKeyError),
     /// Preparing the catalog, the hasher or the operator account failed.
     #[error("preparing the installation")]
     Prepare(#[from] ServiceError),
@@ -71,6 +77,13 @@ pub struct AppState {
     pub hasher: SecretHasher,
     /// The time decisions are made by.
     pub clock: SharedClock,
+    /// Seals and opens HMAC client secrets.
+    pub master_keys: Arc<MasterKeys>,
+    /// Failed verifications, counted until the next flush to the audit log.
+    pub failures: FailureCounter,
+    /// Judges presented credentials; the auth layer and the verification RPCs share it,
+    /// and with it the memory of verified secrets.
+    pub authenticator: Authenticator,
 }
 
 /// A server that is bound, connected and migrated, ready to serve.
@@ -97,9 +110,16 @@ impl Application {
             addr: settings.listen,
             source,
         })?;
+        let master_keys = MasterKeys::load(&settings.master_key)?;
         let store = Store::connect(&settings.database_url).await?;
         store.migrate().await?;
         tracing::info!(backend = ?store.backend(), "database ready, migrations applied");
+        master_keys.check_against(&store).await?;
+        tracing::info!(
+            current = master_keys.current_id(),
+            keys = master_keys.ids().len(),
+            "master keys ready"
+        );
         let parallelism = std::thread::available_parallelism().map_or(2, |n| n.get());
         let hasher = SecretHasher::new(parallelism).await?;
         sync_builtin_api_sets(&store).await?;
@@ -114,9 +134,16 @@ impl Application {
             listener,
             local_addr,
             state: AppState {
+                failures: FailureCounter::default(),
+                authenticator: Authenticator::new(
+                    store.clone(),
+                    hasher.clone(),
+                    settings.clock.clone(),
+                ),
                 store,
                 hasher,
                 clock: settings.clock.clone(),
+                master_keys: Arc::new(master_keys),
             },
             settings,
             bootstrap_key,
@@ -153,11 +180,7 @@ impl Application {
             settings,
             bootstrap_key: _,
         } = self;
-        let authenticator = Authenticator::new(
-            state.store.clone(),
-            state.hasher.clone(),
-            state.clock.clone(),
-        );
+        let authenticator = state.authenticator.clone();
 
         let (reporter, health_service) = tonic_health::server::health_reporter();
         set_all(&reporter, ServingStatus::Serving).await;
@@ -173,11 +196,18 @@ impl Application {
             stopping_rx.clone(),
         ));
 
+        let housekeeper = tokio::spawn(housekeeping(
+            state.clone(),
+            HOUSEKEEPING_INTERVAL,
+            stopping_rx.clone(),
+        ));
+
         let signal = async move {
             shutdown.await;
             tracing::info!("shutdown requested, draining in-flight calls");
             let _ = stopping_tx.send(true);
             let _ = watchdog.await;
+            let _ = housekeeper.await;
             set_all(&reporter, ServingStatus::NotServing).await;
         };
 
@@ -214,6 +244,36 @@ impl Application {
         }
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// How often failure counts are written to the audit log and expired HMAC nonces purged.
+const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Periodic bookkeeping until shutdown, then one last flush: failed verifications counted
+/// since the last round go to the audit log; expired HMAC nonce claims are deleted.
+async fn housekeeping(state: AppState, interval: Duration, mut stopping: watch::Receiver<bool>) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker.tick().await;
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stopping.changed() => {
+                state.failures.flush(&state.store).await;
+                return;
+            }
+        }
+        state.failures.flush(&state.store).await;
+        match state
+            .store
+            .purge_expired_hmac_nonces(state.clock.now())
+            .await
+        {
+            Ok(0) => {}
+            Ok(purged) => tracing::debug!(purged, "purged expired HMAC nonces"),
+            Err(err) => tracing::warn!(error = %error_chain(&err), "cannot purge HMAC nonces"),
+        }
     }
 }
 

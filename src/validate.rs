@@ -288,6 +288,17 @@ pub mod names {
         ))
     }
 
+    /// `accounts/{account}/credentials/{credential}` → (account ID, credential ID).
+    pub fn credential(field: &str, value: &str) -> Result<(String, String), ServiceError> {
+        let [a, c] = segments(
+            field,
+            value,
+            ["accounts", "credentials"],
+            "accounts/{account}/credentials/{credential}",
+        )?;
+        Ok((resource_id(field, a)?, resource_id(field, c)?))
+    }
+
     /// `apiSets/{api_set}` → API-set ID.
     pub fn api_set(field: &str, value: &str) -> Result<String, ServiceError> {
         let [s] = segments(field, value, ["apiSets"], "apiSets/{api_set}")?;

@@ -63,10 +63,92 @@ pub fn evaluate_api_key(access: &ApiKeyAccess, now: DateTime<Utc>) -> Result<(),
     Ok(())
 }
 
+/// Why a client credential is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientRefusal {
+    /// Unknown client ID, wrong secret, or a secret version that no longer exists: never
+    /// told apart.
+    Invalid,
+    /// The credential, or the secret version presented, has expired.
+    Expired,
+    /// The credential is disabled.
+    Disabled,
+}
+
+/// A client credential whose secret matched, and which version matched.
+#[derive(Debug, Clone)]
+pub struct ClientMatch {
+    /// The credential.
+    pub credential: keyward_store::Credential,
+    /// The secret version that matched.
+    pub version: i32,
+    /// When that version stops verifying (set during a renewal grace period).
+    pub version_expire_time: Option<DateTime<Utc>>,
+}
+
+impl ClientMatch {
+    /// When the match stops being valid: the earlier of the credential's and the version's
+    /// expiry.
+    pub fn expire_time(&self) -> Option<DateTime<Utc>> {
+        match (self.credential.expire_time, self.version_expire_time) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// The verdict on a presented client credential.
+#[derive(Debug, Clone)]
+pub enum ClientJudgement {
+    /// It may be used.
+    Valid(ClientMatch),
+    /// The secret did not match (or there was nothing to match): always
+    /// [`ClientRefusal::Invalid`] to the outside. Carries the credential when the client ID
+    /// exists, so that the failure can be audited against its account.
+    Refused(Option<Box<keyward_store::Credential>>),
+    /// The secret was right but the credential may not be used.
+    RefusedMatched(ClientRefusal, ClientMatch),
+}
+
+/// Whether a client credential whose secret matched may be used at `now`. Shared by Basic
+/// and HMAC verification.
+pub fn judge_matched_client(matched: ClientMatch, now: DateTime<Utc>) -> ClientJudgement {
+    let refusal = if matched.expire_time().is_some_and(|expiry| expiry <= now) {
+        Some(ClientRefusal::Expired)
+    } else if matched.credential.state != CredentialState::Active {
+        Some(ClientRefusal::Disabled)
+    } else {
+        None
+    };
+    match refusal {
+        Some(refusal) => ClientJudgement::RefusedMatched(refusal, matched),
+        None => ClientJudgement::Valid(matched),
+    }
+}
+
 /// What the caller presented, parsed but not yet checked.
 enum Presented {
     Bearer(Key),
     Basic { client_id: String, secret: Key },
+}
+
+/// Parses the value of a `Basic` authorization header into client ID and secret; `None`
+/// for anything malformed.
+pub fn parse_basic(value: &str) -> Option<(String, Key)> {
+    if value.len() > MAX_AUTHORIZATION_LEN {
+        return None;
+    }
+    let (scheme, rest) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(rest.trim())
+        .ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (client_id, secret) = decoded.split_once(':')?;
+    let secret = Key::parse_kind(secret, KeyKind::ClientSecret).ok()?;
+    Some((client_id.to_owned(), secret))
 }
 
 /// Parses an `authorization` value; any malformation is UNAUTHENTICATED.
@@ -84,19 +166,8 @@ fn parse_authorization(value: &str) -> Result<Presented, ServiceError> {
             Key::parse_kind(rest, KeyKind::ApiKey).map_err(|_| ServiceError::Unauthenticated)?;
         Ok(Presented::Bearer(key))
     } else if scheme.eq_ignore_ascii_case("basic") {
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(rest)
-            .map_err(|_| ServiceError::Unauthenticated)?;
-        let decoded = String::from_utf8(decoded).map_err(|_| ServiceError::Unauthenticated)?;
-        let (client_id, secret) = decoded
-            .split_once(':')
-            .ok_or(ServiceError::Unauthenticated)?;
-        let secret = Key::parse_kind(secret, KeyKind::ClientSecret)
-            .map_err(|_| ServiceError::Unauthenticated)?;
-        Ok(Presented::Basic {
-            client_id: client_id.to_owned(),
-            secret,
-        })
+        let (client_id, secret) = parse_basic(value).ok_or(ServiceError::Unauthenticated)?;
+        Ok(Presented::Basic { client_id, secret })
     } else {
         Err(ServiceError::Unauthenticated)
     }
@@ -174,42 +245,11 @@ impl Authenticator {
     }
 
     async fn client(&self, client_id: &str, secret: Key) -> Result<Principal, ServiceError> {
-        let credential = match self.store.get_credential_by_client_id(client_id).await {
-            Ok(credential) => credential,
-            Err(StoreError::NotFound { .. }) => {
-                self.hasher.verify_dummy_key(&secret).await?;
-                return Err(ServiceError::Unauthenticated);
-            }
-            Err(err) => return Err(err.into()),
+        let ClientJudgement::Valid(matched) = self.judge_client_secret(client_id, &secret).await?
+        else {
+            return Err(ServiceError::Unauthenticated);
         };
-        let now = self.clock.now();
-        let live_hashes: Vec<(i32, String)> = self
-            .store
-            .list_credential_secrets(&credential.id)
-            .await?
-            .into_iter()
-            .filter(|s| s.expire_time.is_none_or(|expiry| expiry > now))
-            .filter_map(|s| match s.material {
-                SecretMaterial::Hash(phc) => Some((s.version, phc)),
-                SecretMaterial::Sealed { .. } => None,
-            })
-            .collect();
-        let mut matched = false;
-        for (version, phc) in live_hashes {
-            let cache_key = format!("cs:{}:{version}", credential.id);
-            if self.secret_matches(&cache_key, &secret, phc).await? {
-                matched = true;
-                break;
-            }
-        }
-        if !matched {
-            return Err(ServiceError::Unauthenticated);
-        }
-        let usable = credential.state == CredentialState::Active
-            && credential.expire_time.is_none_or(|expiry| expiry > now);
-        if !usable {
-            return Err(ServiceError::Unauthenticated);
-        }
+        let credential = matched.credential;
         let account = self.store.get_account(&credential.account_id).await?;
         Ok(Principal {
             account_id: account.id,
@@ -219,6 +259,54 @@ impl Authenticator {
                 credential_id: credential.id,
             },
         })
+    }
+
+    /// The one judgement of a client ID and Basic secret, for authentication and
+    /// `VerifyClientSecret` alike.
+    ///
+    /// The secret's embedded key id picks the one stored version it claims to be, and
+    /// argon2 runs once against it (or against a dummy hash when there is no such version,
+    /// no such client ID, or the credential is an HMAC one), so every refusal before the
+    /// secret matched costs the same and answers [`ClientRefusal::Invalid`]. Only a caller
+    /// holding the right secret learns more: that the version or credential expired, or
+    /// that the credential is disabled.
+    pub async fn judge_client_secret(
+        &self,
+        client_id: &str,
+        secret: &Key,
+    ) -> Result<ClientJudgement, ServiceError> {
+        let credential = match self.store.get_credential_by_client_id(client_id).await {
+            Ok(credential) => Some(credential),
+            Err(StoreError::NotFound { .. }) => None,
+            Err(err) => return Err(err.into()),
+        };
+        let candidate = match &credential {
+            Some(credential) => self
+                .store
+                .list_credential_secrets(&credential.id)
+                .await?
+                .into_iter()
+                .find(|s| s.key_id.as_deref() == Some(secret.id().as_str())),
+            None => None,
+        };
+        let (Some(credential), Some(candidate)) = (credential.clone(), candidate) else {
+            self.hasher.verify_dummy_key(secret).await?;
+            return Ok(ClientJudgement::Refused(credential.map(Box::new)));
+        };
+        let SecretMaterial::Hash(phc) = candidate.material else {
+            self.hasher.verify_dummy_key(secret).await?;
+            return Ok(ClientJudgement::Refused(Some(Box::new(credential))));
+        };
+        let cache_key = format!("cs:{}:{}", credential.id, candidate.version);
+        if !self.secret_matches(&cache_key, secret, phc).await? {
+            return Ok(ClientJudgement::Refused(Some(Box::new(credential))));
+        }
+        let matched = ClientMatch {
+            credential,
+            version: candidate.version,
+            version_expire_time: candidate.expire_time,
+        };
+        Ok(judge_matched_client(matched, self.clock.now()))
     }
 
     /// Whether `key`'s secret matches the stored hash: by digest when this

@@ -237,12 +237,13 @@ impl AccountService for AccountServiceImpl {
         let display_name =
             validate::display_name("account.display_name", &account.display_name, NAME_MAX)?;
         let client_id_prefix = if account.client_id_prefix.is_empty() {
-            validate::client_id_prefix("account.client_id_prefix", &account_id).map_err(|_| {
-                ServiceError::invalid(
-                    "account.client_id_prefix",
-                    "is required when the account ID does not make a valid prefix (2 to 20 characters)",
-                )
-            })?
+            validate::client_id_prefix("account.client_id_prefix", &format!("{account_id}-"))
+                .map_err(|_| {
+                    ServiceError::invalid(
+                        "account.client_id_prefix",
+                        "is required when the account ID and a hyphen do not make a valid prefix (2 to 20 characters)",
+                    )
+                })?
         } else {
             validate::client_id_prefix("account.client_id_prefix", &account.client_id_prefix)?
         };

@@ -4,7 +4,8 @@
 
 use chrono::{DateTime, Utc};
 use keyward_store::{
-    Account, ApiKey, ApiKeyState, ApiSet, AuditEvent, AuditOutcome, Role, User, UserState,
+    Account, ApiKey, ApiKeyState, ApiSet, AuditEvent, AuditOutcome, Credential, CredentialScheme,
+    CredentialSecret, CredentialState, Role, User, UserState,
 };
 
 use super::pb;
@@ -184,5 +185,95 @@ pub fn api_key(key: &ApiKey, now: DateTime<Utc>) -> pb::ApiKey {
         create_time: Some(timestamp(key.create_time)),
         update_time: Some(timestamp(key.update_time)),
         etag: etag_of(key.revision),
+    }
+}
+
+/// `accounts/{account}/credentials/{credential}`.
+pub fn credential_name(account_id: &str, credential_id: &str) -> String {
+    format!("accounts/{account_id}/credentials/{credential_id}")
+}
+
+/// A credential scheme in the API.
+pub fn scheme_to_pb(scheme: CredentialScheme) -> pb::credential::Scheme {
+    match scheme {
+        CredentialScheme::Basic => pb::credential::Scheme::Basic,
+        CredentialScheme::Hmac => pb::credential::Scheme::Hmac,
+    }
+}
+
+/// A credential as the API shows it at `now`, with its live secret versions (newest
+/// first), never a secret.
+pub fn credential(
+    credential: &Credential,
+    secrets: &[CredentialSecret],
+    now: DateTime<Utc>,
+) -> pb::Credential {
+    let state = match credential.state {
+        CredentialState::Active => pb::credential::State::Active,
+        CredentialState::Disabled => pb::credential::State::Disabled,
+    };
+    let mut versions: Vec<&CredentialSecret> = secrets.iter().filter(|s| s.is_live(now)).collect();
+    versions.sort_by_key(|s| std::cmp::Reverse(s.version));
+    pb::Credential {
+        name: credential_name(&credential.account_id, &credential.id),
+        client_id: credential.client_id.clone(),
+        display_name: credential.display_name.clone(),
+        description: credential.description.clone(),
+        contact_email: credential.contact_email.clone(),
+        application: credential.application.clone(),
+        scheme: scheme_to_pb(credential.scheme) as i32,
+        api_sets: credential
+            .api_set_ids
+            .iter()
+            .map(|id| api_set_name(id))
+            .collect(),
+        state: state as i32,
+        expire_time: credential.expire_time.map(timestamp),
+        secret_versions: versions
+            .into_iter()
+            .map(|s| pb::SecretVersion {
+                version: s.version,
+                create_time: Some(timestamp(s.create_time)),
+                expire_time: s.expire_time.map(timestamp),
+                last_used_time: s.last_used_time.map(timestamp),
+            })
+            .collect(),
+        creator: credential.creator.clone(),
+        create_time: Some(timestamp(credential.create_time)),
+        update_time: Some(timestamp(credential.update_time)),
+        etag: etag_of(credential.revision),
+    }
+}
+
+/// The decision for a refused credential that could not be identified.
+pub fn invalid_decision() -> pb::Decision {
+    pb::Decision {
+        valid: false,
+        reason: pb::decision::Reason::Invalid as i32,
+        ..Default::default()
+    }
+}
+
+/// The decision about an identified client credential: valid when `reason` is None.
+pub fn client_decision(
+    credential: &Credential,
+    version: i32,
+    expire_time: Option<DateTime<Utc>>,
+    reason: Option<pb::decision::Reason>,
+) -> pb::Decision {
+    pb::Decision {
+        valid: reason.is_none(),
+        reason: reason.map_or(0, |r| r as i32),
+        principal: credential_name(&credential.account_id, &credential.id),
+        account: account_name(&credential.account_id),
+        user: String::new(),
+        client_id: credential.client_id.clone(),
+        api_sets: credential
+            .api_set_ids
+            .iter()
+            .map(|id| api_set_name(id))
+            .collect(),
+        secret_version: version,
+        expire_time: expire_time.map(timestamp),
     }
 }

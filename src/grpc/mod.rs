@@ -23,6 +23,44 @@ pub mod pb {
         include_bytes!(concat!(env!("OUT_DIR"), "/keyward_descriptor.bin"));
 }
 
+/// The API sets a caller asks to grant a new credential or key: at least one, each a
+/// well-formed `apiSets/{api_set}`, deduplicated and sorted.
+///
+/// The built-in sets (`keyward.*`) are power over Keyward itself: a caller can only hand
+/// out those its own credential holds, so a narrow key never mints a broader one. The
+/// platform's API sets in the catalog are "the available ones" a user chooses from; who
+/// may grant them at all is decided by the RPC's authority. Whether each exists is checked
+/// by the store, in the same transaction as the write.
+pub fn grantable_api_sets(
+    field: &str,
+    names_: &[String],
+    caller: &crate::auth::Caller,
+) -> Result<Vec<String>, crate::error::ServiceError> {
+    use crate::error::ServiceError;
+    if names_.is_empty() {
+        return Err(ServiceError::invalid(
+            field,
+            "must name at least one API set",
+        ));
+    }
+    let mut ids = std::collections::BTreeSet::new();
+    for name in names_ {
+        ids.insert(crate::validate::names::api_set(field, name)?);
+    }
+    if let Some(missing) = ids.iter().find(|id| {
+        id.starts_with(crate::identity::BUILTIN_API_SET_PREFIX)
+            && !caller.principal.api_sets.contains(*id)
+    }) {
+        return Err(ServiceError::PermissionDenied {
+            reason: "API_SET_NOT_HELD",
+            message: format!(
+                "only built-in API sets the calling credential holds can be granted; it does not hold {missing}"
+            ),
+        });
+    }
+    Ok(ids.into_iter().collect())
+}
+
 /// For RPCs whose behaviour is not built yet: applies the authorization
 /// table to the resource the request names (so it holds for them too), then
 /// answers UNIMPLEMENTED. `resource` is None for RPCs that touch no account.

@@ -78,7 +78,7 @@ async fn the_operator_creates_an_account_whose_administrator_runs_it(backend: Ba
         .into_inner();
     let account = created.account.expect("account");
     assert_eq!(account.name, "accounts/acme");
-    assert_eq!(account.client_id_prefix, "acme");
+    assert_eq!(account.client_id_prefix, "acme-");
     assert!(!account.verified, "accounts start unverified");
     let admin = created.administrator.expect("administrator");
     assert_eq!(admin.name, "accounts/acme/users/alice");

@@ -337,6 +337,35 @@ async fn world(app: &TestApp) -> Vec<Caller> {
     ]
 }
 
+/// A well-formed client secret nobody holds.
+fn unknown_secret() -> String {
+    let secret = Key::generate(KeyKind::ClientSecret).expect("secret");
+    secret.to_token().expose_secret().to_owned()
+}
+
+/// A well-formed HMAC-signed request from a client ID nobody holds.
+fn unknown_hmac_request() -> pb::VerifyHmacSignatureRequest {
+    use keyward_core::signing;
+    let secret = Key::generate(KeyKind::ClientSecret).expect("secret");
+    let body = signing::body_sha256(b"");
+    let request = signing::SignedRequest {
+        method: "GET",
+        path: "/v1/things",
+        query: "",
+        body_sha256: &body,
+    };
+    let now = chrono::Utc::now().timestamp();
+    let nonce = signing::new_nonce().expect("nonce");
+    let header = signing::sign(&secret, "acme-ghost", now, &nonce, &request).expect("sign");
+    pb::VerifyHmacSignatureRequest {
+        authorization: header.to_header_value(),
+        http_method: "GET".into(),
+        path: "/v1/things".into(),
+        body_sha256: body,
+        ..Default::default()
+    }
+}
+
 fn mask(path: &str) -> Option<FieldMask> {
     Some(FieldMask {
         paths: vec![path.to_owned()],
@@ -512,6 +541,14 @@ async fn call(rpc: &str, caller: &Caller) -> Result<(), tonic::Status> {
         "CredentialService/CreateCredential" => credentials
             .create_credential(pb::CreateCredentialRequest {
                 parent: "accounts/acme".into(),
+                credential: Some(pb::Credential {
+                    display_name: tag.into(),
+                    contact_email: format!("{tag}@clients.example"),
+                    application: "matrix".into(),
+                    scheme: pb::credential::Scheme::Basic as i32,
+                    api_sets: vec!["apiSets/keyward.verify".into()],
+                    ..Default::default()
+                }),
                 ..Default::default()
             })
             .await
@@ -533,6 +570,7 @@ async fn call(rpc: &str, caller: &Caller) -> Result<(), tonic::Status> {
             .update_credential(pb::UpdateCredentialRequest {
                 credential: Some(pb::Credential {
                     name: "accounts/acme/credentials/ghost".into(),
+                    display_name: "Ghost".into(),
                     ..Default::default()
                 }),
                 update_mask: mask("display_name"),
@@ -568,11 +606,15 @@ async fn call(rpc: &str, caller: &Caller) -> Result<(), tonic::Status> {
             .await
             .map(drop),
         "CredentialService/VerifyClientSecret" => credentials
-            .verify_client_secret(pb::VerifyClientSecretRequest::default())
+            .verify_client_secret(pb::VerifyClientSecretRequest {
+                client_id: "acme-ghost".into(),
+                client_secret: unknown_secret(),
+                ..Default::default()
+            })
             .await
             .map(drop),
         "CredentialService/VerifyHmacSignature" => credentials
-            .verify_hmac_signature(pb::VerifyHmacSignatureRequest::default())
+            .verify_hmac_signature(unknown_hmac_request())
             .await
             .map(drop),
         "ApiKeyService/CreateApiKey" => keys

@@ -63,6 +63,11 @@ pub fn test_settings(database: &TestDatabase) -> Settings {
         operator_email: "operator@example.com".to_owned(),
         bootstrap_key_file: None,
         clock: std::sync::Arc::new(keyward::clock::SystemClock),
+        master_key: keyward::sealing::MasterKeySource::Value(
+            keyward::sealing::MasterKeys::generate()
+                .expect("master key")
+                .1,
+        ),
     }
 }
 
@@ -177,6 +182,40 @@ impl Drop for TestApp {
         }
         if let Some(server) = self.server.take() {
             server.abort();
+        }
+    }
+}
+
+/// Everything the database holds, as bytes: for SQLite the database file with its WAL, for
+/// PostgreSQL a `pg_dump` of the test database. For tests that look for what must never
+/// be stored.
+pub async fn dump_database(database: &TestDatabase) -> Vec<u8> {
+    match database.backend() {
+        Backend::Sqlite => {
+            let dir = database
+                .dir()
+                .expect("a SQLite test database has a directory");
+            let mut bytes = Vec::new();
+            for entry in std::fs::read_dir(dir).expect("the directory reads") {
+                let path = entry.expect("an entry").path();
+                if path.is_file() {
+                    bytes.extend(std::fs::read(&path).expect("the file reads"));
+                }
+            }
+            bytes
+        }
+        Backend::Postgres => {
+            let output = tokio::process::Command::new("pg_dump")
+                .args(["--data-only", "--no-owner", database.url()])
+                .output()
+                .await
+                .expect("pg_dump runs");
+            assert!(
+                output.status.success(),
+                "pg_dump: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            output.stdout
         }
     }
 }

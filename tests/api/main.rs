@@ -13,6 +13,7 @@ mod helpers;
 mod accounts;
 mod authorization;
 mod calls;
+mod credentials;
 mod health;
 mod reflection;
 mod rpcs;

@@ -14,6 +14,9 @@ use tonic_health::pb::health_client::HealthClient;
 
 use crate::helpers::{Backend, TestDatabase, spawn_app};
 
+/// A fixed master key for servers started with an explicit database URL.
+const MASTER_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
 /// `keyward serve ARGS` in `dir`, with no KEYWARD_* variables inherited.
 fn keyward(dir: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_keyward"));
@@ -48,14 +51,29 @@ async fn failing_start(args: &[&str]) -> String {
 
 #[tokio::test]
 async fn a_database_url_of_another_kind_is_named_in_one_line() {
-    let stderr =
-        failing_start(&["--listen", "127.0.0.1:0", "--database-url", "mysql://db/x"]).await;
+    let stderr = failing_start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--master-key",
+        MASTER_KEY,
+        "--database-url",
+        "mysql://db/x",
+    ])
+    .await;
     assert!(stderr.contains("mysql"), "{stderr}");
 }
 
 #[tokio::test]
 async fn a_database_url_that_does_not_parse_is_named_in_one_line() {
-    let stderr = failing_start(&["--listen", "127.0.0.1:0", "--database-url", "not a url"]).await;
+    let stderr = failing_start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--master-key",
+        MASTER_KEY,
+        "--database-url",
+        "not a url",
+    ])
+    .await;
     assert!(stderr.contains("database"), "{stderr}");
 }
 
@@ -64,6 +82,8 @@ async fn an_unreachable_database_is_named_in_one_line() {
     let stderr = failing_start(&[
         "--listen",
         "127.0.0.1:0",
+        "--master-key",
+        MASTER_KEY,
         "--database-url",
         "postgres://postgres@127.0.0.1:1/keyward",
     ])
@@ -94,7 +114,15 @@ async fn a_port_in_use_is_named_in_one_line() {
 async fn a_second_server_on_the_same_sqlite_file_is_refused() {
     let app = spawn_app(Backend::Sqlite).await;
     let url = app.database().url().to_owned();
-    let stderr = failing_start(&["--listen", "127.0.0.1:0", "--database-url", &url]).await;
+    let stderr = failing_start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--master-key",
+        MASTER_KEY,
+        "--database-url",
+        &url,
+    ])
+    .await;
     assert!(
         stderr.contains("another Keyward server"),
         "the second server says the file is in use: {stderr}"
@@ -128,6 +156,14 @@ async fn sigterm_drains_and_exits_cleanly_with_json_logs() {
         dir.join("data/keyward.db").exists(),
         "the default SQLite file is created"
     );
+    // So is the master key file, readable by the owner only.
+    let master_key = dir.join("data").join(keyward::sealing::GENERATED_FILE_NAME);
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&master_key)
+            .expect("the master key file is generated")
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600, "the master key file is private");
 
     let client = Client::builder(format!("http://{address}"))
         .connect()
@@ -437,4 +473,83 @@ async fn the_bootstrap_key_file_is_private_written_once_and_never_overwritten() 
         std::fs::read_to_string(&existing).expect("kept"),
         "keep me\n"
     );
+}
+
+#[tokio::test]
+async fn a_missing_or_malformed_master_key_is_named_in_one_line() {
+    let database = TestDatabase::sqlite();
+    let stderr =
+        failing_start(&["--listen", "127.0.0.1:0", "--database-url", database.url()]).await;
+    assert!(stderr.contains("no master key"), "{stderr}");
+    assert!(stderr.contains("KEYWARD_MASTER_KEY"), "{stderr}");
+
+    let stderr = failing_start(&["--listen", "127.0.0.1:0", "--master-key", "c2hvcnQ="]).await;
+    assert!(stderr.contains("is not 32 bytes"), "{stderr}");
+    assert!(
+        !stderr.contains("c2hvcnQ="),
+        "the key is not echoed: {stderr}"
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_master_key_for_sealed_secrets_stops_the_start() {
+    use keyward::sealing::{MasterKeySource, MasterKeys};
+    use keyward::startup::{Application, StartupError};
+    use keyward_client::proto as pb;
+
+    let database = TestDatabase::sqlite();
+    let (_, right_key) = MasterKeys::generate().expect("key");
+    let mut settings = crate::helpers::test_settings(&database);
+    settings.master_key = MasterKeySource::Value(right_key.clone());
+    let app = crate::helpers::spawn_app_with(database, settings).await;
+    let alice = app
+        .client_with_key(&crate::accounts::create_account(&app, "acme", "alice").await)
+        .await;
+    app.operator
+        .accounts()
+        .verify_account(pb::VerifyAccountRequest {
+            name: "accounts/acme".into(),
+            etag: String::new(),
+        })
+        .await
+        .expect("verify");
+    alice
+        .credentials()
+        .create_credential(pb::CreateCredentialRequest {
+            parent: "accounts/acme".into(),
+            credential: Some(pb::Credential {
+                display_name: "Signer".into(),
+                contact_email: "signer@acme.example".into(),
+                application: "signing".into(),
+                scheme: pb::credential::Scheme::Hmac as i32,
+                api_sets: vec!["apiSets/keyward.verify".into()],
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .expect("an HMAC credential");
+    let database = app.stop().await.expect("stops");
+
+    let (_, wrong_key) = MasterKeys::generate().expect("key");
+    let mut settings = crate::helpers::test_settings(&database);
+    settings.master_key = MasterKeySource::Value(wrong_key);
+    let err = Application::build(settings).await.expect_err("a wrong key");
+    assert!(matches!(err, StartupError::MasterKey(_)), "{err:?}");
+    let chain = keyward::grpc::status::error_chain(&err);
+    assert!(chain.contains("sealed under master key"), "{chain}");
+    assert!(chain.contains("not configured"), "{chain}");
+
+    // The right key, even after a rotation put a new key first, starts.
+    let (_, new_key) = MasterKeys::generate().expect("key");
+    let rotated = format!(
+        "{},{}",
+        secrecy::ExposeSecret::expose_secret(&new_key),
+        secrecy::ExposeSecret::expose_secret(&right_key)
+    );
+    let mut settings = crate::helpers::test_settings(&database);
+    settings.master_key = MasterKeySource::Value(rotated.into());
+    Application::build(settings)
+        .await
+        .expect("the right key starts");
 }

@@ -29,6 +29,8 @@ use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
+pub mod hmac;
+
 /// Types and stubs generated from `proto/keyward/v1`.
 #[allow(missing_docs, clippy::all, clippy::pedantic, unreachable_pub)]
 pub mod proto {
@@ -81,8 +83,8 @@ impl Interceptor for AuthInterceptor {
 
 type Authed = InterceptedService<Channel, AuthInterceptor>;
 
-/// Builds a [`Client`]: server URL, credential, timeouts.
-#[derive(Debug)]
+/// Builds a [`Client`]: server URL, credential, timeouts. `Debug` never shows the
+/// credential.
 pub struct ClientBuilder {
     url: String,
     authorization: Option<String>,
@@ -90,7 +92,33 @@ pub struct ClientBuilder {
     connect_timeout: Duration,
 }
 
+impl std::fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("url", &self.url)
+            .field(
+                "credential",
+                &self.authorization.as_ref().map(|_| "<redacted>"),
+            )
+            .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .finish()
+    }
+}
+
 impl ClientBuilder {
+    /// Authenticates every call as an API client with its Client ID and secret
+    /// (`authorization: Basic …`).
+    pub fn basic(mut self, client_id: impl AsRef<str>, secret: impl AsRef<str>) -> Self {
+        use base64::Engine as _;
+        let pair = format!("{}:{}", client_id.as_ref(), secret.as_ref());
+        self.authorization = Some(format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(pair)
+        ));
+        self
+    }
+
     /// Authenticates every call with an API key (`authorization: Bearer …`).
     pub fn api_key(mut self, key: impl AsRef<str>) -> Self {
         self.authorization = Some(format!("Bearer {}", key.as_ref()));

@@ -53,6 +53,14 @@ impl Store {
         let secret = secret_row(&row.id, 1, new.first_secret, now);
 
         let txn = self.db.begin().await?;
+        // Named first, for a precise error whatever else is wrong; the foreign key still
+        // guards against a concurrent deletion.
+        if let Some(unknown) = first_unknown_api_set(&txn, &api_set_ids).await? {
+            return Err(StoreError::ForeignKey {
+                entity: "api set",
+                detail: format!("unknown api set `{unknown}`"),
+            });
+        }
         let account_id = row.account_id.clone();
         credentials::Entity::insert(row.clone().into_active_model())
             .exec_without_returning(&txn)
@@ -60,14 +68,6 @@ impl Store {
             .map_err(on_foreign_key("account", || {
                 format!("unknown account `{account_id}`")
             }))?;
-        // Named here for a precise error; the foreign key still guards against a
-        // concurrent deletion.
-        if let Some(unknown) = first_unknown_api_set(&txn, &api_set_ids).await? {
-            return Err(StoreError::ForeignKey {
-                entity: "api set",
-                detail: format!("unknown api set `{unknown}`"),
-            });
-        }
         credential_api_sets::Entity::insert_many(api_set_ids.iter().map(|api_set_id| {
             credential_api_sets::Model {
                 credential_id: row.id.clone(),

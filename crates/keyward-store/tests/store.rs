@@ -356,7 +356,8 @@ async fn migrations_apply_to_a_fresh_database_and_roll_back_cleanly() {
             store.applied_migrations().await.unwrap(),
             [
                 "m20261123_000001_initial",
-                "m20261123_000002_access_indexes"
+                "m20261123_000002_access_indexes",
+                "m20261123_000003_secret_key_ids"
             ],
             "{b}"
         );

@@ -1,0 +1,230 @@
+//! What the three verification RPCs share: the API-set question a gateway asks with a
+//! credential ("may it call this API set, or this method?"), and checking HMAC-signed
+//! requests.
+//!
+//! A verification answers OK with a decision whenever the gateway was allowed to ask;
+//! errors are only for the gateway's own mistakes (a malformed `api_set`, both `api_set` and
+//! `api_method`, a missing required field).
+
+use chrono::{DateTime, Duration, Utc};
+use keyward_core::key::Key;
+use keyward_core::signing::{self, AuthorizationHeader, SignedRequest, SigningError};
+use keyward_store::{SecretMaterial, Store, StoreError};
+
+use crate::auth::authenticate::{
+    ClientJudgement, ClientMatch, ClientRefusal, judge_matched_client,
+};
+use crate::error::ServiceError;
+use crate::sealing::MasterKeys;
+use crate::validate::names;
+
+/// How far an HMAC-signed request's timestamp may be from the server clock, either way.
+pub const HMAC_WINDOW: Duration = Duration::seconds(300);
+
+/// The API set or method a verification asks about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Only whether the credential is valid.
+    Any,
+    /// May it use this API set (an ID)?
+    ApiSet(String),
+    /// May it call this method (fully qualified, as listed in API sets)?
+    Method(String),
+}
+
+impl Scope {
+    /// Reads the `api_set` and `api_method` fields of a verification request: at most one.
+    pub fn parse(api_set: &str, api_method: &str) -> Result<Self, ServiceError> {
+        match (api_set.is_empty(), api_method.is_empty()) {
+            (true, true) => Ok(Scope::Any),
+            (false, false) => Err(ServiceError::invalid(
+                "api_method",
+                "give either api_set or api_method, not both",
+            )),
+            (false, true) => Ok(Scope::ApiSet(names::api_set("api_set", api_set)?)),
+            (true, false) => {
+                if api_method.len() > 200 || api_method.chars().any(|c| c.is_whitespace()) {
+                    return Err(ServiceError::invalid(
+                        "api_method",
+                        "must be a method name of at most 200 characters without spaces, for \
+                         example `/billing.v1.InvoiceService/ListInvoices`",
+                    ));
+                }
+                Ok(Scope::Method(api_method.to_owned()))
+            }
+        }
+    }
+
+    /// Whether a credential holding `held` (API-set IDs) is within the scope. An API set
+    /// that is not in the catalog is held by nobody.
+    pub async fn allows(&self, store: &Store, held: &[String]) -> Result<bool, ServiceError> {
+        Ok(match self {
+            Scope::Any => true,
+            Scope::ApiSet(id) => held.iter().any(|h| h == id),
+            Scope::Method(method) => store
+                .api_sets_containing_method(method)
+                .await?
+                .iter()
+                .any(|id| held.contains(id)),
+        })
+    }
+}
+
+/// An HMAC-signed request as a gateway received it.
+#[derive(Debug, Clone, Copy)]
+pub struct HmacRequest<'a> {
+    /// The raw `Authorization` header value.
+    pub authorization: &'a str,
+    /// The parts of the request the signature covers.
+    pub request: SignedRequest<'a>,
+}
+
+/// Checks the request fields the gateway itself provides; the end user's header is judged,
+/// not refused.
+pub fn check_hmac_request(request: &HmacRequest<'_>) -> Result<(), ServiceError> {
+    for (field, value) in [
+        ("authorization", request.authorization),
+        ("http_method", request.request.method),
+        ("path", request.request.path),
+        ("body_sha256", request.request.body_sha256),
+    ] {
+        if value.is_empty() {
+            return Err(ServiceError::invalid(field, "is required"));
+        }
+    }
+    let digest = request.request.body_sha256;
+    if digest.len() != 64
+        || !digest
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    {
+        return Err(ServiceError::invalid(
+            "body_sha256",
+            "must be the SHA-256 of the body as 64 lowercase hex characters",
+        ));
+    }
+    Ok(())
+}
+
+/// The verdict on an HMAC-signed request.
+#[derive(Debug, Clone)]
+pub enum HmacJudgement {
+    /// The credential matched; `refusal` says why it may still not be used.
+    Matched {
+        /// The credential, the version that matched and its expiry.
+        matched: Box<ClientMatch>,
+        /// None when the request may go through (subject to the API-set question).
+        refusal: Option<HmacRefusal>,
+        /// The parsed header, for claiming its nonce.
+        header: AuthorizationHeader,
+    },
+    /// Malformed header or request, unknown client ID, or a signature no live secret
+    /// made: never told apart. Carries the credential when the client ID exists, for the
+    /// audit of failures.
+    Invalid(Option<Box<keyward_store::Credential>>),
+}
+
+/// Why a correctly signed request is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HmacRefusal {
+    /// The credential's state or expiry.
+    Client(ClientRefusal),
+    /// The timestamp is more than [`HMAC_WINDOW`] from the server clock.
+    StaleTimestamp,
+}
+
+/// Judges the signature of a request: finds the credential the header names, opens its
+/// live secret versions and checks the signature against each (constant-time, no early
+/// exit), then the credential's state and expiry and the timestamp's freshness. The nonce
+/// is not claimed here: see [`claim_nonce`].
+pub async fn judge_hmac(
+    store: &Store,
+    master_keys: &MasterKeys,
+    request: &HmacRequest<'_>,
+    now: DateTime<Utc>,
+) -> Result<HmacJudgement, ServiceError> {
+    let Ok(header) = AuthorizationHeader::parse(request.authorization) else {
+        return Ok(HmacJudgement::Invalid(None));
+    };
+    // A request that cannot be put in canonical form cannot have been signed.
+    if signing::canonical_request(
+        &header.client_id,
+        header.timestamp,
+        &header.nonce,
+        &request.request,
+    )
+    .is_err()
+    {
+        return Ok(HmacJudgement::Invalid(None));
+    }
+    let credential = match store.get_credential_by_client_id(&header.client_id).await {
+        Ok(credential) => credential,
+        Err(StoreError::NotFound { .. }) => return Ok(HmacJudgement::Invalid(None)),
+        Err(err) => return Err(err.into()),
+    };
+    let secrets = store.list_credential_secrets(&credential.id).await?;
+    let mut found: Option<(i32, Option<DateTime<Utc>>)> = None;
+    for secret in secrets.iter().filter(|s| s.is_live(now)) {
+        let (
+            SecretMaterial::Sealed {
+                ciphertext,
+                master_key_id,
+            },
+            Some(key_id),
+        ) = (&secret.material, &secret.key_id)
+        else {
+            continue;
+        };
+        let key: Key = master_keys
+            .open(&credential.id, key_id, ciphertext, master_key_id)
+            .map_err(|err| ServiceError::Internal(Box::new(err)))?;
+        let matches = signing::verify(&key, &header, &request.request).map_err(signing_bug)?;
+        if matches && found.is_none() {
+            found = Some((secret.version, secret.expire_time));
+        }
+    }
+    let Some((version, version_expire_time)) = found else {
+        return Ok(HmacJudgement::Invalid(Some(Box::new(credential))));
+    };
+    let matched = ClientMatch {
+        credential,
+        version,
+        version_expire_time,
+    };
+    let (matched, refusal) = match judge_matched_client(matched, now) {
+        ClientJudgement::Valid(matched) => (matched, None),
+        ClientJudgement::RefusedMatched(refusal, matched) => {
+            (matched, Some(HmacRefusal::Client(refusal)))
+        }
+        ClientJudgement::Refused(known) => return Ok(HmacJudgement::Invalid(known)),
+    };
+    let skew = (now.timestamp() - header.timestamp).abs();
+    let refusal =
+        refusal.or((skew > HMAC_WINDOW.num_seconds()).then_some(HmacRefusal::StaleTimestamp));
+    Ok(HmacJudgement::Matched {
+        matched: Box::new(matched),
+        refusal,
+        header,
+    })
+}
+
+/// Claims the nonce of an accepted request for as long as its timestamp is fresh: `false`
+/// when the nonce was already used by this credential within the window (a replay). Of
+/// many concurrent requests with one nonce exactly one claims it.
+pub async fn claim_nonce(
+    store: &Store,
+    credential_id: &str,
+    header: &AuthorizationHeader,
+    now: DateTime<Utc>,
+) -> Result<bool, ServiceError> {
+    let signed_at = DateTime::from_timestamp(header.timestamp, 0).unwrap_or(now);
+    let until = signed_at.max(now) + HMAC_WINDOW;
+    Ok(store
+        .claim_hmac_nonce(credential_id, &header.nonce, until, now)
+        .await?)
+}
+
+fn signing_bug(err: SigningError) -> ServiceError {
+    // The header and request were checked by `canonical_request` already.
+    ServiceError::Internal(Box::new(err))
+}
