@@ -78,6 +78,12 @@ pub struct ServeArgs {
     #[arg(long, env = "KEYWARD_BOOTSTRAP_KEY_FILE")]
     pub bootstrap_key_file: Option<PathBuf>,
 
+    /// Seconds over which the last-used times of credentials are coalesced:
+    /// at most about one database write per credential per interval.
+    #[arg(long, env = "KEYWARD_LAST_USED_INTERVAL_SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub last_used_interval_secs: u64,
+
     /// On first start, the email of the operator account's administrator.
     #[arg(
         long,
@@ -104,6 +110,9 @@ pub struct Settings {
     pub bootstrap_key_file: Option<PathBuf>,
     /// The clock expiry decisions are made by.
     pub clock: SharedClock,
+    /// Last-used times are written at most about once per credential per
+    /// interval (see `crate::usage`).
+    pub last_used_interval: Duration,
 }
 
 impl ServeArgs {
@@ -122,6 +131,7 @@ impl ServeArgs {
             operator_email: self.operator_email.clone(),
             bootstrap_key_file: self.bootstrap_key_file.clone(),
             clock: Arc::new(SystemClock),
+            last_used_interval: Duration::from_secs(self.last_used_interval_secs),
         }
     }
 

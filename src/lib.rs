@@ -15,4 +15,5 @@ pub mod idempotency;
 pub mod identity;
 pub mod startup;
 pub mod telemetry;
+pub mod usage;
 pub mod validate;

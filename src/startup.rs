@@ -35,6 +35,7 @@ use crate::grpc::{
 };
 use crate::identity::sync_builtin_api_sets;
 use crate::telemetry;
+use crate::usage::UsageRecorder;
 
 /// What can stop the server from starting or serving.
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +72,11 @@ pub struct AppState {
     pub hasher: SecretHasher,
     /// The time decisions are made by.
     pub clock: SharedClock,
+    /// Resolves callers and judges presented API keys: the auth layer and
+    /// `VerifyApiKey` share it (and its memory of verified secrets).
+    pub authenticator: Authenticator,
+    /// Last-used times, coalesced.
+    pub usage: UsageRecorder,
 }
 
 /// A server that is bound, connected and migrated, ready to serve.
@@ -110,13 +116,19 @@ impl Application {
             settings.bootstrap_key_file.as_deref(),
         )
         .await?;
+        let clock = settings.clock.clone();
+        let usage = UsageRecorder::new(store.clone(), settings.last_used_interval);
+        let authenticator =
+            Authenticator::new(store.clone(), hasher.clone(), clock.clone(), usage.clone());
         Ok(Self {
             listener,
             local_addr,
             state: AppState {
                 store,
                 hasher,
-                clock: settings.clock.clone(),
+                clock,
+                authenticator,
+                usage,
             },
             settings,
             bootstrap_key,
@@ -129,8 +141,8 @@ impl Application {
         self.bootstrap_key.take()
     }
 
-    /// The shared state (store, hasher, clock): for tests that arrange
-    /// records directly.
+    /// The shared state (store, hasher, clock, authenticator, usage): for
+    /// tests that arrange records directly.
     pub fn state(&self) -> &AppState {
         &self.state
     }
@@ -153,11 +165,8 @@ impl Application {
             settings,
             bootstrap_key: _,
         } = self;
-        let authenticator = Authenticator::new(
-            state.store.clone(),
-            state.hasher.clone(),
-            state.clock.clone(),
-        );
+        let usage = state.usage.clone();
+        let clock = state.clock.clone();
 
         let (reporter, health_service) = tonic_health::server::health_reporter();
         set_all(&reporter, ServingStatus::Serving).await;
@@ -172,6 +181,11 @@ impl Application {
             settings.health_interval,
             stopping_rx.clone(),
         ));
+        let flusher = tokio::spawn(
+            usage
+                .clone()
+                .flush_periodically(clock.clone(), stopping_rx.clone()),
+        );
 
         let signal = async move {
             shutdown.await;
@@ -183,7 +197,7 @@ impl Application {
 
         let server = Server::builder()
             .trace_fn(|request| tracing::info_span!("rpc", method = %request.uri().path()))
-            .layer(AuthLayer::new(authenticator))
+            .layer(AuthLayer::new(state.authenticator.clone()))
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
@@ -212,7 +226,10 @@ impl Application {
                 tracing::warn!(grace_secs = grace.as_secs(), "shutdown grace period over, closing remaining calls");
             }
         }
-        tracing::info!("stopped");
+        // In-flight calls are drained (or cut off): their uses are final.
+        let _ = flusher.await;
+        let flushed = usage.flush(clock.now()).await;
+        tracing::info!(last_used_written = flushed, "stopped");
         Ok(())
     }
 }

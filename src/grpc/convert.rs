@@ -8,7 +8,7 @@ use keyward_store::{
 };
 
 use super::pb;
-use crate::auth::Authority;
+use crate::auth::{Authority, KeyJudgement, KeyRefusal};
 use crate::error::ServiceError;
 use crate::validate::{encode_page_token, etag_of};
 
@@ -184,5 +184,45 @@ pub fn api_key(key: &ApiKey, now: DateTime<Utc>) -> pb::ApiKey {
         create_time: Some(timestamp(key.create_time)),
         update_time: Some(timestamp(key.update_time)),
         etag: etag_of(key.revision),
+    }
+}
+
+/// The decision of `VerifyApiKey` on a judged key. INVALID says nothing else
+/// (no principal, account or API sets), so that nobody learns which keys
+/// exist. A known key names its principal, account and owner; its API sets
+/// are the ones it may use now: its own while it is usable, none once it is
+/// revoked, expired or its owner may no longer hold keys.
+pub fn api_key_decision(judgement: &KeyJudgement) -> pb::Decision {
+    use pb::decision::Reason;
+    let KeyJudgement::Known { access, verdict } = judgement else {
+        return pb::Decision {
+            valid: false,
+            reason: Reason::Invalid as i32,
+            ..Default::default()
+        };
+    };
+    let key = &access.key;
+    let reason = match verdict {
+        Ok(()) => Reason::Unspecified,
+        Err(KeyRefusal::Revoked) => Reason::Revoked,
+        Err(KeyRefusal::Expired) => Reason::Expired,
+        Err(KeyRefusal::OwnerDisabled) => Reason::OwnerDisabled,
+        Err(KeyRefusal::ApiSetNotAllowed) => Reason::ApiSetNotAllowed,
+    };
+    let usable = matches!(verdict, Ok(()) | Err(KeyRefusal::ApiSetNotAllowed));
+    pb::Decision {
+        valid: verdict.is_ok(),
+        reason: reason as i32,
+        principal: api_key_name(key),
+        account: account_name(&key.account_id),
+        user: user_name(&key.account_id, &key.user_id),
+        client_id: String::new(),
+        api_sets: if usable {
+            key.api_set_ids.iter().map(|id| api_set_name(id)).collect()
+        } else {
+            Vec::new()
+        },
+        secret_version: 0,
+        expire_time: key.expire_time.map(timestamp),
     }
 }

@@ -7,7 +7,8 @@
 //! own user in it). "Allowed" means the call got past authentication and
 //! authorization: OK, or an answer about the request itself (NOT_FOUND for
 //! the deliberately missing targets of deletes, UNIMPLEMENTED for behaviour
-//! not built yet). Denials must carry exactly the expected code.
+//! not built yet; verification calls answer OK with a decision). Denials must
+//! carry exactly the expected code.
 
 use keyward_client::Client;
 use keyward_client::proto as pb;
@@ -337,6 +338,15 @@ async fn world(app: &TestApp) -> Vec<Caller> {
     ]
 }
 
+/// A well-formed API key that no record holds.
+fn unknown_key() -> String {
+    Key::generate(KeyKind::ApiKey)
+        .expect("key")
+        .to_token()
+        .expose_secret()
+        .to_owned()
+}
+
 fn mask(path: &str) -> Option<FieldMask> {
     Some(FieldMask {
         paths: vec![path.to_owned()],
@@ -622,9 +632,20 @@ async fn call(rpc: &str, caller: &Caller) -> Result<(), tonic::Status> {
             .await
             .map(drop),
         "ApiKeyService/VerifyApiKey" => keys
-            .verify_api_key(pb::VerifyApiKeyRequest::default())
+            .verify_api_key(pb::VerifyApiKeyRequest {
+                key: unknown_key(),
+                api_set: "apiSets/billing".into(),
+                api_method: String::new(),
+            })
             .await
-            .map(drop),
+            .map(|answer| {
+                let decision = answer.into_inner().decision.expect("a decision");
+                assert_eq!(
+                    decision.reason(),
+                    pb::decision::Reason::Invalid,
+                    "an unknown key"
+                );
+            }),
         "ApiKeyService/ListApiSets" => keys
             .list_api_sets(pb::ListApiSetsRequest::default())
             .await
