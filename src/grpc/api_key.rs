@@ -72,14 +72,14 @@ fn list_parent(
     {
         return Ok((validate::resource_id(field, account)?, None));
     }
-    owner(field, parent, caller)
-        .map(|(account, user)| (account, Some(user)))
-        .map_err(|_| {
-            ServiceError::invalid(
-                field,
-                "must be `users/me`, `accounts/{account}/users/{user}` or `accounts/{account}/users/-`",
-            )
-        })
+    match owner(field, parent, caller) {
+        Ok((account, user)) => Ok((account, Some(user))),
+        Err(ServiceError::InvalidArgument(_)) => Err(ServiceError::invalid(
+            field,
+            "must be `users/me`, `accounts/{account}/users/{user}` or `accounts/{account}/users/-`",
+        )),
+        Err(other) => Err(other),
+    }
 }
 
 /// The state filter of ListApiKeys, judged at `now` (expiry is a matter of
