@@ -96,6 +96,11 @@ pub struct ServeArgs {
     /// A file of master keys, one per line, the first sealing new secrets.
     #[arg(long, env = "KEYWARD_MASTER_KEY_FILE")]
     pub master_key_file: Option<PathBuf>,
+    /// Seconds over which the last-used times of credentials are coalesced:
+    /// at most about one database write per credential per interval.
+    #[arg(long, env = "KEYWARD_LAST_USED_INTERVAL_SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub last_used_interval_secs: u64,
 
     /// On first start, the email of the operator account's administrator.
     #[arg(
@@ -125,6 +130,9 @@ pub struct Settings {
     pub clock: SharedClock,
     /// Where the master keys come from.
     pub master_key: MasterKeySource,
+    /// Last-used times are written at most about once per credential per
+    /// interval (see `crate::usage`).
+    pub last_used_interval: Duration,
 }
 
 impl ServeArgs {
@@ -154,6 +162,7 @@ impl ServeArgs {
             bootstrap_key_file: self.bootstrap_key_file.clone(),
             clock: Arc::new(SystemClock),
             master_key,
+            last_used_interval: Duration::from_secs(self.last_used_interval_secs),
         }
     }
 

@@ -16,5 +16,6 @@ pub mod identity;
 pub mod sealing;
 pub mod startup;
 pub mod telemetry;
+pub mod usage;
 pub mod validate;
 pub mod verification;

@@ -38,6 +38,7 @@ use crate::grpc::{
 use crate::identity::sync_builtin_api_sets;
 use crate::sealing::{MasterKeyError, MasterKeys};
 use crate::telemetry;
+use crate::usage::UsageRecorder;
 
 /// What can stop the server from starting or serving.
 #[derive(Debug, thiserror::Error)]
@@ -81,9 +82,11 @@ pub struct AppState {
     pub master_keys: Arc<MasterKeys>,
     /// Failed verifications, counted until the next flush to the audit log.
     pub failures: FailureCounter,
-    /// Judges presented credentials; the auth layer and the verification RPCs share it,
-    /// and with it the memory of verified secrets.
+    /// Resolves callers and judges presented credentials: the auth layer and the
+    /// verification RPCs share it (and its memory of verified secrets).
     pub authenticator: Authenticator,
+    /// Last-used times, coalesced.
+    pub usage: UsageRecorder,
 }
 
 /// A server that is bound, connected and migrated, ready to serve.
@@ -130,19 +133,20 @@ impl Application {
             settings.bootstrap_key_file.as_deref(),
         )
         .await?;
+        let clock = settings.clock.clone();
+        let usage = UsageRecorder::new(store.clone(), settings.last_used_interval);
+        let authenticator =
+            Authenticator::new(store.clone(), hasher.clone(), clock.clone(), usage.clone());
         Ok(Self {
             listener,
             local_addr,
             state: AppState {
                 failures: FailureCounter::default(),
-                authenticator: Authenticator::new(
-                    store.clone(),
-                    hasher.clone(),
-                    settings.clock.clone(),
-                ),
                 store,
                 hasher,
-                clock: settings.clock.clone(),
+                clock,
+                authenticator,
+                usage,
                 master_keys: Arc::new(master_keys),
             },
             settings,
@@ -156,8 +160,8 @@ impl Application {
         self.bootstrap_key.take()
     }
 
-    /// The shared state (store, hasher, clock): for tests that arrange
-    /// records directly.
+    /// The shared state (store, hasher, clock, authenticator, usage): for
+    /// tests that arrange records directly.
     pub fn state(&self) -> &AppState {
         &self.state
     }
@@ -180,7 +184,8 @@ impl Application {
             settings,
             bootstrap_key: _,
         } = self;
-        let authenticator = state.authenticator.clone();
+        let usage = state.usage.clone();
+        let clock = state.clock.clone();
 
         let (reporter, health_service) = tonic_health::server::health_reporter();
         set_all(&reporter, ServingStatus::Serving).await;
@@ -195,6 +200,11 @@ impl Application {
             settings.health_interval,
             stopping_rx.clone(),
         ));
+        let flusher = tokio::spawn(
+            usage
+                .clone()
+                .flush_periodically(clock.clone(), stopping_rx.clone()),
+        );
 
         let housekeeper = tokio::spawn(housekeeping(
             state.clone(),
@@ -213,7 +223,7 @@ impl Application {
 
         let server = Server::builder()
             .trace_fn(|request| tracing::info_span!("rpc", method = %request.uri().path()))
-            .layer(AuthLayer::new(authenticator))
+            .layer(AuthLayer::new(state.authenticator.clone()))
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
@@ -242,7 +252,10 @@ impl Application {
                 tracing::warn!(grace_secs = grace.as_secs(), "shutdown grace period over, closing remaining calls");
             }
         }
-        tracing::info!("stopped");
+        // In-flight calls are drained (or cut off): their uses are final.
+        let _ = flusher.await;
+        let flushed = usage.flush(clock.now()).await;
+        tracing::info!(last_used_written = flushed, "stopped");
         Ok(())
     }
 }

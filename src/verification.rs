@@ -11,6 +11,7 @@ use keyward_core::key::Key;
 use keyward_core::signing::{self, AuthorizationHeader, SignedRequest, SigningError};
 use keyward_store::{SecretMaterial, Store, StoreError};
 
+use crate::auth::Scope;
 use crate::auth::authenticate::{
     ClientJudgement, ClientMatch, ClientRefusal, judge_matched_client,
 };
@@ -21,53 +22,68 @@ use crate::validate::names;
 /// How far an HMAC-signed request's timestamp may be from the server clock, either way.
 pub const HMAC_WINDOW: Duration = Duration::seconds(300);
 
-/// The API set or method a verification asks about.
+/// What a verification request asks about besides validity: an API set, a method, or
+/// neither; read from its `api_set` and `api_method` fields, the same for the three
+/// verification RPCs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Scope {
+pub enum Asked {
     /// Only whether the credential is valid.
-    Any,
+    Validity,
     /// May it use this API set (an ID)?
     ApiSet(String),
     /// May it call this method (fully qualified, as listed in API sets)?
     Method(String),
 }
 
-impl Scope {
-    /// Reads the `api_set` and `api_method` fields of a verification request: at most one.
+impl Asked {
+    /// Reads the `api_set` and `api_method` fields: at most one of them.
     pub fn parse(api_set: &str, api_method: &str) -> Result<Self, ServiceError> {
         match (api_set.is_empty(), api_method.is_empty()) {
-            (true, true) => Ok(Scope::Any),
+            (true, true) => Ok(Asked::Validity),
             (false, false) => Err(ServiceError::invalid(
                 "api_method",
                 "give either api_set or api_method, not both",
             )),
-            (false, true) => Ok(Scope::ApiSet(names::api_set("api_set", api_set)?)),
-            (true, false) => {
-                if api_method.len() > 200 || api_method.chars().any(|c| c.is_whitespace()) {
-                    return Err(ServiceError::invalid(
-                        "api_method",
-                        "must be a method name of at most 200 characters without spaces, for \
-                         example `/billing.v1.InvoiceService/ListInvoices`",
-                    ));
-                }
-                Ok(Scope::Method(api_method.to_owned()))
-            }
+            (false, true) => Ok(Asked::ApiSet(names::api_set("api_set", api_set)?)),
+            (true, false) if is_method(api_method) => Ok(Asked::Method(api_method.to_owned())),
+            (true, false) => Err(ServiceError::invalid(
+                "api_method",
+                "must be 1 to 200 characters without spaces, for example \
+                 `/billing.v1.InvoiceService/ListInvoices`",
+            )),
         }
     }
 
-    /// Whether a credential holding `held` (API-set IDs) is within the scope. An API set
-    /// that is not in the catalog is held by nobody.
-    pub async fn allows(&self, store: &Store, held: &[String]) -> Result<bool, ServiceError> {
-        Ok(match self {
-            Scope::Any => true,
-            Scope::ApiSet(id) => held.iter().any(|h| h == id),
-            Scope::Method(method) => store
-                .api_sets_containing_method(method)
-                .await?
-                .iter()
-                .any(|id| held.contains(id)),
-        })
+    /// The API sets of the catalog that contain the method asked about (none otherwise).
+    pub async fn method_sets(&self, store: &Store) -> Result<Vec<String>, ServiceError> {
+        match self {
+            Asked::Method(method) => Ok(store.api_sets_containing_method(method).await?),
+            _ => Ok(Vec::new()),
+        }
     }
+
+    /// The scope to judge a credential in, given [`Asked::method_sets`].
+    pub fn scope<'a>(&'a self, method_sets: &'a [String]) -> Scope<'a> {
+        match self {
+            Asked::Validity => Scope::Validity,
+            Asked::ApiSet(id) => Scope::ApiSet(id),
+            Asked::Method(_) => Scope::AnyOf(method_sets),
+        }
+    }
+
+    /// Whether a credential holding `held` (API-set IDs) may be used for what is asked,
+    /// by the one API-set rule ([`Scope::permits`]). An API set not in the catalog, or a
+    /// method in no API set, is held by nobody.
+    pub async fn allows(&self, store: &Store, held: &[String]) -> Result<bool, ServiceError> {
+        let method_sets = self.method_sets(store).await?;
+        Ok(self.scope(&method_sets).permits(held))
+    }
+}
+
+/// A method name as API sets list them: 1 to 200 characters, no whitespace or control
+/// characters.
+pub fn is_method(value: &str) -> bool {
+    (1..=200).contains(&value.len()) && !value.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 /// An HMAC-signed request as a gateway received it.

@@ -19,6 +19,7 @@ use super::policy::Authority;
 use super::principal::{Principal, PrincipalKind};
 use crate::clock::SharedClock;
 use crate::error::ServiceError;
+use crate::usage::{UsageRecorder, UsageTarget};
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use keyward_core::key::{Key, KeyKind, SecretDigest};
@@ -33,6 +34,32 @@ const MAX_AUTHORIZATION_LEN: usize = 1024;
 /// How many verified secrets are remembered before the memory is cleared.
 const MAX_REMEMBERED: usize = 100_000;
 
+/// What a presented credential is asked to be good for.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    /// Validity only: no API set or method named.
+    Validity,
+    /// One API set, by ID: Keyward's own RPCs (the set of the RPC's row in the
+    /// authorization table) and `VerifyApiKey` with `api_set`.
+    ApiSet(&'a str),
+    /// A method: the credential must hold one of the API sets containing it
+    /// (none when the method is in no set of the catalog).
+    AnyOf(&'a [String]),
+}
+
+impl Scope<'_> {
+    /// Whether a credential holding `held` may be used in this scope. The
+    /// one API-set rule, for API keys and client credentials alike.
+    pub fn permits<'s>(&self, held: impl IntoIterator<Item = &'s String>) -> bool {
+        let mut held = held.into_iter();
+        match self {
+            Scope::Validity => true,
+            Scope::ApiSet(id) => held.any(|h| h == id),
+            Scope::AnyOf(ids) => held.any(|h| ids.contains(h)),
+        }
+    }
+}
+
 /// Why a known, correctly presented API key may not be used. Shared by
 /// authentication and `VerifyApiKey`, so both judge keys the same way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,10 +70,22 @@ pub enum KeyRefusal {
     Expired,
     /// The owner is disabled or no longer holds an authority allowing keys.
     OwnerDisabled,
+    /// The key is usable, but not for the API set or method asked about.
+    ApiSetNotAllowed,
 }
 
-/// Whether an API key whose secret matched may be used at `now`.
-pub fn evaluate_api_key(access: &ApiKeyAccess, now: DateTime<Utc>) -> Result<(), KeyRefusal> {
+/// The one judgement of an API key whose secret matched: whether it may be
+/// used at `now` in `scope`. Revoked, expired and owner checks come first, so
+/// API_SET_NOT_ALLOWED always means "usable, but not for this".
+///
+/// The owner is re-checked on every call: a user who is disabled or loses
+/// every role granting `MANAGE_USER_API_KEY` (administrators hold it) stops
+/// their keys at once; a deleted user's keys are deleted with them.
+pub fn evaluate_api_key(
+    access: &ApiKeyAccess,
+    now: DateTime<Utc>,
+    scope: Scope<'_>,
+) -> Result<(), KeyRefusal> {
     if access.key.state == ApiKeyState::Revoked {
         return Err(KeyRefusal::Revoked);
     }
@@ -59,6 +98,9 @@ pub fn evaluate_api_key(access: &ApiKeyAccess, now: DateTime<Utc>) -> Result<(),
             .contains(Authority::ManageUserApiKey.as_str());
     if access.user.state != UserState::Active || !may_hold_keys {
         return Err(KeyRefusal::OwnerDisabled);
+    }
+    if !scope.permits(&access.key.api_set_ids) {
+        return Err(KeyRefusal::ApiSetNotAllowed);
     }
     Ok(())
 }
@@ -126,6 +168,32 @@ pub fn judge_matched_client(matched: ClientMatch, now: DateTime<Utc>) -> ClientJ
     }
 }
 
+/// What [`Authenticator::judge_api_key`] found out about a presented key.
+#[derive(Debug)]
+pub enum KeyJudgement {
+    /// No key has that ID, or the secret does not match: deliberately one
+    /// case, so that nobody learns which IDs exist.
+    Invalid,
+    /// The key exists and its secret matched.
+    Known {
+        /// The key, its owner and the owner's authorities, as read now.
+        access: Box<ApiKeyAccess>,
+        /// Whether it may be used.
+        verdict: Result<(), KeyRefusal>,
+    },
+}
+
+/// PERMISSION_DENIED for a usable credential that does not hold the API set
+/// of the RPC it calls.
+fn api_set_not_allowed(api_set: &str) -> ServiceError {
+    ServiceError::PermissionDenied {
+        reason: "API_SET_NOT_ALLOWED",
+        message: format!(
+            "the credential does not hold the API set {api_set} this method belongs to"
+        ),
+    }
+}
+
 /// What the caller presented, parsed but not yet checked.
 enum Presented {
     Bearer(Key),
@@ -179,6 +247,7 @@ pub struct Authenticator {
     store: Store,
     hasher: SecretHasher,
     clock: SharedClock,
+    usage: UsageRecorder,
     remembered: Arc<Mutex<HashMap<String, SecretDigest>>>,
 }
 
@@ -189,41 +258,93 @@ impl std::fmt::Debug for Authenticator {
 }
 
 impl Authenticator {
-    /// An authenticator over the store.
-    pub fn new(store: Store, hasher: SecretHasher, clock: SharedClock) -> Self {
+    /// An authenticator over the store; successful uses of API keys are
+    /// noted in `usage`.
+    pub fn new(
+        store: Store,
+        hasher: SecretHasher,
+        clock: SharedClock,
+        usage: UsageRecorder,
+    ) -> Self {
         Self {
             store,
             hasher,
             clock,
+            usage,
             remembered: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
-    /// The principal of an `authorization` value (None when absent).
+    /// The principal of an `authorization` value (None when absent), calling
+    /// an RPC of the API set `api_set`. A usable credential without that API
+    /// set is PERMISSION_DENIED (`API_SET_NOT_ALLOWED`); every other failure
+    /// is the same UNAUTHENTICATED.
     pub async fn authenticate(
         &self,
         authorization: Option<&str>,
+        api_set: &str,
     ) -> Result<Principal, ServiceError> {
         let value = authorization.ok_or(ServiceError::Unauthenticated)?;
-        match parse_authorization(value)? {
-            Presented::Bearer(key) => self.api_key(key).await,
-            Presented::Basic { client_id, secret } => self.client(&client_id, secret).await,
+        let principal = match parse_authorization(value)? {
+            Presented::Bearer(key) => return self.api_key(key, api_set).await,
+            Presented::Basic { client_id, secret } => self.client(&client_id, secret).await?,
+        };
+        if Scope::ApiSet(api_set).permits(&principal.api_sets) {
+            Ok(principal)
+        } else {
+            Err(api_set_not_allowed(api_set))
         }
     }
 
-    async fn api_key(&self, key: Key) -> Result<Principal, ServiceError> {
+    /// Judges a presented API key in `scope`: the one path shared by
+    /// authentication and `VerifyApiKey`. An unknown ID costs one argon2 run
+    /// like a wrong secret does; a secret verified before is compared by
+    /// digest; the key's state, expiry, owner and API sets are read from the
+    /// store every time. A key found usable has its use noted (last-used
+    /// time, coalesced).
+    pub async fn judge_api_key(
+        &self,
+        key: &Key,
+        scope: Scope<'_>,
+    ) -> Result<KeyJudgement, ServiceError> {
         let Some(access) = self.store.api_key_access(key.id().as_str()).await? else {
-            self.hasher.verify_dummy_key(&key).await?;
-            return Err(ServiceError::Unauthenticated);
+            self.hasher.verify_dummy_key(key).await?;
+            return Ok(KeyJudgement::Invalid);
         };
         let cache_key = format!("ak:{}", access.key.id);
         if !self
-            .secret_matches(&cache_key, &key, access.key.secret_hash.clone())
+            .secret_matches(&cache_key, key, access.key.secret_hash.clone())
             .await?
         {
-            return Err(ServiceError::Unauthenticated);
+            return Ok(KeyJudgement::Invalid);
         }
-        evaluate_api_key(&access, self.clock.now()).map_err(|_| ServiceError::Unauthenticated)?;
+        let now = self.clock.now();
+        let verdict = evaluate_api_key(&access, now, scope);
+        if verdict.is_ok() {
+            self.usage
+                .note(UsageTarget::ApiKey(access.key.id.clone()), now)
+                .await;
+        }
+        Ok(KeyJudgement::Known {
+            access: Box::new(access),
+            verdict,
+        })
+    }
+
+    async fn api_key(&self, key: Key, api_set: &str) -> Result<Principal, ServiceError> {
+        let access = match self.judge_api_key(&key, Scope::ApiSet(api_set)).await? {
+            KeyJudgement::Known {
+                access,
+                verdict: Ok(()),
+            } => *access,
+            KeyJudgement::Known {
+                verdict: Err(KeyRefusal::ApiSetNotAllowed),
+                ..
+            } => return Err(api_set_not_allowed(api_set)),
+            KeyJudgement::Known { .. } | KeyJudgement::Invalid => {
+                return Err(ServiceError::Unauthenticated);
+            }
+        };
         let ApiKeyAccess {
             key: api_key,
             user,
@@ -350,6 +471,113 @@ impl Authenticator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use keyward_store::{Account, ApiKey, User};
+
+    fn access() -> ApiKeyAccess {
+        let t = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        ApiKeyAccess {
+            key: ApiKey {
+                id: "0123456789abcdef0123".into(),
+                account_id: "acme".into(),
+                user_id: "kai".into(),
+                display_name: "ci".into(),
+                description: String::new(),
+                secret_hash: String::new(),
+                state: ApiKeyState::Active,
+                expire_time: Some(t + chrono::Duration::hours(1)),
+                revoke_time: None,
+                last_used_time: None,
+                creator: String::new(),
+                api_set_ids: vec!["billing".into(), "reports".into()],
+                revision: 1,
+                create_time: t,
+                update_time: t,
+            },
+            user: User {
+                account_id: "acme".into(),
+                id: "kai".into(),
+                display_name: "Kai".into(),
+                email: "kai@acme.example".into(),
+                state: UserState::Active,
+                role_ids: vec!["key-holders".into()],
+                revision: 1,
+                create_time: t,
+                update_time: t,
+            },
+            account: Account {
+                id: "acme".into(),
+                display_name: "Acme".into(),
+                client_id_prefix: "acme-".into(),
+                verified: true,
+                operator: false,
+                revision: 1,
+                create_time: t,
+                update_time: t,
+            },
+            authorities: ["MANAGE_USER_API_KEY".to_owned()].into(),
+            holds_builtin_role: false,
+        }
+    }
+
+    #[test]
+    fn scopes_admit_exactly_the_api_sets_they_name() {
+        let held = vec!["billing".to_owned(), "reports".to_owned()];
+        assert!(Scope::Validity.permits(&held));
+        assert!(Scope::Validity.permits(&Vec::<String>::new()));
+        assert!(Scope::ApiSet("reports").permits(&held));
+        assert!(!Scope::ApiSet("shipping").permits(&held));
+        let method_sets = vec!["audit".to_owned(), "billing".to_owned()];
+        assert!(Scope::AnyOf(&method_sets).permits(&held));
+        assert!(!Scope::AnyOf(&["audit".to_owned()]).permits(&held));
+        assert!(!Scope::AnyOf(&[]).permits(&held), "a method in no API set");
+    }
+
+    #[test]
+    fn a_key_is_judged_on_its_state_then_its_owner_then_its_api_sets() {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let usable = access();
+        assert_eq!(
+            evaluate_api_key(&usable, now, Scope::ApiSet("billing")),
+            Ok(())
+        );
+        assert_eq!(
+            evaluate_api_key(&usable, now, Scope::ApiSet("shipping")),
+            Err(KeyRefusal::ApiSetNotAllowed)
+        );
+        assert_eq!(
+            evaluate_api_key(&usable, now + chrono::Duration::hours(1), Scope::Validity),
+            Err(KeyRefusal::Expired),
+            "expired at its expire time"
+        );
+
+        let mut revoked = access();
+        revoked.key.state = ApiKeyState::Revoked;
+        assert_eq!(
+            evaluate_api_key(&revoked, now, Scope::ApiSet("shipping")),
+            Err(KeyRefusal::Revoked),
+            "a refused key is never merely out of scope"
+        );
+
+        let mut disabled = access();
+        disabled.user.state = UserState::Disabled;
+        assert_eq!(
+            evaluate_api_key(&disabled, now, Scope::Validity),
+            Err(KeyRefusal::OwnerDisabled)
+        );
+
+        let mut demoted = access();
+        demoted.authorities = ["VIEW_AUDIT_LOG".to_owned()].into();
+        assert_eq!(
+            evaluate_api_key(&demoted, now, Scope::ApiSet("billing")),
+            Err(KeyRefusal::OwnerDisabled)
+        );
+        demoted.holds_builtin_role = true;
+        assert_eq!(
+            evaluate_api_key(&demoted, now, Scope::ApiSet("billing")),
+            Ok(()),
+            "administrators hold every authority"
+        );
+    }
 
     #[test]
     fn malformed_authorization_values_are_all_unauthenticated() {

@@ -15,7 +15,6 @@ use tower::{Layer, Service};
 use super::authenticate::Authenticator;
 use super::policy::policy_for;
 use super::principal::Caller;
-use crate::error::ServiceError;
 
 /// Wraps the services with authentication and API-set scoping.
 #[derive(Debug, Clone)]
@@ -76,18 +75,12 @@ where
                 .headers()
                 .get(http::header::AUTHORIZATION)
                 .map(|value| value.to_str().unwrap_or(""));
-            let resolved = match authenticator.authenticate(authorization).await {
-                Ok(principal) if principal.api_sets.contains(policy.api_set.id()) => Ok(principal),
-                Ok(_) => Err(ServiceError::PermissionDenied {
-                    reason: "API_SET_NOT_ALLOWED",
-                    message: format!(
-                        "the credential does not hold the API set {} this method belongs to",
-                        policy.api_set.id()
-                    ),
-                }),
-                Err(err) => Err(err),
-            };
-            match resolved {
+            // The API set of the RPC is judged with the credential, by the
+            // same evaluation `VerifyApiKey` answers with.
+            match authenticator
+                .authenticate(authorization, policy.api_set.id())
+                .await
+            {
                 Ok(principal) => {
                     request.extensions_mut().insert(Caller {
                         principal: Arc::new(principal),

@@ -14,7 +14,7 @@ pub mod layer;
 pub mod policy;
 pub mod principal;
 
-pub use authenticate::{Authenticator, KeyRefusal, evaluate_api_key};
+pub use authenticate::{Authenticator, KeyJudgement, KeyRefusal, Scope, evaluate_api_key};
 pub use hashing::SecretHasher;
 pub use layer::AuthLayer;
 pub use policy::{Authority, BuiltinApiSet, Rule};

@@ -1,8 +1,9 @@
 //! `keyward.v1.ApiKeyService`: per-user API keys and the API-set catalog.
 //!
 //! The gRPC edge only: it converts protobuf messages to domain calls and
-//! back. RPCs whose behaviour is not built yet answer UNIMPLEMENTED through
-//! the one error mapping, never a fake success.
+//! back. `VerifyApiKey` asks the [`Authenticator`](crate::auth::Authenticator)
+//! the auth layer uses, so a key is judged by one evaluation whether it is
+//! presented to Keyward or to a gateway that asks.
 
 use tonic::{Request, Response, Status};
 
@@ -16,18 +17,22 @@ use super::pb::{
     UpdateApiSetResponse, VerifyApiKeyRequest, VerifyApiKeyResponse,
 };
 use chrono::{DateTime, Utc};
-use keyward_store::{ApiSetUpdate, NewApiSet, PageRequest, StoreError};
+use keyward_core::key::{Key, KeyKind};
+use keyward_store::{
+    ApiKey, ApiKeyFilter, ApiKeyUpdate, ApiSetUpdate, NewApiSet, PageRequest, StoreError,
+};
 use prost::Message;
 use secrecy::ExposeSecret;
 
-use super::{convert, not_built};
+use super::{convert, grantable_api_sets, pb};
 use crate::audit::record_success;
-use crate::auth::Caller;
+use crate::auth::{Caller, KeyJudgement};
 use crate::error::ServiceError;
 use crate::idempotency;
 use crate::identity::{KeyRequest, issue_api_key};
 use crate::startup::AppState;
 use crate::validate::{self, names, required};
+use crate::verification::{Asked, is_method};
 
 /// IDs of Keyward's own API sets start with this; nobody else may use it.
 const RESERVED_PREFIX: &str = "keyward.";
@@ -54,6 +59,50 @@ fn owner(field: &str, parent: &str, caller: &Caller) -> Result<(String, String),
     names::user(field, parent)
 }
 
+/// The owners a ListApiKeys `parent` names: one user (`users/me`,
+/// `accounts/{account}/users/{user}`) or every user of an account
+/// (`accounts/{account}/users/-`, user None).
+fn list_parent(
+    field: &str,
+    parent: &str,
+    caller: &Caller,
+) -> Result<(String, Option<String>), ServiceError> {
+    if let Some(account) = parent
+        .strip_prefix("accounts/")
+        .and_then(|rest| rest.strip_suffix("/users/-"))
+    {
+        return Ok((validate::resource_id(field, account)?, None));
+    }
+    match owner(field, parent, caller) {
+        Ok((account, user)) => Ok((account, Some(user))),
+        Err(ServiceError::InvalidArgument(_)) => Err(ServiceError::invalid(
+            field,
+            "must be `users/me`, `accounts/{account}/users/{user}` or `accounts/{account}/users/-`",
+        )),
+        Err(other) => Err(other),
+    }
+}
+
+/// The state filter of ListApiKeys, judged at `now` (expiry is a matter of
+/// time, not of a stored state). Unset lists every key.
+fn key_filter(
+    field: &str,
+    value: i32,
+    now: DateTime<Utc>,
+) -> Result<Option<ApiKeyFilter>, ServiceError> {
+    use pb::api_key::State;
+    match State::try_from(value) {
+        Ok(State::Unspecified) => Ok(None),
+        Ok(State::Active) => Ok(Some(ApiKeyFilter::Active { at: now })),
+        Ok(State::Expired) => Ok(Some(ApiKeyFilter::Expired { at: now })),
+        Ok(State::Revoked) => Ok(Some(ApiKeyFilter::Revoked)),
+        Err(_) => Err(ServiceError::invalid(
+            field,
+            "must be STATE_ACTIVE, STATE_REVOKED or STATE_EXPIRED, or unset for every key",
+        )),
+    }
+}
+
 /// An API key's display name: 1 to 100 letters, digits, spaces, hyphens,
 /// underscores and dots (it becomes a file name).
 fn key_display_name(field: &str, value: &str) -> Result<String, ServiceError> {
@@ -69,37 +118,6 @@ fn key_display_name(field: &str, value: &str) -> Result<String, ServiceError> {
             "may hold only letters, digits, spaces, hyphens, underscores and dots",
         ))
     }
-}
-
-/// The API sets a new key asks for: at least one, and each held by the
-/// credential creating it, so a narrow key never mints a broader one.
-fn held_api_sets(
-    field: &str,
-    names_: &[String],
-    caller: &Caller,
-) -> Result<Vec<String>, ServiceError> {
-    if names_.is_empty() {
-        return Err(ServiceError::invalid(
-            field,
-            "must name at least one API set",
-        ));
-    }
-    let mut ids = std::collections::BTreeSet::new();
-    for name in names_ {
-        ids.insert(names::api_set(field, name)?);
-    }
-    if let Some(missing) = ids
-        .iter()
-        .find(|id| !caller.principal.api_sets.contains(*id))
-    {
-        return Err(ServiceError::PermissionDenied {
-            reason: "API_SET_NOT_HELD",
-            message: format!(
-                "a key can only be given API sets the creating credential holds; it does not hold {missing}"
-            ),
-        });
-    }
-    Ok(ids.into_iter().collect())
 }
 
 /// Longest lifetime a TTL may ask for: ten years.
@@ -168,9 +186,7 @@ fn methods(field: &str, values: &[String]) -> Result<Vec<String>, ServiceError> 
     }
     let mut out = std::collections::BTreeSet::new();
     for value in values {
-        let ok = (1..=200).contains(&value.len())
-            && !value.chars().any(|c| c.is_whitespace() || c.is_control());
-        if !ok {
+        if !is_method(value) {
             return Err(ServiceError::invalid(
                 field,
                 "each method must be 1 to 200 characters without spaces, for example `/billing.v1.InvoiceService/ListInvoices`",
@@ -192,6 +208,52 @@ impl ApiKeyServiceImpl {
     pub fn new(state: AppState) -> Self {
         Self { state }
     }
+
+    /// The key named `name` (`accounts/{a}/users/{u}/apiKeys/{k}`), once the
+    /// caller is authorized for its owner.
+    async fn named_key(
+        &self,
+        caller: &Caller,
+        field: &str,
+        name: &str,
+    ) -> Result<ApiKey, ServiceError> {
+        let named = authorized_key_name(caller, field, name)?;
+        self.owned_key(&named, name).await
+    }
+
+    /// The stored key of an authorized name. NOT_FOUND names the resource,
+    /// whether no key has that ID or it belongs to someone else.
+    async fn owned_key(&self, named: &KeyName, name: &str) -> Result<ApiKey, ServiceError> {
+        let not_found = || ServiceError::NotFound {
+            resource: name.to_owned(),
+        };
+        match self.state.store.get_api_key(&named.key_id).await {
+            Ok(key) if key.account_id == named.account_id && key.user_id == named.user_id => {
+                Ok(key)
+            }
+            Ok(_) | Err(StoreError::NotFound { .. }) => Err(not_found()),
+            Err(err) => Err(err.into()),
+        }
+    }
+}
+
+/// The parts of an API key's resource name.
+struct KeyName {
+    account_id: String,
+    user_id: String,
+    key_id: String,
+}
+
+/// Parses an API key's resource name and applies the RPC's rule to its
+/// owner, before anything is looked up.
+fn authorized_key_name(caller: &Caller, field: &str, name: &str) -> Result<KeyName, ServiceError> {
+    let (account_id, user_id, key_id) = names::api_key(field, name)?;
+    caller.authorize_user(&account_id, Some(&user_id))?;
+    Ok(KeyName {
+        account_id,
+        user_id,
+        key_id,
+    })
 }
 
 #[tonic::async_trait]
@@ -209,7 +271,7 @@ impl ApiKeyService for ApiKeyServiceImpl {
         let api_key = required("api_key", req.api_key)?;
         let display_name = key_display_name("api_key.display_name", &api_key.display_name)?;
         let description = validate::text("api_key.description", &api_key.description, 1000)?;
-        let api_set_ids = held_api_sets("api_key.api_sets", &api_key.api_sets, &caller)?;
+        let api_set_ids = grantable_api_sets("api_key.api_sets", &api_key.api_sets, &caller)?;
         let now = self.state.clock.now();
         let expire_time = expiry(api_key.expire_time.as_ref(), req.ttl.as_ref(), now)?;
         if let Some(key) = &request_key
@@ -278,7 +340,12 @@ impl ApiKeyService for ApiKeyServiceImpl {
         request: Request<GetApiKeyRequest>,
     ) -> Result<Response<GetApiKeyResponse>, Status> {
         let caller = Caller::of(&request)?;
-        Err(not_built(&caller, "name", Some(request.get_ref().name.as_str())).into())
+        let key = self
+            .named_key(&caller, "name", &request.get_ref().name)
+            .await?;
+        Ok(Response::new(GetApiKeyResponse {
+            api_key: Some(convert::api_key(&key, self.state.clock.now())),
+        }))
     }
 
     async fn list_api_keys(
@@ -286,7 +353,29 @@ impl ApiKeyService for ApiKeyServiceImpl {
         request: Request<ListApiKeysRequest>,
     ) -> Result<Response<ListApiKeysResponse>, Status> {
         let caller = Caller::of(&request)?;
-        Err(not_built(&caller, "parent", Some(request.get_ref().parent.as_str())).into())
+        let req = request.into_inner();
+        let (account_id, user_id) = list_parent("parent", &req.parent, &caller)?;
+        caller.authorize_user(&account_id, user_id.as_deref())?;
+        let now = self.state.clock.now();
+        let filter = key_filter("state", req.state, now)?;
+        let page = PageRequest {
+            after: validate::page_token("page_token", &req.page_token)?,
+            limit: validate::page_size("page_size", req.page_size)?,
+        };
+        let found = self
+            .state
+            .store
+            .list_api_keys(&account_id, user_id.as_deref(), filter, page)
+            .await
+            .map_err(ServiceError::from)?;
+        Ok(Response::new(ListApiKeysResponse {
+            api_keys: found
+                .items
+                .iter()
+                .map(|key| convert::api_key(key, now))
+                .collect(),
+            next_page_token: convert::next_page_token(found.next_after.as_deref()),
+        }))
     }
 
     async fn update_api_key(
@@ -294,12 +383,52 @@ impl ApiKeyService for ApiKeyServiceImpl {
         request: Request<UpdateApiKeyRequest>,
     ) -> Result<Response<UpdateApiKeyResponse>, Status> {
         let caller = Caller::of(&request)?;
-        Err(not_built(
+        let req = request.into_inner();
+        let api_key = required("api_key", req.api_key)?;
+        let named = authorized_key_name(&caller, "api_key.name", &api_key.name)?;
+        let paths = req.update_mask.as_ref().map(|m| m.paths.as_slice());
+        if paths.is_some_and(|paths| paths.iter().any(|p| p == "api_sets")) {
+            return Err(ServiceError::invalid(
+                "update_mask",
+                "the API sets of a key never change: create a new key with the API sets it needs",
+            )
+            .into());
+        }
+        let mask = validate::update_mask("update_mask", paths, &["display_name", "description"])?;
+        let mut update = ApiKeyUpdate::default();
+        for path in &mask {
+            if path == "display_name" {
+                update.display_name = Some(key_display_name(
+                    "api_key.display_name",
+                    &api_key.display_name,
+                )?);
+            } else {
+                update.description = Some(validate::text(
+                    "api_key.description",
+                    &api_key.description,
+                    1000,
+                )?);
+            }
+        }
+        let revision = validate::etag("api_key.etag", &api_key.etag)?;
+        self.owned_key(&named, &api_key.name).await?;
+        let updated = self
+            .state
+            .store
+            .update_api_key(&named.key_id, update, revision)
+            .await
+            .map_err(ServiceError::from)?;
+        record_success(
+            &self.state.store,
             &caller,
-            "api_key.name",
-            request.get_ref().api_key.as_ref().map(|r| r.name.as_str()),
+            &named.account_id,
+            &api_key.name,
+            format!("api key updated: {}", mask.join(", ")),
         )
-        .into())
+        .await;
+        Ok(Response::new(UpdateApiKeyResponse {
+            api_key: Some(convert::api_key(&updated, self.state.clock.now())),
+        }))
     }
 
     async fn revoke_api_key(
@@ -308,22 +437,13 @@ impl ApiKeyService for ApiKeyServiceImpl {
     ) -> Result<Response<RevokeApiKeyResponse>, Status> {
         let caller = Caller::of(&request)?;
         let req = request.into_inner();
-        let (account_id, user_id, key_id) = names::api_key("name", &req.name)?;
-        caller.authorize_user(&account_id, Some(&user_id))?;
-        let stored = self
-            .state
-            .store
-            .get_api_key(&key_id)
-            .await
-            .map_err(ServiceError::from)?;
-        if stored.account_id != account_id || stored.user_id != user_id {
-            return Err(ServiceError::NotFound { resource: req.name }.into());
-        }
+        let stored = self.named_key(&caller, "name", &req.name).await?;
+        let account_id = stored.account_id;
         let now = self.state.clock.now();
         let revoked = self
             .state
             .store
-            .revoke_api_key(&key_id, now)
+            .revoke_api_key(&stored.id, now)
             .await
             .map_err(ServiceError::from)?;
         record_success(
@@ -344,15 +464,60 @@ impl ApiKeyService for ApiKeyServiceImpl {
         request: Request<DeleteApiKeyRequest>,
     ) -> Result<Response<DeleteApiKeyResponse>, Status> {
         let caller = Caller::of(&request)?;
-        Err(not_built(&caller, "name", Some(request.get_ref().name.as_str())).into())
+        let req = request.into_inner();
+        let named = authorized_key_name(&caller, "name", &req.name)?;
+        let revision = validate::etag("etag", &req.etag)?;
+        self.owned_key(&named, &req.name).await?;
+        self.state
+            .store
+            .delete_api_key(&named.key_id, revision)
+            .await
+            .map_err(ServiceError::from)?;
+        record_success(
+            &self.state.store,
+            &caller,
+            &named.account_id,
+            &req.name,
+            "api key deleted",
+        )
+        .await;
+        Ok(Response::new(DeleteApiKeyResponse {}))
     }
 
+    /// Answers OK with a decision whenever the caller may ask: an invalid,
+    /// expired, revoked or out-of-scope key is an answer, not an error. A
+    /// malformed key is INVALID before any database work. An API set that is
+    /// not in the catalog, or a method in no API set, is API_SET_NOT_ALLOWED:
+    /// no key can hold it.
     async fn verify_api_key(
         &self,
         request: Request<VerifyApiKeyRequest>,
     ) -> Result<Response<VerifyApiKeyResponse>, Status> {
         let caller = Caller::of(&request)?;
-        Err(not_built(&caller, "", None).into())
+        caller.authorize(&caller.principal.account_id)?;
+        let req = request.into_inner();
+        if req.key.is_empty() {
+            return Err(ServiceError::invalid("key", "is required").into());
+        }
+        let asked = Asked::parse(&req.api_set, &req.api_method)?;
+        let judgement = match Key::parse_kind(&req.key, KeyKind::ApiKey) {
+            Err(_) => KeyJudgement::Invalid,
+            Ok(key) => {
+                let method_sets = asked.method_sets(&self.state.store).await?;
+                let scope = asked.scope(&method_sets);
+                self.state.authenticator.judge_api_key(&key, scope).await?
+            }
+        };
+        let decision = convert::api_key_decision(&judgement);
+        tracing::debug!(
+            valid = decision.valid,
+            reason = ?decision.reason(),
+            principal = %decision.principal,
+            "api key verified"
+        );
+        Ok(Response::new(VerifyApiKeyResponse {
+            decision: Some(decision),
+        }))
     }
 
     async fn list_api_sets(

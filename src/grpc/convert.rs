@@ -9,7 +9,7 @@ use keyward_store::{
 };
 
 use super::pb;
-use crate::auth::Authority;
+use crate::auth::{Authority, KeyJudgement, KeyRefusal};
 use crate::error::ServiceError;
 use crate::validate::{encode_page_token, etag_of};
 
@@ -275,5 +275,41 @@ pub fn client_decision(
             .collect(),
         secret_version: version,
         expire_time: expire_time.map(timestamp),
+    }
+}
+
+/// The decision of `VerifyApiKey` on a judged key. INVALID says nothing else
+/// (no principal, account or API sets), so that nobody learns which keys
+/// exist. A known key names its principal, account and owner; its API sets
+/// are the ones it may use now: its own while it is usable, none once it is
+/// revoked, expired or its owner may no longer hold keys.
+pub fn api_key_decision(judgement: &KeyJudgement) -> pb::Decision {
+    use pb::decision::Reason;
+    let KeyJudgement::Known { access, verdict } = judgement else {
+        return invalid_decision();
+    };
+    let key = &access.key;
+    let reason = match verdict {
+        Ok(()) => Reason::Unspecified,
+        Err(KeyRefusal::Revoked) => Reason::Revoked,
+        Err(KeyRefusal::Expired) => Reason::Expired,
+        Err(KeyRefusal::OwnerDisabled) => Reason::OwnerDisabled,
+        Err(KeyRefusal::ApiSetNotAllowed) => Reason::ApiSetNotAllowed,
+    };
+    let usable = matches!(verdict, Ok(()) | Err(KeyRefusal::ApiSetNotAllowed));
+    pb::Decision {
+        valid: verdict.is_ok(),
+        reason: reason as i32,
+        principal: api_key_name(key),
+        account: account_name(&key.account_id),
+        user: user_name(&key.account_id, &key.user_id),
+        client_id: String::new(),
+        api_sets: if usable {
+            key.api_set_ids.iter().map(|id| api_set_name(id)).collect()
+        } else {
+            Vec::new()
+        },
+        secret_version: 0,
+        expire_time: key.expire_time.map(timestamp),
     }
 }

@@ -37,9 +37,10 @@ use crate::error::ServiceError;
 use crate::idempotency;
 use crate::identity::generated_id;
 use crate::startup::AppState;
+use crate::usage::UsageTarget;
 use crate::validate::{self, names, required};
 use crate::verification::{
-    HmacJudgement, HmacRefusal, HmacRequest, Scope, check_hmac_request, claim_nonce, judge_hmac,
+    Asked, HmacJudgement, HmacRefusal, HmacRequest, check_hmac_request, claim_nonce, judge_hmac,
 };
 
 /// Longest grace period a renewal may ask for.
@@ -104,22 +105,13 @@ impl CredentialServiceImpl {
         );
     }
 
-    /// Notes that a secret version verified a request, for its last-used time.
-    fn secret_used(&self, matched: &ClientMatch) {
-        let store = self.state.store.clone();
-        let (id, version, now) = (
-            matched.credential.id.clone(),
-            matched.version,
-            self.state.clock.now(),
-        );
-        tokio::spawn(async move {
-            if let Err(err) = store
-                .touch_credential_secret_last_used(&id, version, now)
-                .await
-            {
-                tracing::warn!(error = %crate::grpc::status::error_chain(&err), "cannot record a secret's last use");
-            }
-        });
+    /// Notes that a secret version verified a request, for its last-used time (coalesced).
+    async fn secret_used(&self, matched: &ClientMatch) {
+        let target = UsageTarget::CredentialSecret {
+            credential_id: matched.credential.id.clone(),
+            version: matched.version,
+        };
+        self.state.usage.note(target, self.state.clock.now()).await;
     }
 
     async fn set_state(
@@ -628,7 +620,7 @@ impl CredentialService for CredentialServiceImpl {
         let caller = Caller::of(&request)?;
         caller.authorize(&caller.principal.account_id)?;
         let req = request.into_inner();
-        let scope = Scope::parse(&req.api_set, &req.api_method)?;
+        let asked = Asked::parse(&req.api_set, &req.api_method)?;
         let presented = match (
             req.client_id.is_empty() && req.client_secret.is_empty(),
             req.authorization.is_empty(),
@@ -683,11 +675,11 @@ impl CredentialService for CredentialServiceImpl {
                 decision_for(&matched, Some(client_reason(refusal)))
             }
             ClientJudgement::Valid(matched) => {
-                if scope
+                if asked
                     .allows(&self.state.store, &matched.credential.api_set_ids)
                     .await?
                 {
-                    self.secret_used(&matched);
+                    self.secret_used(&matched).await;
                     decision_for(&matched, None)
                 } else {
                     decision_for(&matched, Some(pb::decision::Reason::ApiSetNotAllowed))
@@ -706,7 +698,7 @@ impl CredentialService for CredentialServiceImpl {
         let caller = Caller::of(&request)?;
         caller.authorize(&caller.principal.account_id)?;
         let req = request.into_inner();
-        let scope = Scope::parse(&req.api_set, &req.api_method)?;
+        let asked = Asked::parse(&req.api_set, &req.api_method)?;
         let signed = HmacRequest {
             authorization: &req.authorization,
             request: keyward_core::signing::SignedRequest {
@@ -744,7 +736,7 @@ impl CredentialService for CredentialServiceImpl {
                 refusal: None,
                 header,
             } => {
-                if !scope
+                if !asked
                     .allows(&self.state.store, &matched.credential.api_set_ids)
                     .await?
                 {
@@ -756,7 +748,7 @@ impl CredentialService for CredentialServiceImpl {
                     self.failed(&caller, &matched.credential, reason);
                     decision_for(&matched, Some(reason))
                 } else {
-                    self.secret_used(&matched);
+                    self.secret_used(&matched).await;
                     decision_for(&matched, None)
                 }
             }

@@ -4,10 +4,12 @@
 //! other.
 //!
 //! Each request touches the account `acme` (or, for API keys, the caller's
-//! own user in it). "Allowed" means the call got past authentication and
+//! own user in it; `OTHER_USERS_KEYS` covers the keys of another user of
+//! acme). "Allowed" means the call got past authentication and
 //! authorization: OK, or an answer about the request itself (NOT_FOUND for
 //! the deliberately missing targets of deletes, UNIMPLEMENTED for behaviour
-//! not built yet). Denials must carry exactly the expected code.
+//! not built yet; verification calls answer OK with a decision). Denials must
+//! carry exactly the expected code.
 
 use keyward_client::Client;
 use keyward_client::proto as pb;
@@ -113,8 +115,30 @@ fn letter(kind: Kind) -> Option<char> {
     }
 }
 
+/// Who may call the API-key RPCs on the keys of *another* user of acme
+/// (bob), same letters: administrators read, list and revoke their users'
+/// keys; nobody creates, edits or deletes someone else's.
+const OTHER_USERS_KEYS: &[(&str, &str)] = &[
+    ("ApiKeyService/CreateApiKey", ""),
+    ("ApiKeyService/GetApiKey", "A"),
+    ("ApiKeyService/ListApiKeys", "A"),
+    ("ApiKeyService/ListApiKeys of every user", "A"),
+    ("ApiKeyService/UpdateApiKey", ""),
+    ("ApiKeyService/RevokeApiKey", "A"),
+    ("ApiKeyService/DeleteApiKey", ""),
+];
+
 /// What a caller of `kind` must get from `rpc`: None when allowed.
 fn expected_denial(rpc: &str, kind: Kind) -> Option<(Code, &'static str)> {
+    expected_denial_in(EXPECTED, rpc, kind)
+}
+
+/// As [`expected_denial`], by the table `table`.
+fn expected_denial_in(
+    table: &[(&str, &str)],
+    rpc: &str,
+    kind: Kind,
+) -> Option<(Code, &'static str)> {
     match kind {
         Kind::Anonymous | Kind::MalformedKey | Kind::UnknownKey | Kind::RevokedKey => {
             return Some((Code::Unauthenticated, "UNAUTHENTICATED"));
@@ -122,10 +146,10 @@ fn expected_denial(rpc: &str, kind: Kind) -> Option<(Code, &'static str)> {
         Kind::KeyWithoutTheApiSet => return Some((Code::PermissionDenied, "API_SET_NOT_ALLOWED")),
         _ => {}
     }
-    let allowed = EXPECTED
+    let allowed = table
         .iter()
         .find(|(name, _)| *name == rpc)
-        .unwrap_or_else(|| panic!("{rpc} is missing from EXPECTED"))
+        .unwrap_or_else(|| panic!("{rpc} is missing from its table"))
         .1;
     let letter = letter(kind).expect("a caller with rights");
     if allowed.contains(letter) {
@@ -364,6 +388,15 @@ fn unknown_hmac_request() -> pb::VerifyHmacSignatureRequest {
         body_sha256: body,
         ..Default::default()
     }
+}
+
+/// A well-formed API key that no record holds.
+fn unknown_key() -> String {
+    Key::generate(KeyKind::ApiKey)
+        .expect("key")
+        .to_token()
+        .expose_secret()
+        .to_owned()
 }
 
 fn mask(path: &str) -> Option<FieldMask> {
@@ -664,9 +697,20 @@ async fn call(rpc: &str, caller: &Caller) -> Result<(), tonic::Status> {
             .await
             .map(drop),
         "ApiKeyService/VerifyApiKey" => keys
-            .verify_api_key(pb::VerifyApiKeyRequest::default())
+            .verify_api_key(pb::VerifyApiKeyRequest {
+                key: unknown_key(),
+                api_set: "apiSets/billing".into(),
+                api_method: String::new(),
+            })
             .await
-            .map(drop),
+            .map(|answer| {
+                let decision = answer.into_inner().decision.expect("a decision");
+                assert_eq!(
+                    decision.reason(),
+                    pb::decision::Reason::Invalid,
+                    "an unknown key"
+                );
+            }),
         "ApiKeyService/ListApiSets" => keys
             .list_api_sets(pb::ListApiSetsRequest::default())
             .await
@@ -709,6 +753,107 @@ async fn call(rpc: &str, caller: &Caller) -> Result<(), tonic::Status> {
     }
 }
 
+/// A valid request for the API-key `rpc` naming bob's keys (or, for
+/// "ListApiKeys of every user", every user of acme), issued by `caller`.
+async fn call_on_other_user(rpc: &str, caller: &Caller) -> Result<(), tonic::Status> {
+    let bob = "accounts/acme/users/bob".to_owned();
+    let missing_key = format!("{bob}/apiKeys/00000000000000000000");
+    let mut keys = caller.client.api_keys();
+    match rpc {
+        "ApiKeyService/CreateApiKey" => keys
+            .create_api_key(pb::CreateApiKeyRequest {
+                parent: bob,
+                api_key: Some(pb::ApiKey {
+                    display_name: "for bob".into(),
+                    api_sets: vec!["apiSets/keyward.verify".into()],
+                    ..Default::default()
+                }),
+                ttl: None,
+                request_id: String::new(),
+            })
+            .await
+            .map(drop),
+        "ApiKeyService/GetApiKey" => keys
+            .get_api_key(pb::GetApiKeyRequest { name: missing_key })
+            .await
+            .map(drop),
+        "ApiKeyService/ListApiKeys" => keys
+            .list_api_keys(pb::ListApiKeysRequest {
+                parent: bob,
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        "ApiKeyService/ListApiKeys of every user" => keys
+            .list_api_keys(pb::ListApiKeysRequest {
+                parent: "accounts/acme/users/-".into(),
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        "ApiKeyService/UpdateApiKey" => keys
+            .update_api_key(pb::UpdateApiKeyRequest {
+                api_key: Some(pb::ApiKey {
+                    name: missing_key,
+                    display_name: "x".into(),
+                    ..Default::default()
+                }),
+                update_mask: mask("display_name"),
+            })
+            .await
+            .map(drop),
+        "ApiKeyService/RevokeApiKey" => keys
+            .revoke_api_key(pb::RevokeApiKeyRequest { name: missing_key })
+            .await
+            .map(drop),
+        "ApiKeyService/DeleteApiKey" => keys
+            .delete_api_key(pb::DeleteApiKeyRequest {
+                name: missing_key,
+                etag: String::new(),
+            })
+            .await
+            .map(drop),
+        other => panic!("no call on another user for {other}"),
+    }
+}
+
+/// Compares one call's answer with what the tables expect.
+fn check(
+    rpc: &str,
+    kind: Kind,
+    expected: Option<(Code, &'static str)>,
+    result: &Result<(), tonic::Status>,
+    problems: &mut Vec<String>,
+) {
+    match (&expected, result) {
+        (None, Ok(())) => {}
+        (None, Err(status)) => {
+            if matches!(
+                status.code(),
+                Code::PermissionDenied | Code::Unauthenticated
+            ) {
+                problems.push(format!("unexpected deny: {rpc} for {kind:?}: {status:?}"));
+            } else if !matches!(status.code(), Code::NotFound | Code::Unimplemented) {
+                problems.push(format!(
+                    "allowed but failed: {rpc} for {kind:?}: {status:?}"
+                ));
+            }
+        }
+        (Some(_), Ok(())) => problems.push(format!("unexpected allow: {rpc} for {kind:?}")),
+        (Some((code, reason)), Err(status)) => {
+            let got_reason = status
+                .get_error_details()
+                .error_info()
+                .map(|i| i.reason.clone());
+            if status.code() != *code || got_reason.as_deref() != Some(*reason) {
+                problems.push(format!(
+                    "wrong denial: {rpc} for {kind:?}: expected {code:?}/{reason}, got {status:?}"
+                ));
+            }
+        }
+    }
+}
+
 on_every_backend!(every_rpc_against_every_kind_of_caller);
 
 async fn every_rpc_against_every_kind_of_caller(backend: Backend) {
@@ -725,40 +870,20 @@ async fn every_rpc_against_every_kind_of_caller(backend: Backend) {
             assert!(KINDS.contains(&caller.kind));
             let result = call(rpc, caller).await;
             let expected = expected_denial(rpc, caller.kind);
-            match (&expected, &result) {
-                (None, Ok(())) => {}
-                (None, Err(status)) => {
-                    if matches!(
-                        status.code(),
-                        Code::PermissionDenied | Code::Unauthenticated
-                    ) {
-                        problems.push(format!(
-                            "unexpected deny: {rpc} for {:?}: {status:?}",
-                            caller.kind
-                        ));
-                    } else if !matches!(status.code(), Code::NotFound | Code::Unimplemented) {
-                        problems.push(format!(
-                            "allowed but failed: {rpc} for {:?}: {status:?}",
-                            caller.kind
-                        ));
-                    }
-                }
-                (Some(_), Ok(())) => {
-                    problems.push(format!("unexpected allow: {rpc} for {:?}", caller.kind))
-                }
-                (Some((code, reason)), Err(status)) => {
-                    let got_reason = status
-                        .get_error_details()
-                        .error_info()
-                        .map(|i| i.reason.clone());
-                    if status.code() != *code || got_reason.as_deref() != Some(*reason) {
-                        problems.push(format!(
-                            "wrong denial: {rpc} for {:?}: expected {code:?}/{reason}, got {status:?}",
-                            caller.kind
-                        ));
-                    }
-                }
-            }
+            check(rpc, caller.kind, expected, &result, &mut problems);
+        }
+    }
+    for (rpc, _) in OTHER_USERS_KEYS {
+        for caller in &callers {
+            let result = call_on_other_user(rpc, caller).await;
+            let expected = expected_denial_in(OTHER_USERS_KEYS, rpc, caller.kind);
+            check(
+                &format!("{rpc} (bob's)"),
+                caller.kind,
+                expected,
+                &result,
+                &mut problems,
+            );
         }
     }
     assert!(

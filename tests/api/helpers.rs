@@ -68,6 +68,7 @@ pub fn test_settings(database: &TestDatabase) -> Settings {
                 .expect("master key")
                 .1,
         ),
+        last_used_interval: Duration::from_secs(60),
     }
 }
 
@@ -121,6 +122,22 @@ impl TestApp {
     /// built-in API set: how a test gives a non-administrator user their
     /// first key (the API only lets users create keys for themselves).
     pub async fn arrange_key(&self, account_id: &str, user_id: &str) -> String {
+        self.arrange_key_with(
+            account_id,
+            user_id,
+            keyward::identity::builtin_api_set_ids(),
+        )
+        .await
+    }
+
+    /// As [`TestApp::arrange_key`], holding exactly `api_set_ids`: how a
+    /// test gives a user a key for API sets outside Keyward's own.
+    pub async fn arrange_key_with(
+        &self,
+        account_id: &str,
+        user_id: &str,
+        api_set_ids: Vec<String>,
+    ) -> String {
         let issued = keyward::identity::issue_api_key(
             &self.state.hasher,
             keyward::identity::KeyRequest {
@@ -128,7 +145,7 @@ impl TestApp {
                 user_id,
                 display_name: "arranged by the test",
                 description: "",
-                api_set_ids: keyward::identity::builtin_api_set_ids(),
+                api_set_ids,
                 expire_time: None,
                 creator: "tests",
             },

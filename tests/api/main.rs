@@ -11,6 +11,7 @@
 mod helpers;
 
 mod accounts;
+mod api_keys;
 mod authorization;
 mod calls;
 mod credentials;

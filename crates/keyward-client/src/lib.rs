@@ -3,6 +3,8 @@
 //! A [`Client`] holds one HTTP/2 channel and a stub per Keyward service; every
 //! call carries the credential given to the builder in the `authorization`
 //! metadata, marked sensitive so that it never shows in `Debug` output.
+//! [`ApiKeyFile`] saves a new API key to a `NAME.APIKEY` file and reads it
+//! back ([`key_file`] documents the format).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), keyward_client::ClientError> {
@@ -23,6 +25,10 @@
 #![deny(missing_docs)]
 
 use std::time::Duration;
+
+pub mod key_file;
+
+pub use key_file::{ApiKeyFile, KeyFileError};
 
 use tonic::metadata::AsciiMetadataValue;
 use tonic::service::Interceptor;

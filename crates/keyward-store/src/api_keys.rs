@@ -16,7 +16,8 @@ use crate::{
     entity::{accounts, api_key_api_sets, api_keys, role_authorities, roles, user_roles, users},
     error::on_foreign_key,
     model::{
-        Account, ApiKey, ApiKeyAccess, ApiKeyState, ApiKeyUpdate, NewApiKey, Page, PageRequest,
+        Account, ApiKey, ApiKeyAccess, ApiKeyFilter, ApiKeyState, ApiKeyUpdate, NewApiKey, Page,
+        PageRequest,
     },
     paging::{micros, now, page, page_size, revised, sorted_unique},
 };
@@ -43,13 +44,13 @@ impl Store {
     }
 
     /// Lists API keys by id, ascending, with their API sets: those of one user of the
-    /// account, or of every user of the account for `user_id: None`; only those in `state`
-    /// if given.
+    /// account, or of every user of the account for `user_id: None`; only those `filter`
+    /// selects, if given.
     pub async fn list_api_keys(
         &self,
         account_id: &str,
         user_id: Option<&str>,
-        state: Option<ApiKeyState>,
+        filter: Option<ApiKeyFilter>,
         request: PageRequest,
     ) -> Result<Page<ApiKey>, StoreError> {
         let size = page_size(request.limit);
@@ -59,8 +60,25 @@ impl Store {
         if let Some(user_id) = user_id {
             query = query.filter(api_keys::Column::UserId.eq(user_id));
         }
-        if let Some(state) = state {
-            query = query.filter(api_keys::Column::State.eq(state.as_str()));
+        match filter {
+            None => {}
+            Some(ApiKeyFilter::Revoked) => {
+                query = query.filter(api_keys::Column::State.eq(ApiKeyState::Revoked.as_str()));
+            }
+            Some(ApiKeyFilter::Active { at }) => {
+                query = query
+                    .filter(api_keys::Column::State.eq(ApiKeyState::Active.as_str()))
+                    .filter(
+                        api_keys::Column::ExpireTime
+                            .is_null()
+                            .or(api_keys::Column::ExpireTime.gt(micros(at))),
+                    );
+            }
+            Some(ApiKeyFilter::Expired { at }) => {
+                query = query
+                    .filter(api_keys::Column::State.eq(ApiKeyState::Active.as_str()))
+                    .filter(api_keys::Column::ExpireTime.lte(micros(at)));
+            }
         }
         if let Some(after) = request.after {
             query = query.filter(api_keys::Column::Id.gt(after));

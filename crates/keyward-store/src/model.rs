@@ -287,6 +287,24 @@ pub enum ApiKeyState {
     Revoked,
 }
 
+/// Which API keys a listing returns, by the state people see: an expired key is still
+/// [`ApiKeyState::Active`] in storage, so expiry is judged at the time given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiKeyFilter {
+    /// Active keys that have not expired at `at`.
+    Active {
+        /// The time expiry is judged at.
+        at: DateTime<Utc>,
+    },
+    /// Active keys whose expire time is at or before `at`.
+    Expired {
+        /// The time expiry is judged at.
+        at: DateTime<Utc>,
+    },
+    /// Revoked keys, whatever their expire time.
+    Revoked,
+}
+
 /// A user's API key. The key string the user holds embeds `id`; the store keeps only a hash
 /// of its secret part, which `Debug` never shows.
 #[derive(Clone, PartialEq, Eq)]

@@ -15,10 +15,11 @@ use std::{
 
 use chrono::{DateTime, Utc};
 use keyward_store::{
-    AccountSeed, AccountUpdate, ApiKeyState, ApiKeyUpdate, ApiSetUpdate, AuditOutcome, Backend,
-    CredentialScheme, CredentialState, NewAccount, NewApiKey, NewApiSet, NewAuditEvent,
-    NewCredential, NewIdempotencyRecord, NewRole, NewSecretVersion, NewUser, Page, PageRequest,
-    RoleUpdate, SecretMaterial, Store, StoreError, StoreOptions, UserState, UserUpdate,
+    AccountSeed, AccountUpdate, ApiKeyFilter, ApiKeyState, ApiKeyUpdate, ApiSetUpdate,
+    AuditOutcome, Backend, CredentialScheme, CredentialState, NewAccount, NewApiKey, NewApiSet,
+    NewAuditEvent, NewCredential, NewIdempotencyRecord, NewRole, NewSecretVersion, NewUser, Page,
+    PageRequest, RoleUpdate, SecretMaterial, Store, StoreError, StoreOptions, UserState,
+    UserUpdate,
     testing::{POSTGRES_URL_VAR, TestBackend, TestDatabase, random_suffix},
 };
 
@@ -2360,17 +2361,24 @@ async fn listing_api_keys_by_user_and_state_pages_through_every_key_once() {
             .await
             .unwrap();
 
+        // Expiry is judged at `at`: k-05 has expired by then, k-07 not yet, and k-04 is
+        // revoked (which wins over its past expiry).
+        let at = time("2026-11-24T00:00:00Z");
+        let expiry = |i: i32| match i {
+            4 => Some(time("2026-11-20T00:00:00Z")),
+            5 => Some(at),
+            7 => Some(time("2026-12-01T00:00:00Z")),
+            _ => None,
+        };
         let mut keys = Vec::new();
         for i in (0..9).rev() {
             let user = if i % 3 == 0 { "bob" } else { "alice" };
             keys.push(
                 store
-                    .create_api_key(new_api_key(
-                        "acme",
-                        user,
-                        &format!("k-{i:02}"),
-                        &["keyward.verify"],
-                    ))
+                    .create_api_key(NewApiKey {
+                        expire_time: expiry(i),
+                        ..new_api_key("acme", user, &format!("k-{i:02}"), &["keyward.verify"])
+                    })
                     .await
                     .unwrap(),
             );
@@ -2401,16 +2409,27 @@ async fn listing_api_keys_by_user_and_state_pages_through_every_key_once() {
             "{b}"
         );
         let (active, _) = all_pages(2, |r| {
-            store.list_api_keys("acme", Some("alice"), Some(ApiKeyState::Active), r)
+            store.list_api_keys("acme", Some("alice"), Some(ApiKeyFilter::Active { at }), r)
+        })
+        .await;
+        assert_eq!(ids(&active), ["k-01", "k-02", "k-07", "k-08"], "{b}");
+        let (expired, _) = all_pages(2, |r| {
+            store.list_api_keys("acme", None, Some(ApiKeyFilter::Expired { at }), r)
+        })
+        .await;
+        assert_eq!(ids(&expired), ["k-05"], "{b}");
+        let (earlier, _) = all_pages(2, |r| {
+            let at = time("2026-11-23T23:59:59.999999Z");
+            store.list_api_keys("acme", Some("alice"), Some(ApiKeyFilter::Active { at }), r)
         })
         .await;
         assert_eq!(
-            ids(&active),
+            ids(&earlier),
             ["k-01", "k-02", "k-05", "k-07", "k-08"],
-            "{b}"
+            "{b}: a key is active until its expire time"
         );
         let (gone, _) = all_pages(2, |r| {
-            store.list_api_keys("acme", None, Some(ApiKeyState::Revoked), r)
+            store.list_api_keys("acme", None, Some(ApiKeyFilter::Revoked), r)
         })
         .await;
         assert_eq!(gone, [revoked], "{b}");
