@@ -162,6 +162,10 @@ class CredentialServiceServicer:
 
     def VerifyClientSecret(self, request, context):
         """Verifies a Client ID and secret as presented to a gateway (HTTP Basic).
+        Unknown Client IDs, wrong secrets, secrets renewed away and deleted
+        credentials all answer REASON_INVALID at the same cost; only the right
+        secret learns REASON_DISABLED, REASON_EXPIRED or
+        REASON_API_SET_NOT_ALLOWED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -169,6 +173,9 @@ class CredentialServiceServicer:
 
     def VerifyHmacSignature(self, request, context):
         """Verifies an HMAC-SHA256 signed request as received by a gateway.
+        Timestamps more than 300 s from the server clock are
+        REASON_STALE_TIMESTAMP; a nonce the credential used within that window is
+        REASON_REPLAYED_NONCE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -37,7 +37,8 @@ export type Account = Message<"keyward.v1.Account"> & {
   /**
    * Immutable. Prepended to the identifier chosen for an API client to form
    * its Client ID. Lowercase letters, digits and hyphens, 2 to 20 characters,
-   * unique across accounts. Defaults to the account ID.
+   * unique across accounts. Defaults to the account ID and a hyphen, for
+   * example `acme-`, so that Client IDs read `acme-billing-export`.
    *
    * @generated from field: string client_id_prefix = 3;
    */

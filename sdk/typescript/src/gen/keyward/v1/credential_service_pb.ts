@@ -977,6 +977,10 @@ export const CredentialService: GenService<{
   },
   /**
    * Verifies a Client ID and secret as presented to a gateway (HTTP Basic).
+   * Unknown Client IDs, wrong secrets, secrets renewed away and deleted
+   * credentials all answer REASON_INVALID at the same cost; only the right
+   * secret learns REASON_DISABLED, REASON_EXPIRED or
+   * REASON_API_SET_NOT_ALLOWED.
    *
    * @generated from rpc keyward.v1.CredentialService.VerifyClientSecret
    */
@@ -987,6 +991,9 @@ export const CredentialService: GenService<{
   },
   /**
    * Verifies an HMAC-SHA256 signed request as received by a gateway.
+   * Timestamps more than 300 s from the server clock are
+   * REASON_STALE_TIMESTAMP; a nonce the credential used within that window is
+   * REASON_REPLAYED_NONCE.
    *
    * @generated from rpc keyward.v1.CredentialService.VerifyHmacSignature
    */
