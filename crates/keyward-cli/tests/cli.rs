@@ -308,6 +308,242 @@ async fn the_readme_newcomer_flow_runs_through_the_cli() {
     assert_eq!(wrong.code, 10, "{}", wrong.stderr);
 }
 
+/// Creates and verifies `accounts/acme`; Alice's API key.
+async fn verified_acme(server: &Server) -> String {
+    let operator = Some(server.operator_key.as_str());
+    let created = server
+        .cli(
+            operator,
+            &[
+                "--json",
+                "accounts",
+                "create",
+                "acme",
+                "--display-name",
+                "Acme",
+                "--admin-name",
+                "Alice",
+                "--admin-email",
+                "alice@acme.example",
+            ],
+            None,
+        )
+        .await
+        .ok()
+        .json();
+    server
+        .cli(operator, &["accounts", "verify", "accounts/acme"], None)
+        .await
+        .ok();
+    field(&created, "administratorApiKey").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_sets_roles_users_and_a_credential_lifecycle_are_managed_by_the_cli() {
+    let server = spawn_server().await;
+    let operator = Some(server.operator_key.as_str());
+    let alice = verified_acme(&server).await;
+    let alice = Some(alice.as_str());
+
+    server
+        .cli(
+            operator,
+            &[
+                "api-sets",
+                "create",
+                "billing",
+                "--display-name",
+                "Billing",
+                "--method",
+                "/billing.v1.Invoices/List",
+            ],
+            None,
+        )
+        .await
+        .ok();
+    let sets = server.cli(alice, &["api-sets", "list"], None).await.ok();
+    assert!(sets.stdout.contains("apiSets/billing"), "{}", sets.stdout);
+    assert!(sets.stdout.contains("apiSets/keyward.verify"));
+
+    let role = server
+        .cli(
+            alice,
+            &[
+                "--json",
+                "roles",
+                "create",
+                "auditors",
+                "--account",
+                "acme",
+                "--display-name",
+                "Auditors",
+                "--authority",
+                "view-audit-log",
+            ],
+            None,
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(role["authorities"][0], "AUTHORITY_VIEW_AUDIT_LOG");
+    let roles = server
+        .cli(
+            alice,
+            &["--json", "roles", "list", "--account", "acme"],
+            None,
+        )
+        .await
+        .ok()
+        .json();
+    assert!(roles.as_array().is_some_and(|r| {
+        r.iter()
+            .any(|r| r["name"] == "accounts/acme/roles/auditors")
+    }));
+
+    server
+        .cli(
+            alice,
+            &[
+                "users",
+                "create",
+                "bob",
+                "--account",
+                "acme",
+                "--display-name",
+                "Bob",
+                "--email",
+                "bob@acme.example",
+                "--role",
+                "auditors",
+            ],
+            None,
+        )
+        .await
+        .ok();
+    let users = server
+        .cli(alice, &["users", "list", "--account", "acme"], None)
+        .await
+        .ok();
+    let bob = users
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("accounts/acme/users/bob"))
+        .unwrap_or_else(|| panic!("bob is listed:\n{}", users.stdout));
+    assert!(bob.contains("accounts/acme/roles/auditors"));
+
+    let credential = server
+        .cli(
+            alice,
+            &[
+                "--json",
+                "credentials",
+                "create",
+                "billing",
+                "--account",
+                "acme",
+                "--display-name",
+                "Billing",
+                "--contact-email",
+                "ops@acme.example",
+                "--application",
+                "billing",
+                "--api-set",
+                "billing",
+            ],
+            None,
+        )
+        .await
+        .ok()
+        .json();
+    let name = field(&credential, "name").to_owned();
+    let client_id = field(&credential, "clientId").to_owned();
+    let secret = format!("{}\n", field(&credential, "clientSecret"));
+
+    let updated = server
+        .cli(
+            alice,
+            &[
+                "--json",
+                "credentials",
+                "update",
+                &name,
+                "--display-name",
+                "Billing export",
+            ],
+            None,
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(updated["displayName"], "Billing export");
+    assert_eq!(updated["apiSets"][0], "apiSets/billing");
+
+    let verify = |api_set: &'static str| {
+        let (server, client_id, secret) = (&server, client_id.clone(), secret.clone());
+        async move {
+            server
+                .cli(
+                    alice,
+                    &[
+                        "--json",
+                        "verify",
+                        "basic",
+                        &client_id,
+                        "--secret-stdin",
+                        "--api-set",
+                        api_set,
+                    ],
+                    Some(&secret),
+                )
+                .await
+        }
+    };
+    assert_eq!(verify("billing").await.code, 0);
+    let outside = verify("keyward.verify").await;
+    assert_eq!(outside.code, 10);
+    assert_eq!(outside.json()["reason"], "REASON_API_SET_NOT_ALLOWED");
+
+    server
+        .cli(alice, &["credentials", "disable", &name], None)
+        .await
+        .ok();
+    let disabled = verify("billing").await;
+    assert_eq!(disabled.code, 10);
+    assert_eq!(disabled.json()["reason"], "REASON_DISABLED");
+    let listed = server
+        .cli(
+            alice,
+            &[
+                "credentials",
+                "list",
+                "--account",
+                "acme",
+                "--state",
+                "disabled",
+            ],
+            None,
+        )
+        .await
+        .ok();
+    assert!(listed.stdout.contains(&client_id), "{}", listed.stdout);
+
+    server
+        .cli(alice, &["credentials", "enable", &name], None)
+        .await
+        .ok();
+    assert_eq!(verify("billing").await.code, 0);
+
+    server
+        .cli(alice, &["credentials", "delete", &name], None)
+        .await
+        .ok();
+    let gone = server
+        .cli(alice, &["credentials", "show", &name], None)
+        .await;
+    assert_eq!(gone.code, 3, "{}", gone.stderr);
+    assert_eq!(verify("billing").await.code, 10);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_errors_exit_with_their_class() {
     let server = spawn_server().await;
@@ -354,33 +590,8 @@ async fn server_errors_exit_with_their_class() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_signed_by_the_cli_verifies() {
     let server = spawn_server().await;
-    let operator = Some(server.operator_key.as_str());
-    let alice = server
-        .cli(
-            operator,
-            &[
-                "--json",
-                "accounts",
-                "create",
-                "acme",
-                "--display-name",
-                "Acme",
-                "--admin-name",
-                "Alice",
-                "--admin-email",
-                "alice@acme.example",
-            ],
-            None,
-        )
-        .await
-        .ok()
-        .json();
-    let alice = field(&alice, "administratorApiKey").to_owned();
+    let alice = verified_acme(&server).await;
     let alice = Some(alice.as_str());
-    server
-        .cli(operator, &["accounts", "verify", "accounts/acme"], None)
-        .await
-        .ok();
     let credential = server
         .cli(
             alice,
