@@ -6,32 +6,33 @@ use serde_json::{Value, json};
 
 /// Writes rows as columns padded to their widest cell.
 pub(crate) fn table(headers: &[&str], rows: &[Vec<String>]) {
+    print!("{}", table_text(headers, rows));
+}
+
+/// The text of [`table`]: one line per row, no trailing spaces.
+fn table_text(headers: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.chars().count());
         }
     }
-    let line = |cells: Vec<String>| {
-        let mut out = String::new();
-        let last = cells.len().saturating_sub(1);
-        for (i, (cell, width)) in cells.iter().zip(&widths).enumerate() {
-            if i == last {
-                out.push_str(cell);
-            } else {
-                out.push_str(&format!("{cell:<width$}  "));
-            }
+    let header: Vec<String> = headers.iter().map(|h| (*h).to_owned()).collect();
+    let mut text = String::new();
+    for cells in std::iter::once(&header).chain(rows) {
+        let mut line = String::new();
+        for (cell, width) in cells.iter().zip(&widths) {
+            line.push_str(&format!("{cell:<width$}  "));
         }
-        println!("{}", out.trim_end());
-    };
-    line(headers.iter().map(|h| (*h).to_owned()).collect());
-    for row in rows {
-        line(row.clone());
+        text.push_str(line.trim_end());
+        text.push('\n');
     }
+    text
 }
 
-/// Writes `field: value` lines, the labels aligned.
+/// Writes `field: value` lines, the labels aligned; empty values are left out.
 pub(crate) fn fields(pairs: &[(&str, String)]) {
+    let pairs: Vec<_> = pairs.iter().filter(|(_, v)| !v.is_empty()).collect();
     let width = pairs.iter().map(|(k, _)| k.len()).max().unwrap_or(0) + 1;
     for (key, value) in pairs {
         println!("{:<width$} {value}", format!("{key}:"));
@@ -287,4 +288,28 @@ pub(crate) fn decision_fields(d: &proto::Decision) -> Vec<(&'static str, String)
         pairs.push(("secret version", d.secret_version.to_string()));
     }
     pairs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_columns_are_aligned_without_trailing_spaces() {
+        let text = table_text(
+            &["NAME", "STATE"],
+            &[
+                vec!["accounts/acme".to_owned(), "ACTIVE".to_owned()],
+                vec!["a".to_owned(), String::new()],
+            ],
+        );
+        assert_eq!(text, "NAME           STATE\naccounts/acme  ACTIVE\na\n");
+    }
+
+    #[test]
+    fn enum_names_lose_their_prefix() {
+        assert_eq!(short(scheme_name(2), "SCHEME_"), "HMAC");
+        assert_eq!(reason_name(3), "REASON_REVOKED");
+        assert_eq!(reason_name(99), "REASON_UNSPECIFIED");
+    }
 }
