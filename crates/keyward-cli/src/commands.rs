@@ -1,0 +1,1008 @@
+//! One function per subcommand: build the request, call, print.
+
+use std::io::BufRead as _;
+
+use keyward_client::proto::{self, credential, decision::Reason};
+use keyward_client::{ApiKeyFile, Client};
+use serde_json::json;
+
+use crate::exit::{CliError, REFUSED};
+use crate::output::{self as out, short};
+use crate::{
+    AccountsCmd, ApiKeyStateArg, ApiKeysCmd, ApiSetsCmd, AuthorityArg, Cli, Command,
+    CredentialStateArg, CredentialsCmd, Global, RolesCmd, SchemeArg, SignArgs, UsersCmd, VerifyCmd,
+};
+
+type Result<T> = std::result::Result<T, CliError>;
+
+/// Runs the command; the exit code when it ran (0, or [`REFUSED`]).
+pub(crate) async fn run(cli: Cli) -> Result<u8> {
+    let g = &cli.global;
+    match cli.command {
+        Command::Sign(args) => sign(g, args),
+        command => {
+            let client = connect(g).await?;
+            match command {
+                Command::Accounts(cmd) => accounts(g, &client, cmd).await,
+                Command::Users(cmd) => users(g, &client, cmd).await,
+                Command::Roles(cmd) => roles(g, &client, cmd).await,
+                Command::ApiSets(cmd) => api_sets(g, &client, cmd).await,
+                Command::Credentials(cmd) => credentials(g, &client, cmd).await,
+                Command::ApiKeys(cmd) => api_keys(g, &client, cmd).await,
+                Command::Verify(cmd) => verify(g, &client, cmd).await,
+                // Handled above, without a connection.
+                Command::Sign(_) => Ok(0),
+            }
+        }
+    }
+}
+
+async fn connect(g: &Global) -> Result<Client> {
+    let mut builder = Client::builder(g.url.clone()).timeout(g.timeout);
+    if let Some(key) = &g.api_key {
+        builder = builder.api_key(key);
+    }
+    builder.connect().await.map_err(|error| {
+        let mut message = format!("{error} ({})", g.url);
+        let mut source = std::error::Error::source(&error);
+        while let Some(cause) = source {
+            let cause_text = cause.to_string();
+            if !message.ends_with(&cause_text) {
+                message.push_str(&format!(": {cause_text}"));
+            }
+            source = cause.source();
+        }
+        CliError::Local(message)
+    })
+}
+
+/// `acme` → `accounts/acme`; a name with a `/` is taken as given.
+fn named(collection: &str, id: &str) -> String {
+    if id.contains('/') {
+        id.to_owned()
+    } else {
+        format!("{collection}/{id}")
+    }
+}
+
+fn grpc_duration(d: std::time::Duration) -> Result<prost_types::Duration> {
+    Ok(prost_types::Duration {
+        seconds: i64::try_from(d.as_secs())
+            .map_err(|_| CliError::Local("duration too long".to_owned()))?,
+        nanos: 0,
+    })
+}
+
+fn mask(paths: Vec<&str>) -> Option<prost_types::FieldMask> {
+    Some(prost_types::FieldMask {
+        paths: paths.into_iter().map(str::to_owned).collect(),
+    })
+}
+
+/// One line from stdin, without its line ending.
+fn read_stdin_line(what: &str) -> Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| CliError::Local(format!("cannot read the {what} from stdin: {e}")))?;
+    let line = line.trim_end_matches(['\r', '\n']).to_owned();
+    if line.is_empty() {
+        return Err(CliError::Local(format!("no {what} on stdin")));
+    }
+    Ok(line)
+}
+
+fn secret_input(secret: Option<String>, from_stdin: bool) -> Result<String> {
+    match (secret, from_stdin) {
+        (_, true) => read_stdin_line("client secret"),
+        (Some(secret), false) => Ok(secret),
+        (None, false) => Err(CliError::Local(
+            "give the client secret with --secret-stdin, KEYWARD_CLIENT_SECRET or --secret"
+                .to_owned(),
+        )),
+    }
+}
+
+fn read_body(path: Option<&std::path::Path>) -> Result<Vec<u8>> {
+    match path {
+        None => Ok(Vec::new()),
+        Some(path) => std::fs::read(path)
+            .map_err(|e| CliError::Local(format!("cannot read {}: {e}", path.display()))),
+    }
+}
+
+/// Prints a handed-over secret (or puts it in the JSON), then the warning.
+fn hand_over(
+    g: &Global,
+    mut value: serde_json::Value,
+    human: Vec<(&str, String)>,
+    secret_field: &str,
+    secret_label: &str,
+    secret: &str,
+) {
+    if secret.is_empty() {
+        // A retried create (same request_id) returns the resource without its secret.
+        if g.json {
+            out::json(&value);
+        } else {
+            out::fields(&human);
+        }
+        eprintln!(
+            "note: no {secret_label} in this answer: it was handed over by the first request with this request id"
+        );
+        return;
+    }
+    if g.json {
+        value[secret_field] = json!(secret);
+        out::json(&value);
+    } else {
+        let mut human = human;
+        human.push((secret_label, secret.to_owned()));
+        out::fields(&human);
+    }
+    out::warn_shown_once(secret_label);
+}
+
+async fn accounts(g: &Global, client: &Client, cmd: AccountsCmd) -> Result<u8> {
+    let mut stub = client.accounts();
+    match cmd {
+        AccountsCmd::Create {
+            account_id,
+            display_name,
+            admin_name,
+            admin_email,
+            request_id,
+        } => {
+            let response = stub
+                .create_account(proto::CreateAccountRequest {
+                    account: Some(proto::Account {
+                        display_name,
+                        ..Default::default()
+                    }),
+                    account_id,
+                    request_id,
+                    administrator: Some(proto::User {
+                        display_name: admin_name,
+                        email: admin_email,
+                        ..Default::default()
+                    }),
+                })
+                .await?
+                .into_inner();
+            let account = response.account.unwrap_or_default();
+            let admin = response.administrator.unwrap_or_default();
+            let mut human = out::account_fields(&account);
+            human.push(("administrator", admin.name.clone()));
+            hand_over(
+                g,
+                json!({"account": out::account_json(&account), "administrator": out::user_json(&admin)}),
+                human,
+                "administratorApiKey",
+                "administrator API key",
+                &response.administrator_api_key,
+            );
+        }
+        AccountsCmd::Get { account } => {
+            let account = stub
+                .get_account(proto::GetAccountRequest {
+                    name: named("accounts", &account),
+                })
+                .await?
+                .into_inner()
+                .account
+                .unwrap_or_default();
+            show(
+                g,
+                out::account_json(&account),
+                out::account_fields(&account),
+            );
+        }
+        AccountsCmd::List => {
+            let mut all = Vec::new();
+            let mut page_token = String::new();
+            loop {
+                let page = stub
+                    .list_accounts(proto::ListAccountsRequest {
+                        page_size: 1000,
+                        page_token,
+                    })
+                    .await?
+                    .into_inner();
+                all.extend(page.accounts);
+                if page.next_page_token.is_empty() {
+                    break;
+                }
+                page_token = page.next_page_token;
+            }
+            if g.json {
+                out::json(&json!(
+                    all.iter().map(out::account_json).collect::<Vec<_>>()
+                ));
+            } else {
+                let rows = all
+                    .iter()
+                    .map(|a| {
+                        vec![
+                            a.name.clone(),
+                            a.display_name.clone(),
+                            a.client_id_prefix.clone(),
+                            yes_no(a.verified),
+                            yes_no(a.operator),
+                            out::time(a.create_time.as_ref()),
+                        ]
+                    })
+                    .collect::<Vec<_>>();
+                out::table(
+                    &[
+                        "NAME",
+                        "DISPLAY NAME",
+                        "PREFIX",
+                        "VERIFIED",
+                        "OPERATOR",
+                        "CREATED",
+                    ],
+                    &rows,
+                );
+            }
+        }
+        AccountsCmd::Verify { account, etag } => {
+            let account = stub
+                .verify_account(proto::VerifyAccountRequest {
+                    name: named("accounts", &account),
+                    etag,
+                })
+                .await?
+                .into_inner()
+                .account
+                .unwrap_or_default();
+            show(
+                g,
+                out::account_json(&account),
+                out::account_fields(&account),
+            );
+        }
+    }
+    Ok(0)
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.to_owned()
+}
+
+fn show(g: &Global, value: serde_json::Value, human: Vec<(&str, String)>) {
+    if g.json {
+        out::json(&value);
+    } else {
+        out::fields(&human);
+    }
+}
+
+async fn users(g: &Global, client: &Client, cmd: UsersCmd) -> Result<u8> {
+    let mut stub = client.accounts();
+    match cmd {
+        UsersCmd::Create {
+            user_id,
+            account,
+            display_name,
+            email,
+            roles,
+        } => {
+            let parent = named("accounts", &account);
+            let roles = roles
+                .iter()
+                .map(|r| {
+                    if r.contains('/') {
+                        r.clone()
+                    } else {
+                        format!("{parent}/roles/{r}")
+                    }
+                })
+                .collect();
+            let user = stub
+                .create_user(proto::CreateUserRequest {
+                    parent,
+                    user: Some(proto::User {
+                        display_name,
+                        email,
+                        roles,
+                        ..Default::default()
+                    }),
+                    user_id,
+                    request_id: String::new(),
+                })
+                .await?
+                .into_inner()
+                .user
+                .unwrap_or_default();
+            show(g, out::user_json(&user), user_fields(&user));
+        }
+        UsersCmd::List { account } => {
+            let parent = named("accounts", &account);
+            let mut all = Vec::new();
+            let mut page_token = String::new();
+            loop {
+                let page = stub
+                    .list_users(proto::ListUsersRequest {
+                        parent: parent.clone(),
+                        page_size: 1000,
+                        page_token,
+                    })
+                    .await?
+                    .into_inner();
+                all.extend(page.users);
+                if page.next_page_token.is_empty() {
+                    break;
+                }
+                page_token = page.next_page_token;
+            }
+            if g.json {
+                out::json(&json!(all.iter().map(out::user_json).collect::<Vec<_>>()));
+            } else {
+                let rows = all
+                    .iter()
+                    .map(|u| {
+                        vec![
+                            u.name.clone(),
+                            u.display_name.clone(),
+                            u.email.clone(),
+                            short(out::user_state_name(u.state), "STATE_"),
+                            u.roles.join(","),
+                        ]
+                    })
+                    .collect::<Vec<_>>();
+                out::table(&["NAME", "DISPLAY NAME", "EMAIL", "STATE", "ROLES"], &rows);
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn user_fields(u: &proto::User) -> Vec<(&'static str, String)> {
+    vec![
+        ("name", u.name.clone()),
+        ("display name", u.display_name.clone()),
+        ("email", u.email.clone()),
+        ("state", short(out::user_state_name(u.state), "STATE_")),
+        ("roles", u.roles.join(", ")),
+    ]
+}
+
+async fn roles(g: &Global, client: &Client, cmd: RolesCmd) -> Result<u8> {
+    let mut stub = client.accounts();
+    match cmd {
+        RolesCmd::Create {
+            role_id,
+            account,
+            display_name,
+            description,
+            authorities,
+        } => {
+            let authorities = authorities
+                .into_iter()
+                .map(|a| {
+                    (match a {
+                        AuthorityArg::ManageUsers => proto::Authority::ManageUsers,
+                        AuthorityArg::ManageApiClients => proto::Authority::ManageApiClients,
+                        AuthorityArg::ManageUserApiKey => proto::Authority::ManageUserApiKey,
+                        AuthorityArg::ViewAuditLog => proto::Authority::ViewAuditLog,
+                    }) as i32
+                })
+                .collect();
+            let role = stub
+                .create_role(proto::CreateRoleRequest {
+                    parent: named("accounts", &account),
+                    role: Some(proto::Role {
+                        display_name,
+                        description,
+                        authorities,
+                        ..Default::default()
+                    }),
+                    role_id,
+                })
+                .await?
+                .into_inner()
+                .role
+                .unwrap_or_default();
+            show(g, out::role_json(&role), role_fields(&role));
+        }
+        RolesCmd::List { account } => {
+            let parent = named("accounts", &account);
+            let mut all = Vec::new();
+            let mut page_token = String::new();
+            loop {
+                let page = stub
+                    .list_roles(proto::ListRolesRequest {
+                        parent: parent.clone(),
+                        page_size: 1000,
+                        page_token,
+                    })
+                    .await?
+                    .into_inner();
+                all.extend(page.roles);
+                if page.next_page_token.is_empty() {
+                    break;
+                }
+                page_token = page.next_page_token;
+            }
+            if g.json {
+                out::json(&json!(all.iter().map(out::role_json).collect::<Vec<_>>()));
+            } else {
+                let rows = all
+                    .iter()
+                    .map(|r| {
+                        vec![
+                            r.name.clone(),
+                            r.display_name.clone(),
+                            yes_no(r.builtin),
+                            authorities_text(&r.authorities),
+                        ]
+                    })
+                    .collect::<Vec<_>>();
+                out::table(&["NAME", "DISPLAY NAME", "BUILTIN", "AUTHORITIES"], &rows);
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn authorities_text(authorities: &[i32]) -> String {
+    authorities
+        .iter()
+        .map(|a| short(out::authority_name(*a), "AUTHORITY_"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn role_fields(r: &proto::Role) -> Vec<(&'static str, String)> {
+    vec![
+        ("name", r.name.clone()),
+        ("display name", r.display_name.clone()),
+        ("description", r.description.clone()),
+        ("authorities", authorities_text(&r.authorities)),
+        ("builtin", yes_no(r.builtin)),
+    ]
+}
+
+async fn api_sets(g: &Global, client: &Client, cmd: ApiSetsCmd) -> Result<u8> {
+    let mut stub = client.api_keys();
+    match cmd {
+        ApiSetsCmd::List => {
+            let mut all = Vec::new();
+            let mut page_token = String::new();
+            loop {
+                let page = stub
+                    .list_api_sets(proto::ListApiSetsRequest {
+                        page_size: 1000,
+                        page_token,
+                    })
+                    .await?
+                    .into_inner();
+                all.extend(page.api_sets);
+                if page.next_page_token.is_empty() {
+                    break;
+                }
+                page_token = page.next_page_token;
+            }
+            if g.json {
+                out::json(&json!(
+                    all.iter().map(out::api_set_json).collect::<Vec<_>>()
+                ));
+            } else {
+                let rows = all
+                    .iter()
+                    .map(|s| {
+                        vec![
+                            s.name.clone(),
+                            s.display_name.clone(),
+                            yes_no(s.builtin),
+                            s.methods.len().to_string(),
+                        ]
+                    })
+                    .collect::<Vec<_>>();
+                out::table(&["NAME", "DISPLAY NAME", "BUILTIN", "METHODS"], &rows);
+            }
+        }
+        ApiSetsCmd::Create {
+            api_set_id,
+            display_name,
+            description,
+            methods,
+        } => {
+            let set = stub
+                .create_api_set(proto::CreateApiSetRequest {
+                    api_set: Some(proto::ApiSet {
+                        display_name,
+                        description,
+                        methods,
+                        ..Default::default()
+                    }),
+                    api_set_id,
+                })
+                .await?
+                .into_inner()
+                .api_set
+                .unwrap_or_default();
+            show(
+                g,
+                out::api_set_json(&set),
+                vec![
+                    ("name", set.name.clone()),
+                    ("display name", set.display_name.clone()),
+                    ("description", set.description.clone()),
+                    ("methods", set.methods.join(", ")),
+                ],
+            );
+        }
+    }
+    Ok(0)
+}
+
+fn scheme(arg: SchemeArg) -> credential::Scheme {
+    match arg {
+        SchemeArg::Basic => credential::Scheme::Basic,
+        SchemeArg::Hmac => credential::Scheme::Hmac,
+    }
+}
+
+async fn credentials(g: &Global, client: &Client, cmd: CredentialsCmd) -> Result<u8> {
+    let mut stub = client.credentials();
+    let shown = |credential: Option<proto::Credential>| {
+        let c = credential.unwrap_or_default();
+        show(g, out::credential_json(&c), out::credential_fields(&c));
+    };
+    match cmd {
+        CredentialsCmd::Create {
+            identifier,
+            account,
+            display_name,
+            scheme: s,
+            api_sets,
+            contact_email,
+            application,
+            description,
+            request_id,
+        } => {
+            let response = stub
+                .create_credential(proto::CreateCredentialRequest {
+                    parent: named("accounts", &account),
+                    credential: Some(proto::Credential {
+                        display_name,
+                        description,
+                        contact_email,
+                        application,
+                        scheme: scheme(s) as i32,
+                        api_sets: api_sets.iter().map(|a| named("apiSets", a)).collect(),
+                        ..Default::default()
+                    }),
+                    identifier,
+                    request_id,
+                })
+                .await?
+                .into_inner();
+            let c = response.credential.unwrap_or_default();
+            hand_over(
+                g,
+                out::credential_json(&c),
+                out::credential_fields(&c),
+                "clientSecret",
+                "client secret",
+                &response.client_secret,
+            );
+        }
+        CredentialsCmd::List {
+            account,
+            state,
+            scheme: s,
+        } => {
+            let parent = named("accounts", &account);
+            let state = state.map_or(credential::State::Unspecified, |st| match st {
+                CredentialStateArg::Active => credential::State::Active,
+                CredentialStateArg::Disabled => credential::State::Disabled,
+            }) as i32;
+            let s = s.map_or(credential::Scheme::Unspecified, scheme) as i32;
+            let mut all = Vec::new();
+            let mut page_token = String::new();
+            loop {
+                let page = stub
+                    .list_credentials(proto::ListCredentialsRequest {
+                        parent: parent.clone(),
+                        page_size: 1000,
+                        page_token,
+                        state,
+                        scheme: s,
+                    })
+                    .await?
+                    .into_inner();
+                all.extend(page.credentials);
+                if page.next_page_token.is_empty() {
+                    break;
+                }
+                page_token = page.next_page_token;
+            }
+            if g.json {
+                out::json(&json!(
+                    all.iter().map(out::credential_json).collect::<Vec<_>>()
+                ));
+            } else {
+                let rows = all
+                    .iter()
+                    .map(|c| {
+                        vec![
+                            c.client_id.clone(),
+                            c.display_name.clone(),
+                            short(out::scheme_name(c.scheme), "SCHEME_"),
+                            short(out::credential_state_name(c.state), "STATE_"),
+                            c.api_sets.join(","),
+                            c.name.clone(),
+                        ]
+                    })
+                    .collect::<Vec<_>>();
+                out::table(
+                    &[
+                        "CLIENT ID",
+                        "DISPLAY NAME",
+                        "SCHEME",
+                        "STATE",
+                        "API SETS",
+                        "NAME",
+                    ],
+                    &rows,
+                );
+            }
+        }
+        CredentialsCmd::Show { name } => {
+            shown(
+                stub.get_credential(proto::GetCredentialRequest { name })
+                    .await?
+                    .into_inner()
+                    .credential,
+            );
+        }
+        CredentialsCmd::Update {
+            name,
+            display_name,
+            description,
+            contact_email,
+            application,
+            api_sets,
+        } => {
+            let mut paths = Vec::new();
+            let mut c = proto::Credential {
+                name,
+                ..Default::default()
+            };
+            if let Some(v) = display_name {
+                c.display_name = v;
+                paths.push("display_name");
+            }
+            if let Some(v) = description {
+                c.description = v;
+                paths.push("description");
+            }
+            if let Some(v) = contact_email {
+                c.contact_email = v;
+                paths.push("contact_email");
+            }
+            if let Some(v) = application {
+                c.application = v;
+                paths.push("application");
+            }
+            if !api_sets.is_empty() {
+                c.api_sets = api_sets.iter().map(|a| named("apiSets", a)).collect();
+                paths.push("api_sets");
+            }
+            if paths.is_empty() {
+                return Err(CliError::Local("nothing to update: give at least one of --display-name, --description, --contact-email, --application, --api-set".to_owned()));
+            }
+            shown(
+                stub.update_credential(proto::UpdateCredentialRequest {
+                    credential: Some(c),
+                    update_mask: mask(paths),
+                })
+                .await?
+                .into_inner()
+                .credential,
+            );
+        }
+        CredentialsCmd::Renew {
+            name,
+            grace,
+            request_id,
+        } => {
+            let response = stub
+                .renew_credential_secret(proto::RenewCredentialSecretRequest {
+                    name,
+                    grace_period: grace.map(grpc_duration).transpose()?,
+                    request_id,
+                    etag: String::new(),
+                })
+                .await?
+                .into_inner();
+            let c = response.credential.unwrap_or_default();
+            hand_over(
+                g,
+                out::credential_json(&c),
+                out::credential_fields(&c),
+                "clientSecret",
+                "client secret",
+                &response.client_secret,
+            );
+        }
+        CredentialsCmd::Enable { name } => shown(
+            stub.enable_credential(proto::EnableCredentialRequest {
+                name,
+                etag: String::new(),
+            })
+            .await?
+            .into_inner()
+            .credential,
+        ),
+        CredentialsCmd::Disable { name } => shown(
+            stub.disable_credential(proto::DisableCredentialRequest {
+                name,
+                etag: String::new(),
+            })
+            .await?
+            .into_inner()
+            .credential,
+        ),
+        CredentialsCmd::Delete { name } => {
+            stub.delete_credential(proto::DeleteCredentialRequest {
+                name: name.clone(),
+                etag: String::new(),
+            })
+            .await?;
+            if g.json {
+                out::json(&json!({"deleted": name}));
+            } else {
+                println!("deleted {name}");
+            }
+        }
+    }
+    Ok(0)
+}
+
+async fn api_keys(g: &Global, client: &Client, cmd: ApiKeysCmd) -> Result<u8> {
+    let mut stub = client.api_keys();
+    match cmd {
+        ApiKeysCmd::Create {
+            display_name,
+            parent,
+            api_sets,
+            description,
+            ttl,
+            save,
+            request_id,
+        } => {
+            let response = stub
+                .create_api_key(proto::CreateApiKeyRequest {
+                    parent,
+                    api_key: Some(proto::ApiKey {
+                        display_name,
+                        description,
+                        api_sets: api_sets.iter().map(|a| named("apiSets", a)).collect(),
+                        ..Default::default()
+                    }),
+                    ttl: ttl.map(grpc_duration).transpose()?,
+                    request_id,
+                })
+                .await?
+                .into_inner();
+            let key = response.api_key.clone().unwrap_or_default();
+            match save {
+                Some(dir) if !response.key.is_empty() => {
+                    let file = ApiKeyFile::from_create_response(&response).map_err(|e| {
+                        CliError::Local(format!("the key was created but cannot be saved: {e}"))
+                    })?;
+                    let path = file.write_new(&dir).map_err(|e| {
+                        CliError::Local(format!(
+                            "{} was created but cannot be saved in {}: {e}",
+                            key.name,
+                            dir.display()
+                        ))
+                    })?;
+                    let mut value = out::api_key_json(&key);
+                    value["file"] = json!(path.display().to_string());
+                    let mut human = out::api_key_fields(&key);
+                    human.push(("saved to", path.display().to_string()));
+                    show(g, value, human);
+                    eprintln!(
+                        "note: the key is only in {} (mode 0600); it will not be shown again",
+                        path.display()
+                    );
+                }
+                _ => hand_over(
+                    g,
+                    out::api_key_json(&key),
+                    out::api_key_fields(&key),
+                    "key",
+                    "API key",
+                    &response.key,
+                ),
+            }
+        }
+        ApiKeysCmd::List { parent, state } => {
+            let state = state.map_or(proto::api_key::State::Unspecified, |s| match s {
+                ApiKeyStateArg::Active => proto::api_key::State::Active,
+                ApiKeyStateArg::Revoked => proto::api_key::State::Revoked,
+                ApiKeyStateArg::Expired => proto::api_key::State::Expired,
+            }) as i32;
+            let mut all = Vec::new();
+            let mut page_token = String::new();
+            loop {
+                let page = stub
+                    .list_api_keys(proto::ListApiKeysRequest {
+                        parent: parent.clone(),
+                        page_size: 1000,
+                        page_token,
+                        state,
+                    })
+                    .await?
+                    .into_inner();
+                all.extend(page.api_keys);
+                if page.next_page_token.is_empty() {
+                    break;
+                }
+                page_token = page.next_page_token;
+            }
+            if g.json {
+                out::json(&json!(
+                    all.iter().map(out::api_key_json).collect::<Vec<_>>()
+                ));
+            } else {
+                let rows = all
+                    .iter()
+                    .map(|k| {
+                        vec![
+                            k.display_name.clone(),
+                            k.key_prefix.clone(),
+                            short(out::api_key_state_name(k.state), "STATE_"),
+                            k.api_sets.join(","),
+                            out::time(k.expire_time.as_ref()),
+                            out::time(k.last_used_time.as_ref()),
+                            k.name.clone(),
+                        ]
+                    })
+                    .collect::<Vec<_>>();
+                out::table(
+                    &[
+                        "DISPLAY NAME",
+                        "PREFIX",
+                        "STATE",
+                        "API SETS",
+                        "EXPIRES",
+                        "LAST USED",
+                        "NAME",
+                    ],
+                    &rows,
+                );
+            }
+        }
+        ApiKeysCmd::Revoke { name } => {
+            let key = stub
+                .revoke_api_key(proto::RevokeApiKeyRequest { name })
+                .await?
+                .into_inner()
+                .api_key
+                .unwrap_or_default();
+            show(g, out::api_key_json(&key), out::api_key_fields(&key));
+        }
+    }
+    Ok(0)
+}
+
+async fn verify(g: &Global, client: &Client, cmd: VerifyCmd) -> Result<u8> {
+    let decision = match cmd {
+        VerifyCmd::ApiKey {
+            key,
+            api_set,
+            api_method,
+        } => {
+            let key = match key {
+                Some(key) => key,
+                None => read_stdin_line("API key")?,
+            };
+            client
+                .api_keys()
+                .verify_api_key(proto::VerifyApiKeyRequest {
+                    key,
+                    api_set: api_set.map(|a| named("apiSets", &a)).unwrap_or_default(),
+                    api_method: api_method.unwrap_or_default(),
+                })
+                .await?
+                .into_inner()
+                .decision
+        }
+        VerifyCmd::Basic {
+            client_id,
+            secret,
+            secret_stdin,
+            api_set,
+            api_method,
+        } => {
+            let client_secret = secret_input(secret, secret_stdin)?;
+            client
+                .credentials()
+                .verify_client_secret(proto::VerifyClientSecretRequest {
+                    client_id,
+                    client_secret,
+                    authorization: String::new(),
+                    api_set: api_set.map(|a| named("apiSets", &a)).unwrap_or_default(),
+                    api_method: api_method.unwrap_or_default(),
+                })
+                .await?
+                .into_inner()
+                .decision
+        }
+        VerifyCmd::Hmac {
+            authorization,
+            method,
+            path,
+            query,
+            body_file,
+            body_sha256,
+            api_set,
+            api_method,
+        } => {
+            let body_sha256 = match body_sha256 {
+                Some(digest) => digest,
+                None => {
+                    keyward_client::hmac::signing::body_sha256(&read_body(body_file.as_deref())?)
+                }
+            };
+            client
+                .credentials()
+                .verify_hmac_signature(proto::VerifyHmacSignatureRequest {
+                    authorization,
+                    http_method: method,
+                    path,
+                    query,
+                    body_sha256,
+                    api_set: api_set.map(|a| named("apiSets", &a)).unwrap_or_default(),
+                    api_method: api_method.unwrap_or_default(),
+                })
+                .await?
+                .into_inner()
+                .decision
+        }
+    };
+    let decision = decision.unwrap_or(proto::Decision {
+        reason: Reason::Unspecified as i32,
+        ..Default::default()
+    });
+    show(
+        g,
+        out::decision_json(&decision),
+        out::decision_fields(&decision),
+    );
+    if decision.valid {
+        Ok(0)
+    } else {
+        eprintln!(
+            "refused: {}",
+            short(out::reason_name(decision.reason), "REASON_")
+        );
+        Ok(REFUSED)
+    }
+}
+
+fn sign(g: &Global, args: SignArgs) -> Result<u8> {
+    let secret = secret_input(args.secret, args.secret_stdin)?;
+    let signer = keyward_client::hmac::HmacSigner::new(args.client_id, &secret)
+        .map_err(|e| CliError::Local(format!("cannot sign: {e}")))?;
+    let body = read_body(args.body_file.as_deref())?;
+    let signed = signer
+        .sign(&args.method, &args.path, &args.query, &body)
+        .map_err(|e| CliError::Local(format!("cannot sign: {e}")))?;
+    if g.json {
+        out::json(&json!({
+            "authorization": signed.authorization,
+            "bodySha256": signed.body_sha256,
+        }));
+    } else {
+        println!("Authorization: {}", signed.authorization);
+        println!("X-Body-SHA256: {}", signed.body_sha256);
+    }
+    Ok(0)
+}

@@ -1,0 +1,444 @@
+//! `keyward-cli`: manage and verify Keyward credentials from a terminal or a script.
+//!
+//! Built on `keyward-client`. Tables for people, `--json` for scripts, exit codes by
+//! class of error (see [`exit::EXIT_CODES`]), and secrets printed only by the commands
+//! that hand one over (create and renew), followed by a warning on stderr.
+#![allow(clippy::print_stdout, reason = "a command line prints its answers")]
+
+mod commands;
+mod exit;
+mod output;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::exit::CliError;
+
+/// Manage and verify Keyward credentials.
+#[derive(Debug, Parser)]
+#[command(name = "keyward-cli", version, after_help = exit::EXIT_CODES)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) global: Global,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// Flags every command takes.
+#[derive(Debug, Args)]
+pub(crate) struct Global {
+    /// The Keyward server.
+    #[arg(
+        long,
+        env = "KEYWARD_URL",
+        default_value = "http://127.0.0.1:50051",
+        global = true
+    )]
+    pub(crate) url: String,
+    /// The API key to call with (prefer the environment variable to the flag).
+    #[arg(long, env = "KEYWARD_API_KEY", hide_env_values = true, global = true)]
+    pub(crate) api_key: Option<String>,
+    /// Print JSON on stdout instead of tables.
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+    /// Deadline for each call, like `30s`, `2m`.
+    #[arg(long, default_value = "30s", value_parser = parse_duration, global = true)]
+    pub(crate) timeout: Duration,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Accounts (tenants): create, get, list, verify.
+    #[command(subcommand)]
+    Accounts(AccountsCmd),
+    /// Users of an account.
+    #[command(subcommand)]
+    Users(UsersCmd),
+    /// Roles of an account.
+    #[command(subcommand)]
+    Roles(RolesCmd),
+    /// API sets: the groups of methods a credential may be given.
+    #[command(subcommand, name = "api-sets")]
+    ApiSets(ApiSetsCmd),
+    /// API client credentials (Basic or HMAC client secrets).
+    #[command(subcommand)]
+    Credentials(CredentialsCmd),
+    /// API keys of users.
+    #[command(subcommand, name = "api-keys")]
+    ApiKeys(ApiKeysCmd),
+    /// Ask the server whether a key, a Basic secret or an HMAC signature is valid.
+    #[command(subcommand)]
+    Verify(VerifyCmd),
+    /// Sign a request with an HMAC client secret and print its Authorization header
+    /// (local, no server call).
+    Sign(SignArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AccountsCmd {
+    /// Create an account with its first administrator; prints the administrator's API
+    /// key, once.
+    Create {
+        /// The account ID (`acme`), which names it `accounts/acme`.
+        account_id: String,
+        #[arg(long)]
+        display_name: String,
+        /// The first administrator's display name.
+        #[arg(long)]
+        admin_name: String,
+        /// The first administrator's email.
+        #[arg(long)]
+        admin_email: String,
+        /// Idempotency key: a retry returns the first account, without the key.
+        #[arg(long, default_value = "")]
+        request_id: String,
+    },
+    /// Show an account (`acme` or `accounts/acme`).
+    Get { account: String },
+    /// List the accounts the caller may see.
+    List,
+    /// Mark an account verified (operators only), so it may create API client
+    /// credentials.
+    Verify {
+        account: String,
+        #[arg(long, default_value = "")]
+        etag: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum UsersCmd {
+    /// Create a user.
+    Create {
+        /// The user ID (`kai`).
+        user_id: String,
+        /// The account (`acme` or `accounts/acme`).
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        display_name: String,
+        #[arg(long)]
+        email: String,
+        /// A role to grant (`administrator` or `accounts/acme/roles/x`); repeatable.
+        #[arg(long = "role")]
+        roles: Vec<String>,
+    },
+    /// List the users of an account.
+    List {
+        #[arg(long)]
+        account: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum AuthorityArg {
+    ManageUsers,
+    ManageApiClients,
+    ManageUserApiKey,
+    ViewAuditLog,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RolesCmd {
+    /// Create a role.
+    Create {
+        /// The role ID (`auditor`).
+        role_id: String,
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        display_name: String,
+        #[arg(long, default_value = "")]
+        description: String,
+        /// An authority the role grants; repeatable.
+        #[arg(long = "authority", value_enum)]
+        authorities: Vec<AuthorityArg>,
+    },
+    /// List the roles of an account.
+    List {
+        #[arg(long)]
+        account: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ApiSetsCmd {
+    /// List the API sets.
+    List,
+    /// Create a platform API set (operators only).
+    Create {
+        /// The API set ID (`billing`), which names it `apiSets/billing`.
+        api_set_id: String,
+        #[arg(long)]
+        display_name: String,
+        #[arg(long, default_value = "")]
+        description: String,
+        /// A method (`/billing.v1.Invoices/List`); repeatable.
+        #[arg(long = "method")]
+        methods: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum SchemeArg {
+    Basic,
+    Hmac,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum CredentialStateArg {
+    Active,
+    Disabled,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum CredentialsCmd {
+    /// Create a credential; prints its client secret, once.
+    Create {
+        /// The identifier; the Client ID is the account's prefix plus it.
+        identifier: String,
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        display_name: String,
+        #[arg(long, value_enum, default_value = "basic")]
+        scheme: SchemeArg,
+        /// An API set (`billing` or `apiSets/billing`); repeatable, at least one.
+        #[arg(long = "api-set", required = true)]
+        api_sets: Vec<String>,
+        /// Who to contact about this client.
+        #[arg(long)]
+        contact_email: String,
+        /// The application that uses it (`billing`).
+        #[arg(long)]
+        application: String,
+        #[arg(long, default_value = "")]
+        description: String,
+        #[arg(long, default_value = "")]
+        request_id: String,
+    },
+    /// List the credentials of an account.
+    List {
+        #[arg(long)]
+        account: String,
+        #[arg(long, value_enum)]
+        state: Option<CredentialStateArg>,
+        #[arg(long, value_enum)]
+        scheme: Option<SchemeArg>,
+    },
+    /// Show a credential (`accounts/acme/credentials/x`).
+    Show { name: String },
+    /// Change a credential's descriptive fields or API sets.
+    Update {
+        name: String,
+        #[arg(long)]
+        display_name: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long)]
+        contact_email: Option<String>,
+        #[arg(long)]
+        application: Option<String>,
+        /// Replace the API sets; repeatable.
+        #[arg(long = "api-set")]
+        api_sets: Vec<String>,
+    },
+    /// Issue a new client secret; prints it, once. With `--grace`, the previous secret
+    /// keeps working that long (at most 7 days).
+    Renew {
+        name: String,
+        /// Grace period of the previous secret, like `1h`, `2d`.
+        #[arg(long, value_parser = parse_duration)]
+        grace: Option<Duration>,
+        #[arg(long, default_value = "")]
+        request_id: String,
+    },
+    /// Enable a disabled credential.
+    Enable { name: String },
+    /// Disable a credential (it stops verifying, and can be enabled again).
+    Disable { name: String },
+    /// Delete a credential for good.
+    Delete { name: String },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum ApiKeyStateArg {
+    Active,
+    Revoked,
+    Expired,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ApiKeysCmd {
+    /// Create an API key; prints it once, or writes it to a new `.APIKEY` file (mode
+    /// 0600) with `--save DIR`.
+    Create {
+        #[arg(long)]
+        display_name: String,
+        /// The user who will own the key.
+        #[arg(long, default_value = "users/me")]
+        parent: String,
+        /// An API set (`keyward.verify` or `apiSets/keyward.verify`); repeatable.
+        #[arg(long = "api-set", required = true)]
+        api_sets: Vec<String>,
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Lifetime, like `90d`; without it the key does not expire.
+        #[arg(long, value_parser = parse_duration)]
+        ttl: Option<Duration>,
+        /// Write the key to `DIR/<display name>.APIKEY` instead of printing it.
+        #[arg(long, value_name = "DIR")]
+        save: Option<std::path::PathBuf>,
+        #[arg(long, default_value = "")]
+        request_id: String,
+    },
+    /// List API keys (`users/me`, `accounts/acme/users/kai`, `accounts/acme/users/-`).
+    List {
+        #[arg(long, default_value = "users/me")]
+        parent: String,
+        #[arg(long, value_enum)]
+        state: Option<ApiKeyStateArg>,
+    },
+    /// Revoke an API key (`accounts/acme/users/kai/apiKeys/…`).
+    Revoke { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum VerifyCmd {
+    /// Verify an API key: from the argument, or from stdin when it is omitted.
+    ApiKey {
+        /// The key (`kw_ak_…`); read from stdin when absent.
+        key: Option<String>,
+        /// The API set it must hold.
+        #[arg(long)]
+        api_set: Option<String>,
+        /// A method (`/pkg.Service/Method`) one of its API sets must contain.
+        #[arg(long)]
+        api_method: Option<String>,
+    },
+    /// Verify a Basic client secret.
+    Basic {
+        client_id: String,
+        /// The client secret (prefer `--secret-stdin` or the environment variable).
+        #[arg(long, env = "KEYWARD_CLIENT_SECRET", hide_env_values = true)]
+        secret: Option<String>,
+        /// Read the client secret from stdin.
+        #[arg(long, conflicts_with = "secret")]
+        secret_stdin: bool,
+        #[arg(long)]
+        api_set: Option<String>,
+        #[arg(long)]
+        api_method: Option<String>,
+    },
+    /// Verify an HMAC-signed request as a gateway saw it.
+    Hmac {
+        /// The `Authorization` header value (`KEYWARD-HMAC-SHA256 …`).
+        #[arg(long)]
+        authorization: String,
+        #[arg(long)]
+        method: String,
+        #[arg(long)]
+        path: String,
+        /// The raw query string, without `?`.
+        #[arg(long, default_value = "")]
+        query: String,
+        /// The request body, hashed locally.
+        #[arg(long, conflicts_with = "body_sha256")]
+        body_file: Option<std::path::PathBuf>,
+        /// The body's SHA-256, lowercase hex (default: the empty body's).
+        #[arg(long)]
+        body_sha256: Option<String>,
+        #[arg(long)]
+        api_set: Option<String>,
+        #[arg(long)]
+        api_method: Option<String>,
+    },
+}
+
+/// `sign`: an HMAC Authorization header for a request.
+#[derive(Debug, Args)]
+pub(crate) struct SignArgs {
+    #[arg(long)]
+    pub(crate) client_id: String,
+    /// The client secret (prefer `--secret-stdin` or the environment variable).
+    #[arg(long, env = "KEYWARD_CLIENT_SECRET", hide_env_values = true)]
+    pub(crate) secret: Option<String>,
+    #[arg(long, conflicts_with = "secret")]
+    pub(crate) secret_stdin: bool,
+    #[arg(long)]
+    pub(crate) method: String,
+    #[arg(long)]
+    pub(crate) path: String,
+    #[arg(long, default_value = "")]
+    pub(crate) query: String,
+    /// The exact body that will be sent (default: empty).
+    #[arg(long)]
+    pub(crate) body_file: Option<std::path::PathBuf>,
+}
+
+/// `30`, `30s`, `15m`, `1h`, `7d`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration like 30s, 15m, 1h or 7d"))?;
+    let factor = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("`{text}`: the unit must be s, m, h or d")),
+    };
+    n.checked_mul(factor)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("`{text}` is too long"))
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // Help and version go to stdout and succeed; a usage error is exit code 1
+            // (clap's own 2 would read as "unauthenticated").
+            let _ = error.print();
+            return ExitCode::from(u8::from(error.use_stderr()));
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => return CliError::Local(format!("cannot start: {error}")).report(),
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => error.report(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(604_800)));
+        assert!(parse_duration("1w").is_err());
+        assert!(parse_duration("h").is_err());
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory as _;
+        Cli::command().debug_assert();
+    }
+}
