@@ -46,7 +46,7 @@ pub async fn bootstrap(
         NewAccount {
             id: OPERATOR_ACCOUNT_ID.to_owned(),
             display_name: "Operator".to_owned(),
-            client_id_prefix: OPERATOR_ACCOUNT_ID.to_owned(),
+            client_id_prefix: format!("{OPERATOR_ACCOUNT_ID}-"),
             verified: true,
             operator: true,
         },
