@@ -145,13 +145,17 @@ pub struct NewCredential {
 }
 
 impl NewCredential {
-    /// A credential in `parent` (`accounts/{account}`), with the identifier
-    /// that follows the account's prefix in its Client ID, a display name and
-    /// a contact email. Scheme Basic unless [`NewCredential::scheme`] says otherwise.
+    /// A credential in `parent` (`accounts/{account}`): the identifier that
+    /// follows the account's prefix in its Client ID, a display name, the
+    /// application it belongs to and a contact email (one credential per
+    /// contact email in an account), all required by the server, as is at
+    /// least one API set ([`NewCredential::api_sets`]). Scheme Basic unless
+    /// [`NewCredential::scheme`] says otherwise.
     pub fn new(
         parent: impl Into<String>,
         identifier: impl Into<String>,
         display_name: impl Into<String>,
+        application: impl Into<String>,
         contact_email: impl Into<String>,
     ) -> Self {
         Self {
@@ -160,6 +164,7 @@ impl NewCredential {
                 identifier: identifier.into(),
                 credential: Some(pb::Credential {
                     display_name: display_name.into(),
+                    application: application.into(),
                     contact_email: contact_email.into(),
                     scheme: pb::credential::Scheme::Basic as i32,
                     ..Default::default()
@@ -179,7 +184,7 @@ impl NewCredential {
         self
     }
 
-    /// The API sets it may use (`apiSets/{id}`).
+    /// The API sets it may use (`apiSets/{id}`); required, at least one.
     pub fn api_sets<I, S>(mut self, api_sets: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -192,12 +197,6 @@ impl NewCredential {
     /// A description.
     pub fn description(mut self, description: impl Into<String>) -> Self {
         self.credential().description = description.into();
-        self
-    }
-
-    /// The application it belongs to.
-    pub fn application(mut self, application: impl Into<String>) -> Self {
-        self.credential().application = application.into();
         self
     }
 

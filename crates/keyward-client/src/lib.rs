@@ -37,9 +37,15 @@
 //! // An API client credential; its secret is shown once.
 //! let created = client
 //!     .create_credential(
-//!         NewCredential::new("accounts/acme", "billing-export", "Billing export", "ops@acme.example")
-//!             .api_sets(["apiSets/billing"])
-//!             .request_id("3f1c0a52-billing-export"),
+//!         NewCredential::new(
+//!             "accounts/acme",
+//!             "billing-export",
+//!             "Billing export",
+//!             "billing",
+//!             "ops@acme.example",
+//!         )
+//!         .api_sets(["apiSets/billing"])
+//!         .request_id("3f1c0a52-billing-export"),
 //!     )
 //!     .await?;
 //! let client_id = &created.credential.client_id;
