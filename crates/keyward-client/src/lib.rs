@@ -312,3 +312,34 @@ impl Client {
         self.channel.clone()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::{Client, ClientError};
+
+    #[cfg(not(feature = "tls"))]
+    #[tokio::test]
+    async fn an_https_url_without_the_tls_feature_is_a_clear_error() {
+        let err = Client::builder("https://keyward.example:443")
+            .connect()
+            .await
+            .expect_err("no TLS in this build");
+        assert!(
+            matches!(&err, ClientError::TlsNotEnabled { url } if url == "https://keyward.example:443"),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("`tls` feature"), "{err}");
+    }
+
+    #[test]
+    fn the_builder_never_shows_the_credential_and_keeps_the_retry_policy() {
+        let builder = Client::builder("http://127.0.0.1:1")
+            .api_key("kw_ak_secret")
+            .retries(0);
+        let debug = format!("{builder:?}");
+        assert!(!debug.contains("kw_ak_secret"), "{debug}");
+        assert!(debug.contains("retries: 0"), "{debug}");
+    }
+}
