@@ -5,8 +5,9 @@
 use std::time::Duration;
 
 use futures_util::TryStreamExt as _;
+use keyward_client::hmac::HmacSigner;
 use keyward_client::proto as pb;
-use keyward_client::{ClientError, NewApiKey, NewCredential, Scope};
+use keyward_client::{ClientError, HmacRequest, NewApiKey, NewCredential, Scope};
 use secrecy::ExposeSecret as _;
 
 use crate::helpers::{Backend, spawn_app};
@@ -145,6 +146,49 @@ async fn the_high_level_api_walks_accounts_credentials_and_api_keys(backend: Bac
         pb::api_key::State::Revoked
     );
     alice.delete_api_key(&key.api_key.name).await.unwrap();
+
+    // An HMAC credential: a request signed with the client crate's signer
+    // verifies once; the same signature replayed does not.
+    let hmac = alice
+        .create_credential(
+            NewCredential::new(
+                "accounts/acme",
+                "invoice-signer",
+                "Invoice signer",
+                "billing",
+                "signer@acme.example",
+            )
+            .scheme(pb::credential::Scheme::Hmac)
+            .api_sets(["apiSets/billing"]),
+        )
+        .await
+        .unwrap();
+    let signer = HmacSigner::new(
+        &hmac.credential.client_id,
+        hmac.client_secret.expose_secret(),
+    )
+    .unwrap();
+    let signed = signer
+        .sign("POST", "/v1/invoices", "", br#"{"amount":42}"#)
+        .unwrap();
+    let request = HmacRequest {
+        authorization: &signed.authorization,
+        http_method: "POST",
+        path: "/v1/invoices",
+        query: "",
+        body_sha256: &signed.body_sha256,
+    };
+    let decision = alice
+        .verify_hmac_signature(request, billing())
+        .await
+        .unwrap();
+    assert!(decision.valid, "{decision:?}");
+    assert_eq!(decision.client_id, hmac.credential.client_id);
+    let decision = alice
+        .verify_hmac_signature(request, billing())
+        .await
+        .unwrap();
+    assert_eq!(decision.reason(), pb::decision::Reason::ReplayedNonce);
 
     // Deleted, it is gone.
     alice.delete_credential(&name).await.unwrap();
