@@ -14,6 +14,7 @@ mod accounts;
 mod api_keys;
 mod authorization;
 mod calls;
+mod client_sdk;
 mod credentials;
 mod health;
 mod reflection;

@@ -1,24 +1,88 @@
 //! The Rust SDK for Keyward.
 //!
-//! A [`Client`] holds one HTTP/2 channel and a stub per Keyward service; every
-//! call carries the credential given to the builder in the `authorization`
-//! metadata, marked sensitive so that it never shows in `Debug` output.
+//! A [`Client`] holds one HTTP/2 channel; every call carries the credential
+//! given to the builder in the `authorization` metadata, marked sensitive so
+//! that it never shows in `Debug` output. Build it with [`Client::builder`]:
+//! an API key ([`ClientBuilder::api_key`]) or a Client ID and secret
+//! ([`ClientBuilder::basic`]), timeouts, retries; an `https` URL uses TLS
+//! (feature `tls`).
+//!
+//! The high-level methods ([`api`]) take plain arguments or small builders
+//! ([`NewCredential`], [`NewApiKey`]), answer [`ClientError`] (typed from the
+//! server's `ErrorInfo` reason, see [`error`]), retry UNAVAILABLE only
+//! ([`retry`]), and hand secrets back as [`secrecy::SecretString`]. List RPCs
+//! come as streams over every page ([`ItemStream`]). The raw tonic stubs stay
+//! available ([`Client::accounts`], [`Client::credentials`],
+//! [`Client::api_keys`]) for anything the high-level API does not cover.
+//!
+//! [`hmac::HmacSigner`] signs requests for gateways that verify signatures;
 //! [`ApiKeyFile`] saves a new API key to a `NAME.APIKEY` file and reads it
 //! back ([`key_file`] documents the format).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), keyward_client::ClientError> {
-//! use keyward_client::{Client, proto::ListApiSetsRequest};
+//! use std::time::Duration;
+//!
+//! use futures_util::TryStreamExt as _;
+//! use keyward_client::{Client, ClientError, NewApiKey, NewCredential, Scope};
+//! use secrecy::ExposeSecret as _;
 //!
 //! let client = Client::builder("http://127.0.0.1:50051")
-//!     .api_key("kw_...")
+//!     .api_key("kw_ak_...")
+//!     .timeout(Duration::from_secs(10))
+//!     .retries(3)
 //!     .connect()
 //!     .await?;
-//! let sets = client
-//!     .api_keys()
-//!     .list_api_sets(ListApiSetsRequest::default())
-//!     .await;
-//! # let _ = sets;
+//!
+//! // An API client credential; its secret is shown once.
+//! let created = client
+//!     .create_credential(
+//!         NewCredential::new(
+//!             "accounts/acme",
+//!             "billing-export",
+//!             "Billing export",
+//!             "billing",
+//!             "ops@acme.example",
+//!         )
+//!         .api_sets(["apiSets/billing"])
+//!         .request_id("3f1c0a52-billing-export"),
+//!     )
+//!     .await?;
+//! let client_id = &created.credential.client_id;
+//! let secret = created.client_secret.expose_secret();
+//! let decision = client
+//!     .verify_client_secret(client_id, secret, Scope::ApiSet("apiSets/billing".into()))
+//!     .await?;
+//! assert!(decision.valid);
+//!
+//! // Rotate it, keeping the old secret valid for a day.
+//! let renewed = client
+//!     .renew_secret(&created.credential.name, Some(Duration::from_secs(86_400)))
+//!     .await?;
+//! # let _ = renewed;
+//!
+//! // Every credential of the account, page after page.
+//! let all: Vec<_> = client
+//!     .list_credentials_stream("accounts/acme", 100)
+//!     .try_collect()
+//!     .await?;
+//! # let _ = all;
+//!
+//! // An API key for the caller, then what a gateway asks about it.
+//! let key = client
+//!     .create_api_key(NewApiKey::new("ci", ["apiSets/billing"]).ttl(Duration::from_secs(3600)))
+//!     .await?;
+//! let decision = client
+//!     .verify_api_key(key.key.expose_secret(), Some("apiSets/billing"))
+//!     .await?;
+//! # let _ = decision;
+//!
+//! // Errors are typed.
+//! match client.get_credential("accounts/acme/credentials/nope").await {
+//!     Err(ClientError::NotFound { message }) => eprintln!("{message}"),
+//!     Err(other) => return Err(other),
+//!     Ok(_) => {}
+//! }
 //! # Ok(())
 //! # }
 //! ```
@@ -35,7 +99,17 @@ use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
+pub mod api;
+pub mod error;
 pub mod hmac;
+pub mod retry;
+
+pub use api::{
+    CreatedAccount, CreatedApiKey, CreatedCredential, HmacRequest, ItemStream, NewApiKey,
+    NewCredential, Scope,
+};
+pub use error::{ClientError, FieldViolation};
+pub use retry::RetryPolicy;
 
 /// Types and stubs generated from `proto/keyward/v1`.
 #[allow(missing_docs, clippy::all, clippy::pedantic, unreachable_pub)]
@@ -46,26 +120,6 @@ pub mod proto {
 use proto::account_service_client::AccountServiceClient;
 use proto::api_key_service_client::ApiKeyServiceClient;
 use proto::credential_service_client::CredentialServiceClient;
-
-/// What can go wrong building a client.
-#[derive(Debug, thiserror::Error)]
-pub enum ClientError {
-    /// The server URL does not parse.
-    #[error("invalid server url `{url}`")]
-    InvalidUrl {
-        /// The URL given.
-        url: String,
-        /// Why it does not parse.
-        #[source]
-        source: tonic::transport::Error,
-    },
-    /// The credential contains characters that cannot travel in metadata.
-    #[error("the credential contains characters that are not allowed in a header")]
-    InvalidCredential,
-    /// The server cannot be reached.
-    #[error("cannot connect to the Keyward server")]
-    Connect(#[source] tonic::transport::Error),
-}
 
 /// Adds the `authorization` metadata to every call.
 #[derive(Clone, Debug, Default)]
@@ -96,6 +150,7 @@ pub struct ClientBuilder {
     authorization: Option<String>,
     timeout: Option<Duration>,
     connect_timeout: Duration,
+    retry: RetryPolicy,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -108,6 +163,7 @@ impl std::fmt::Debug for ClientBuilder {
             )
             .field("timeout", &self.timeout)
             .field("connect_timeout", &self.connect_timeout)
+            .field("retry", &self.retry)
             .finish()
     }
 }
@@ -143,13 +199,38 @@ impl ClientBuilder {
         self
     }
 
-    /// Connects to the server.
+    /// How many times the high-level methods retry a call that failed with
+    /// UNAVAILABLE (default 2, so three attempts, 100 ms then 200 ms apart);
+    /// 0 disables retrying. Other errors are never retried. The raw stubs
+    /// ([`Client::credentials`]…) never retry.
+    ///
+    /// A create retried after the server acted but before its answer arrived
+    /// would create twice: give creates a `request_id`
+    /// ([`NewCredential::request_id`], [`NewApiKey::request_id`]) so that a
+    /// retry returns the first result.
+    pub fn retries(mut self, retries: u32) -> Self {
+        self.retry.retries = retries;
+        self
+    }
+
+    /// The whole retry policy, backoff included.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Connects to the server. An `https` URL connects with TLS, checked
+    /// against the system's root certificates, when the crate's `tls`
+    /// feature is on, and is [`ClientError::TlsNotEnabled`] otherwise.
     pub async fn connect(self) -> Result<Client, ClientError> {
         let mut endpoint =
             Endpoint::from_shared(self.url.clone()).map_err(|source| ClientError::InvalidUrl {
                 url: self.url.clone(),
                 source,
             })?;
+        if endpoint.uri().scheme_str() == Some("https") {
+            endpoint = tls(endpoint, &self.url)?;
+        }
         endpoint = endpoint.connect_timeout(self.connect_timeout);
         if let Some(timeout) = self.timeout {
             endpoint = endpoint.timeout(timeout);
@@ -167,6 +248,7 @@ impl ClientBuilder {
         Ok(Client {
             channel,
             interceptor: AuthInterceptor { authorization },
+            retry: self.retry,
         })
     }
 }
@@ -176,6 +258,24 @@ impl ClientBuilder {
 pub struct Client {
     channel: Channel,
     interceptor: AuthInterceptor,
+    retry: RetryPolicy,
+}
+
+#[cfg(feature = "tls")]
+fn tls(endpoint: Endpoint, url: &str) -> Result<Endpoint, ClientError> {
+    endpoint
+        .tls_config(tonic::transport::ClientTlsConfig::new().with_native_roots())
+        .map_err(|source| ClientError::InvalidUrl {
+            url: url.to_owned(),
+            source,
+        })
+}
+
+#[cfg(not(feature = "tls"))]
+fn tls(_endpoint: Endpoint, url: &str) -> Result<Endpoint, ClientError> {
+    Err(ClientError::TlsNotEnabled {
+        url: url.to_owned(),
+    })
 }
 
 impl Client {
@@ -187,6 +287,7 @@ impl Client {
             authorization: None,
             timeout: None,
             connect_timeout: Duration::from_secs(10),
+            retry: RetryPolicy::default(),
         }
     }
 
@@ -209,5 +310,36 @@ impl Client {
     /// reflection).
     pub fn channel(&self) -> Channel {
         self.channel.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::{Client, ClientError};
+
+    #[cfg(not(feature = "tls"))]
+    #[tokio::test]
+    async fn an_https_url_without_the_tls_feature_is_a_clear_error() {
+        let err = Client::builder("https://keyward.example:443")
+            .connect()
+            .await
+            .expect_err("no TLS in this build");
+        assert!(
+            matches!(&err, ClientError::TlsNotEnabled { url } if url == "https://keyward.example:443"),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("`tls` feature"), "{err}");
+    }
+
+    #[test]
+    fn the_builder_never_shows_the_credential_and_keeps_the_retry_policy() {
+        let builder = Client::builder("http://127.0.0.1:1")
+            .api_key("kw_ak_secret")
+            .retries(0);
+        let debug = format!("{builder:?}");
+        assert!(!debug.contains("kw_ak_secret"), "{debug}");
+        assert!(debug.contains("retries: 0"), "{debug}");
     }
 }

@@ -1,0 +1,778 @@
+//! The high-level API: one method per main flow on [`Client`], taking plain
+//! Rust arguments or small request builders, returning the resource (or a
+//! `Created…` value holding its secret as a [`SecretString`]) and a typed
+//! [`ClientError`]. Every call goes through the client's [`RetryPolicy`]
+//! (UNAVAILABLE only). The `…_stream` methods walk every page of a list.
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use futures_util::stream::{self, Stream, TryStreamExt};
+use secrecy::SecretString;
+
+use crate::proto as pb;
+use crate::{Client, ClientError};
+
+/// A stream over every item of a paginated list, fetching pages as it goes.
+pub type ItemStream<T> = Pin<Box<dyn Stream<Item = Result<T, ClientError>> + Send + 'static>>;
+
+/// Calls `$client.$stub().$method(req)` through the retry policy and returns
+/// the response message.
+macro_rules! rpc {
+    ($client:expr, $stub:ident, $method:ident, $req:expr) => {{
+        let client: &Client = $client;
+        let req = $req;
+        client
+            .retry
+            .run(|| {
+                let mut stub = client.$stub();
+                let req = req.clone();
+                async move {
+                    stub.$method(req)
+                        .await
+                        .map(tonic::Response::into_inner)
+                        .map_err(ClientError::from)
+                }
+            })
+            .await
+    }};
+}
+
+/// Builds an [`ItemStream`] from a page fetcher: `fetch(page_token)` answers
+/// one page's items and the next token (empty at the end).
+fn pages<T, F, Fut>(fetch: F) -> ItemStream<T>
+where
+    T: Send + 'static,
+    F: FnMut(String) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<(Vec<T>, String), ClientError>> + Send + 'static,
+{
+    let pages = stream::try_unfold(
+        (fetch, Some(String::new())),
+        |(mut fetch, token)| async move {
+            let Some(token) = token else {
+                return Ok::<_, ClientError>(None);
+            };
+            let (items, next) = fetch(token).await?;
+            let next = (!next.is_empty()).then_some(next);
+            Ok(Some((items, (fetch, next))))
+        },
+    );
+    Box::pin(
+        pages
+            .map_ok(|items| stream::iter(items.into_iter().map(Ok::<T, ClientError>)))
+            .try_flatten(),
+    )
+}
+
+/// Defines a `…_stream` method over a list RPC.
+macro_rules! list_stream {
+    (
+        $(#[$doc:meta])*
+        $name:ident($($arg:ident: $ty:ty),*) -> $item:ty,
+        $stub:ident . $method:ident,
+        $field:ident,
+        |$token:ident, $page_size:ident| $req:expr
+    ) => {
+        $(#[$doc])*
+        pub fn $name(&self, $($arg: $ty,)* page_size: i32) -> ItemStream<$item> {
+            let client = self.clone();
+            $(let $arg = $arg.to_owned();)*
+            pages(move |$token: String| {
+                let client = client.clone();
+                let $page_size = page_size;
+                $(let $arg = $arg.clone();)*
+                async move {
+                    let resp = rpc!(&client, $stub, $method, $req)?;
+                    Ok((resp.$field, resp.next_page_token))
+                }
+            })
+        }
+    };
+}
+
+fn required<T>(value: Option<T>, field: &'static str) -> Result<T, ClientError> {
+    value.ok_or(ClientError::MissingField(field))
+}
+
+fn duration(d: Duration) -> prost_types::Duration {
+    prost_types::Duration {
+        seconds: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        nanos: i32::try_from(d.subsec_nanos()).unwrap_or(0),
+    }
+}
+
+/// A new account, its first administrator and that administrator's API key.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct CreatedAccount {
+    /// The account.
+    pub account: pb::Account,
+    /// Its first administrator.
+    pub administrator: pb::User,
+    /// The administrator's API key, shown once.
+    pub administrator_api_key: SecretString,
+}
+
+/// A new credential and its client secret.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct CreatedCredential {
+    /// The credential (its `client_id` included).
+    pub credential: pb::Credential,
+    /// The client secret, shown once. Empty when a `request_id` retry
+    /// returned an earlier creation.
+    pub client_secret: SecretString,
+}
+
+/// A new API key.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct CreatedApiKey {
+    /// The key's resource.
+    pub api_key: pb::ApiKey,
+    /// The key itself, shown once.
+    pub key: SecretString,
+    /// The name to save it under (see [`crate::ApiKeyFile`]).
+    pub suggested_file_name: String,
+}
+
+/// A `CreateCredential` request: build it with [`NewCredential::new`], adjust
+/// it, and pass it to [`Client::create_credential`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct NewCredential {
+    request: pb::CreateCredentialRequest,
+}
+
+impl NewCredential {
+    /// A credential in `parent` (`accounts/{account}`): the identifier that
+    /// follows the account's prefix in its Client ID, a display name, the
+    /// application it belongs to and a contact email (one credential per
+    /// contact email in an account), all required by the server, as is at
+    /// least one API set ([`NewCredential::api_sets`]). Scheme Basic unless
+    /// [`NewCredential::scheme`] says otherwise.
+    pub fn new(
+        parent: impl Into<String>,
+        identifier: impl Into<String>,
+        display_name: impl Into<String>,
+        application: impl Into<String>,
+        contact_email: impl Into<String>,
+    ) -> Self {
+        Self {
+            request: pb::CreateCredentialRequest {
+                parent: parent.into(),
+                identifier: identifier.into(),
+                credential: Some(pb::Credential {
+                    display_name: display_name.into(),
+                    application: application.into(),
+                    contact_email: contact_email.into(),
+                    scheme: pb::credential::Scheme::Basic as i32,
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+        }
+    }
+
+    fn credential(&mut self) -> &mut pb::Credential {
+        self.request.credential.get_or_insert_with(Default::default)
+    }
+
+    /// Basic or HMAC.
+    pub fn scheme(mut self, scheme: pb::credential::Scheme) -> Self {
+        self.credential().scheme = scheme as i32;
+        self
+    }
+
+    /// The API sets it may use (`apiSets/{id}`); required, at least one.
+    pub fn api_sets<I, S>(mut self, api_sets: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.credential().api_sets = api_sets.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// A description.
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.credential().description = description.into();
+        self
+    }
+
+    /// A request id: a retry with the same id returns the first credential
+    /// instead of creating a second one.
+    pub fn request_id(mut self, request_id: impl Into<String>) -> Self {
+        self.request.request_id = request_id.into();
+        self
+    }
+
+    /// The raw request, for fields this builder does not cover.
+    pub fn into_request(self) -> pb::CreateCredentialRequest {
+        self.request
+    }
+}
+
+/// A `CreateApiKey` request for the caller (`users/me`) or another user;
+/// pass it to [`Client::create_api_key`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct NewApiKey {
+    request: pb::CreateApiKeyRequest,
+}
+
+impl NewApiKey {
+    /// A key for the caller, named `display_name`, holding `api_sets`
+    /// (`apiSets/{id}`).
+    pub fn new<I, S>(display_name: impl Into<String>, api_sets: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self {
+            request: pb::CreateApiKeyRequest {
+                parent: "users/me".into(),
+                api_key: Some(pb::ApiKey {
+                    display_name: display_name.into(),
+                    api_sets: api_sets.into_iter().map(Into::into).collect(),
+                    ..Default::default()
+                }),
+                ttl: None,
+                request_id: String::new(),
+            },
+        }
+    }
+
+    /// The user it is for (`accounts/{a}/users/{u}`), instead of the caller.
+    pub fn parent(mut self, parent: impl Into<String>) -> Self {
+        self.request.parent = parent.into();
+        self
+    }
+
+    /// How long it lives.
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.request.ttl = Some(duration(ttl));
+        self
+    }
+
+    /// A description.
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.request
+            .api_key
+            .get_or_insert_with(Default::default)
+            .description = description.into();
+        self
+    }
+
+    /// A request id: a retry with the same id returns the first key's
+    /// resource instead of minting a second key.
+    pub fn request_id(mut self, request_id: impl Into<String>) -> Self {
+        self.request.request_id = request_id.into();
+        self
+    }
+
+    /// The raw request.
+    pub fn into_request(self) -> pb::CreateApiKeyRequest {
+        self.request
+    }
+}
+
+/// What `VerifyApiKey`, `VerifyClientSecret` and `VerifyHmacSignature` may
+/// check besides validity.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Scope {
+    /// Only that the credential is valid.
+    #[default]
+    Any,
+    /// That it may use this API set (`apiSets/{id}`).
+    ApiSet(String),
+    /// That it may call this method (`/package.Service/Method`).
+    ApiMethod(String),
+}
+
+impl Scope {
+    fn split(self) -> (String, String) {
+        match self {
+            Self::Any => (String::new(), String::new()),
+            Self::ApiSet(set) => (set, String::new()),
+            Self::ApiMethod(method) => (String::new(), method),
+        }
+    }
+}
+
+/// Accounts, users, roles and the audit log (`AccountService`).
+impl Client {
+    /// Creates an account (operators only) with its first administrator;
+    /// the answer holds that administrator's API key.
+    pub async fn create_account(
+        &self,
+        account_id: &str,
+        display_name: &str,
+        administrator_display_name: &str,
+        administrator_email: &str,
+    ) -> Result<CreatedAccount, ClientError> {
+        let resp = rpc!(
+            self,
+            accounts,
+            create_account,
+            pb::CreateAccountRequest {
+                account_id: account_id.to_owned(),
+                account: Some(pb::Account {
+                    display_name: display_name.to_owned(),
+                    ..Default::default()
+                }),
+                administrator: Some(pb::User {
+                    display_name: administrator_display_name.to_owned(),
+                    email: administrator_email.to_owned(),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            }
+        )?;
+        Ok(CreatedAccount {
+            account: required(resp.account, "account")?,
+            administrator: required(resp.administrator, "administrator")?,
+            administrator_api_key: resp.administrator_api_key.into(),
+        })
+    }
+
+    /// Marks an account verified (operators only), so it may create API
+    /// client credentials.
+    pub async fn verify_account(&self, name: &str) -> Result<pb::Account, ClientError> {
+        let resp = rpc!(
+            self,
+            accounts,
+            verify_account,
+            pb::VerifyAccountRequest {
+                name: name.to_owned(),
+                etag: String::new(),
+            }
+        )?;
+        required(resp.account, "account")
+    }
+
+    /// Reads an account (`accounts/{account}`).
+    pub async fn get_account(&self, name: &str) -> Result<pb::Account, ClientError> {
+        let resp = rpc!(
+            self,
+            accounts,
+            get_account,
+            pb::GetAccountRequest {
+                name: name.to_owned()
+            }
+        )?;
+        required(resp.account, "account")
+    }
+
+    /// Creates a user `user_id` in `parent` (`accounts/{account}`) holding
+    /// `roles` (`accounts/{account}/roles/{role}`).
+    pub async fn create_user<I, S>(
+        &self,
+        parent: &str,
+        user_id: &str,
+        display_name: &str,
+        email: &str,
+        roles: I,
+    ) -> Result<pb::User, ClientError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let resp = rpc!(
+            self,
+            accounts,
+            create_user,
+            pb::CreateUserRequest {
+                parent: parent.to_owned(),
+                user_id: user_id.to_owned(),
+                user: Some(pb::User {
+                    display_name: display_name.to_owned(),
+                    email: email.to_owned(),
+                    roles: roles.into_iter().map(Into::into).collect(),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            }
+        )?;
+        required(resp.user, "user")
+    }
+
+    /// Creates a role `role_id` in `parent` (`accounts/{account}`) granting
+    /// `authorities`.
+    pub async fn create_role(
+        &self,
+        parent: &str,
+        role_id: &str,
+        display_name: &str,
+        authorities: &[pb::Authority],
+    ) -> Result<pb::Role, ClientError> {
+        let resp = rpc!(
+            self,
+            accounts,
+            create_role,
+            pb::CreateRoleRequest {
+                parent: parent.to_owned(),
+                role_id: role_id.to_owned(),
+                role: Some(pb::Role {
+                    display_name: display_name.to_owned(),
+                    authorities: authorities.iter().map(|a| *a as i32).collect(),
+                    ..Default::default()
+                }),
+            }
+        )?;
+        required(resp.role, "role")
+    }
+
+    list_stream!(
+        /// Every account the caller may see, `page_size` per request (0: the
+        /// server's default).
+        list_accounts_stream() -> pb::Account,
+        accounts.list_accounts,
+        accounts,
+        |token, page_size| pb::ListAccountsRequest { page_size, page_token: token.clone() }
+    );
+
+    list_stream!(
+        /// Every user of `parent` (`accounts/{account}`).
+        list_users_stream(parent: &str) -> pb::User,
+        accounts.list_users,
+        users,
+        |token, page_size| pb::ListUsersRequest { parent: parent.clone(), page_size, page_token: token.clone() }
+    );
+
+    list_stream!(
+        /// Every role of `parent` (`accounts/{account}`).
+        list_roles_stream(parent: &str) -> pb::Role,
+        accounts.list_roles,
+        roles,
+        |token, page_size| pb::ListRolesRequest { parent: parent.clone(), page_size, page_token: token.clone() }
+    );
+
+    list_stream!(
+        /// Every audit event of `parent` (`accounts/{account}`), newest first.
+        list_audit_events_stream(parent: &str) -> pb::AuditEvent,
+        accounts.list_audit_events,
+        audit_events,
+        |token, page_size| pb::ListAuditEventsRequest { parent: parent.clone(), page_size, page_token: token.clone() }
+    );
+}
+
+/// API client credentials and their verification (`CredentialService`).
+impl Client {
+    /// Creates a credential; the answer holds its client secret, once.
+    pub async fn create_credential(
+        &self,
+        new: NewCredential,
+    ) -> Result<CreatedCredential, ClientError> {
+        let resp = rpc!(self, credentials, create_credential, new.into_request())?;
+        Ok(CreatedCredential {
+            credential: required(resp.credential, "credential")?,
+            client_secret: resp.client_secret.into(),
+        })
+    }
+
+    /// Reads a credential (`accounts/{account}/credentials/{credential}`).
+    pub async fn get_credential(&self, name: &str) -> Result<pb::Credential, ClientError> {
+        let resp = rpc!(
+            self,
+            credentials,
+            get_credential,
+            pb::GetCredentialRequest {
+                name: name.to_owned()
+            }
+        )?;
+        required(resp.credential, "credential")
+    }
+
+    /// Renames a credential.
+    pub async fn update_credential_display_name(
+        &self,
+        name: &str,
+        display_name: &str,
+    ) -> Result<pb::Credential, ClientError> {
+        let resp = rpc!(
+            self,
+            credentials,
+            update_credential,
+            pb::UpdateCredentialRequest {
+                credential: Some(pb::Credential {
+                    name: name.to_owned(),
+                    display_name: display_name.to_owned(),
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["display_name".into()],
+                }),
+            }
+        )?;
+        required(resp.credential, "credential")
+    }
+
+    /// Enables a disabled credential.
+    pub async fn enable_credential(&self, name: &str) -> Result<pb::Credential, ClientError> {
+        let resp = rpc!(
+            self,
+            credentials,
+            enable_credential,
+            pb::EnableCredentialRequest {
+                name: name.to_owned(),
+                etag: String::new(),
+            }
+        )?;
+        required(resp.credential, "credential")
+    }
+
+    /// Disables a credential: it stops verifying until enabled again.
+    pub async fn disable_credential(&self, name: &str) -> Result<pb::Credential, ClientError> {
+        let resp = rpc!(
+            self,
+            credentials,
+            disable_credential,
+            pb::DisableCredentialRequest {
+                name: name.to_owned(),
+                etag: String::new(),
+            }
+        )?;
+        required(resp.credential, "credential")
+    }
+
+    /// Issues a new client secret. With a `grace` period (at most 7 days)
+    /// the previous secret keeps verifying until it ends; without, it stops
+    /// at once.
+    pub async fn renew_secret(
+        &self,
+        name: &str,
+        grace: Option<Duration>,
+    ) -> Result<CreatedCredential, ClientError> {
+        let resp = rpc!(
+            self,
+            credentials,
+            renew_credential_secret,
+            pb::RenewCredentialSecretRequest {
+                name: name.to_owned(),
+                grace_period: grace.map(duration),
+                request_id: String::new(),
+                etag: String::new(),
+            }
+        )?;
+        Ok(CreatedCredential {
+            credential: required(resp.credential, "credential")?,
+            client_secret: resp.client_secret.into(),
+        })
+    }
+
+    /// Deletes a credential.
+    pub async fn delete_credential(&self, name: &str) -> Result<(), ClientError> {
+        rpc!(
+            self,
+            credentials,
+            delete_credential,
+            pb::DeleteCredentialRequest {
+                name: name.to_owned(),
+                etag: String::new(),
+            }
+        )?;
+        Ok(())
+    }
+
+    /// Asks whether `client_id` and `client_secret` are valid (and, with a
+    /// scope, allowed there). A refusal is a decision, not an error.
+    pub async fn verify_client_secret(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+        scope: Scope,
+    ) -> Result<pb::Decision, ClientError> {
+        let (api_set, api_method) = scope.split();
+        let resp = rpc!(
+            self,
+            credentials,
+            verify_client_secret,
+            pb::VerifyClientSecretRequest {
+                client_id: client_id.to_owned(),
+                client_secret: client_secret.to_owned(),
+                authorization: String::new(),
+                api_set,
+                api_method,
+            }
+        )?;
+        required(resp.decision, "decision")
+    }
+
+    /// Asks whether a `KEYWARD-HMAC-SHA256` signed request is valid: its
+    /// `authorization` header, method, path, raw query and the body's
+    /// SHA-256 in lowercase hex (see [`crate::hmac`]).
+    pub async fn verify_hmac_signature(
+        &self,
+        request: HmacRequest<'_>,
+        scope: Scope,
+    ) -> Result<pb::Decision, ClientError> {
+        let (api_set, api_method) = scope.split();
+        let resp = rpc!(
+            self,
+            credentials,
+            verify_hmac_signature,
+            pb::VerifyHmacSignatureRequest {
+                authorization: request.authorization.to_owned(),
+                http_method: request.http_method.to_owned(),
+                path: request.path.to_owned(),
+                query: request.query.to_owned(),
+                body_sha256: request.body_sha256.to_owned(),
+                api_set,
+                api_method,
+            }
+        )?;
+        required(resp.decision, "decision")
+    }
+
+    list_stream!(
+        /// Every credential of `parent` (`accounts/{account}`).
+        list_credentials_stream(parent: &str) -> pb::Credential,
+        credentials.list_credentials,
+        credentials,
+        |token, page_size| pb::ListCredentialsRequest {
+            parent: parent.clone(),
+            page_size,
+            page_token: token.clone(),
+            ..Default::default()
+        }
+    );
+}
+
+/// A signed HTTP request as a gateway received it, for
+/// [`Client::verify_hmac_signature`].
+#[derive(Debug, Clone, Copy)]
+pub struct HmacRequest<'a> {
+    /// The `Authorization` header value.
+    pub authorization: &'a str,
+    /// The HTTP method, `POST`.
+    pub http_method: &'a str,
+    /// The path, `/v1/invoices`.
+    pub path: &'a str,
+    /// The raw query string without `?`.
+    pub query: &'a str,
+    /// The SHA-256 of the body, lowercase hex.
+    pub body_sha256: &'a str,
+}
+
+/// API keys and API sets (`ApiKeyService`).
+impl Client {
+    /// Creates an API key; the answer holds the key, once.
+    pub async fn create_api_key(&self, new: NewApiKey) -> Result<CreatedApiKey, ClientError> {
+        let resp = rpc!(self, api_keys, create_api_key, new.into_request())?;
+        Ok(CreatedApiKey {
+            api_key: required(resp.api_key, "api_key")?,
+            key: resp.key.into(),
+            suggested_file_name: resp.suggested_file_name,
+        })
+    }
+
+    /// Reads an API key (`accounts/{a}/users/{u}/apiKeys/{k}`).
+    pub async fn get_api_key(&self, name: &str) -> Result<pb::ApiKey, ClientError> {
+        let resp = rpc!(
+            self,
+            api_keys,
+            get_api_key,
+            pb::GetApiKeyRequest {
+                name: name.to_owned()
+            }
+        )?;
+        required(resp.api_key, "api_key")
+    }
+
+    /// Revokes an API key, for good.
+    pub async fn revoke_api_key(&self, name: &str) -> Result<pb::ApiKey, ClientError> {
+        let resp = rpc!(
+            self,
+            api_keys,
+            revoke_api_key,
+            pb::RevokeApiKeyRequest {
+                name: name.to_owned()
+            }
+        )?;
+        required(resp.api_key, "api_key")
+    }
+
+    /// Deletes an API key.
+    pub async fn delete_api_key(&self, name: &str) -> Result<(), ClientError> {
+        rpc!(
+            self,
+            api_keys,
+            delete_api_key,
+            pb::DeleteApiKeyRequest {
+                name: name.to_owned(),
+                etag: String::new(),
+            }
+        )?;
+        Ok(())
+    }
+
+    /// Asks whether `key` is valid and, with `api_set` (`apiSets/{id}`),
+    /// may use that API set. A refusal is a decision, not an error.
+    pub async fn verify_api_key(
+        &self,
+        key: &str,
+        api_set: Option<&str>,
+    ) -> Result<pb::Decision, ClientError> {
+        let resp = rpc!(
+            self,
+            api_keys,
+            verify_api_key,
+            pb::VerifyApiKeyRequest {
+                key: key.to_owned(),
+                api_set: api_set.unwrap_or_default().to_owned(),
+                api_method: String::new(),
+            }
+        )?;
+        required(resp.decision, "decision")
+    }
+
+    /// Creates a platform API set `api_set_id` (operators only) grouping
+    /// `methods` (`/package.Service/Method`).
+    pub async fn create_api_set<I, S>(
+        &self,
+        api_set_id: &str,
+        display_name: &str,
+        methods: I,
+    ) -> Result<pb::ApiSet, ClientError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let resp = rpc!(
+            self,
+            api_keys,
+            create_api_set,
+            pb::CreateApiSetRequest {
+                api_set_id: api_set_id.to_owned(),
+                api_set: Some(pb::ApiSet {
+                    display_name: display_name.to_owned(),
+                    methods: methods.into_iter().map(Into::into).collect(),
+                    ..Default::default()
+                }),
+            }
+        )?;
+        required(resp.api_set, "api_set")
+    }
+
+    list_stream!(
+        /// Every API set of the catalog.
+        list_api_sets_stream() -> pb::ApiSet,
+        api_keys.list_api_sets,
+        api_sets,
+        |token, page_size| pb::ListApiSetsRequest { page_size, page_token: token.clone() }
+    );
+
+    list_stream!(
+        /// Every API key of `parent` (`users/me` or `accounts/{a}/users/{u}`).
+        list_api_keys_stream(parent: &str) -> pb::ApiKey,
+        api_keys.list_api_keys,
+        api_keys,
+        |token, page_size| pb::ListApiKeysRequest {
+            parent: parent.clone(),
+            page_size,
+            page_token: token.clone(),
+            ..Default::default()
+        }
+    );
+}
