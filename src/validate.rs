@@ -136,6 +136,25 @@ pub fn email(field: &str, value: &str) -> Result<String, ServiceError> {
     }
 }
 
+/// An optional expiry, which must be a valid time in the future.
+pub fn future_time(
+    field: &str,
+    value: Option<&prost_types::Timestamp>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, ServiceError> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let time = u32::try_from(value.nanos)
+        .ok()
+        .and_then(|nanos| chrono::DateTime::from_timestamp(value.seconds, nanos))
+        .ok_or_else(|| invalid(field, "is not a valid time"))?;
+    if time <= now {
+        return Err(invalid(field, "must be in the future"));
+    }
+    Ok(Some(time))
+}
+
 /// `page_size`: negative is an error, 0 means the default, larger than the
 /// maximum means the maximum.
 pub fn page_size(field: &str, value: i32) -> Result<u64, ServiceError> {

@@ -390,7 +390,8 @@ impl Authenticator {
     /// no such client ID, or the credential is an HMAC one), so every refusal before the
     /// secret matched costs the same and answers [`ClientRefusal::Invalid`]. Only a caller
     /// holding the right secret learns more: that the version or credential expired, or
-    /// that the credential is disabled.
+    /// that the credential is disabled. A usable secret has its use noted (last-used time
+    /// of its version, coalesced).
     pub async fn judge_client_secret(
         &self,
         client_id: &str,
@@ -427,7 +428,16 @@ impl Authenticator {
             version: candidate.version,
             version_expire_time: candidate.expire_time,
         };
-        Ok(judge_matched_client(matched, self.clock.now()))
+        let now = self.clock.now();
+        let judgement = judge_matched_client(matched, now);
+        if let ClientJudgement::Valid(matched) = &judgement {
+            let target = UsageTarget::CredentialSecret {
+                credential_id: matched.credential.id.clone(),
+                version: matched.version,
+            };
+            self.usage.note(target, now).await;
+        }
+        Ok(judgement)
     }
 
     /// Whether `key`'s secret matches the stored hash: by digest when this

@@ -134,20 +134,7 @@ fn expiry(
             "ttl",
             "give either api_key.expire_time or ttl, not both",
         )),
-        (Some(time), None) => {
-            let time =
-                DateTime::from_timestamp(time.seconds, u32::try_from(time.nanos).unwrap_or(0))
-                    .ok_or_else(|| {
-                        ServiceError::invalid("api_key.expire_time", "is not a valid time")
-                    })?;
-            if time <= now {
-                return Err(ServiceError::invalid(
-                    "api_key.expire_time",
-                    "must be in the future",
-                ));
-            }
-            Ok(Some(time))
-        }
+        (Some(time), None) => validate::future_time("api_key.expire_time", Some(time), now),
         (None, Some(ttl)) => {
             if ttl.seconds <= 0 || ttl.seconds > MAX_TTL_SECS || ttl.nanos != 0 {
                 return Err(ServiceError::invalid(

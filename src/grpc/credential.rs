@@ -9,7 +9,7 @@
 //! it. A retry cannot know whether that first response was seen, so it must assume it was;
 //! a client that lost it renews the secret (the Client ID stays).
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use keyward_core::key::{Key, KeyKind};
 use keyward_store::{
     Credential, CredentialScheme, CredentialState, CredentialUpdate, NewCredential,
@@ -105,7 +105,8 @@ impl CredentialServiceImpl {
         );
     }
 
-    /// Notes that a secret version verified a request, for its last-used time (coalesced).
+    /// Notes that a secret version verified a signed request, for its last-used time
+    /// (coalesced; Basic secrets are noted by `judge_client_secret` itself).
     async fn secret_used(&self, matched: &ClientMatch) {
         let target = UsageTarget::CredentialSecret {
             credential_id: matched.credential.id.clone(),
@@ -166,25 +167,6 @@ fn scheme_from_pb(field: &str, value: i32) -> Result<CredentialScheme, ServiceEr
             "must be SCHEME_BASIC or SCHEME_HMAC",
         )),
     }
-}
-
-/// An optional expiry, which must be in the future.
-fn expire_time(
-    field: &str,
-    value: Option<&prost_types::Timestamp>,
-    now: DateTime<Utc>,
-) -> Result<Option<DateTime<Utc>>, ServiceError> {
-    let Some(value) = value else {
-        return Ok(None);
-    };
-    let time = u32::try_from(value.nanos)
-        .ok()
-        .and_then(|nanos| DateTime::from_timestamp(value.seconds, nanos))
-        .ok_or_else(|| ServiceError::invalid(field, "is not a valid time"))?;
-    if time <= now {
-        return Err(ServiceError::invalid(field, "must be in the future"));
-    }
-    Ok(Some(time))
 }
 
 /// A renewal's grace period: none, or up to [`MAX_GRACE_PERIOD`].
@@ -272,7 +254,7 @@ impl CredentialService for CredentialServiceImpl {
             validate::display_name("credential.application", &credential.application, 100)?;
         let scheme = scheme_from_pb("credential.scheme", credential.scheme)?;
         let api_set_ids = grantable_api_sets("credential.api_sets", &credential.api_sets, &caller)?;
-        let expire_time = expire_time(
+        let expire_time = validate::future_time(
             "credential.expire_time",
             credential.expire_time.as_ref(),
             now,
@@ -679,7 +661,6 @@ impl CredentialService for CredentialServiceImpl {
                     .allows(&self.state.store, &matched.credential.api_set_ids)
                     .await?
                 {
-                    self.secret_used(&matched).await;
                     decision_for(&matched, None)
                 } else {
                     decision_for(&matched, Some(pb::decision::Reason::ApiSetNotAllowed))
