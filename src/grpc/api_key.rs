@@ -18,6 +18,7 @@ use super::pb::{
 };
 use chrono::{DateTime, Utc};
 use keyward_core::key::{Key, KeyKind};
+use keyward_core::key_file;
 use keyward_store::{
     ApiKey, ApiKeyFilter, ApiKeyUpdate, ApiSetUpdate, NewApiSet, PageRequest, StoreError,
 };
@@ -148,20 +149,6 @@ fn expiry(
     }
 }
 
-/// `DISPLAY_NAME.APIKEY`, safe on every filesystem: spaces become
-/// underscores, nothing else outside `[A-Za-z0-9._-]` survives.
-fn suggested_file_name(display_name: &str) -> String {
-    let stem: String = display_name
-        .trim()
-        .chars()
-        .map(|c| if c == ' ' { '_' } else { c })
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-        .collect();
-    let stem = stem.trim_start_matches('.');
-    let stem = if stem.is_empty() { "keyward" } else { stem };
-    format!("{stem}.APIKEY")
-}
-
 /// The methods of an API set: 1 to 200 characters each, no spaces or
 /// control characters, unique, sorted; at most 1000.
 fn methods(field: &str, values: &[String]) -> Result<Vec<String>, ServiceError> {
@@ -274,7 +261,7 @@ impl ApiKeyService for ApiKeyServiceImpl {
             return Ok(Response::new(CreateApiKeyResponse {
                 api_key: Some(convert::api_key(&stored, now)),
                 key: String::new(),
-                suggested_file_name: suggested_file_name(&stored.display_name),
+                suggested_file_name: key_file::file_name(&stored.display_name, &stored.id),
             }));
         }
         let creator = caller.principal.name();
@@ -318,7 +305,7 @@ impl ApiKeyService for ApiKeyServiceImpl {
         Ok(Response::new(CreateApiKeyResponse {
             api_key: Some(convert::api_key(&stored, now)),
             key: issued.key.to_token().expose_secret().to_owned(),
-            suggested_file_name: suggested_file_name(&stored.display_name),
+            suggested_file_name: key_file::file_name(&stored.display_name, &stored.id),
         }))
     }
 

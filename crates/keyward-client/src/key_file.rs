@@ -66,7 +66,7 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::proto::CreateApiKeyResponse;
 
 /// The extension of API key files.
-pub const EXTENSION: &str = "APIKEY";
+pub use keyward_core::key_file::EXTENSION;
 
 /// Files larger than this are not API key files and are refused unread.
 const MAX_FILE_LEN: u64 = 64 * 1024;
@@ -251,30 +251,17 @@ impl ApiKeyFile {
         self.display_name.as_deref()
     }
 
-    /// `DISPLAY_NAME.APIKEY`, safe on every filesystem: spaces become
-    /// underscores and only ASCII letters, digits, `.`, `_` and `-` are kept
-    /// (no leading dot), as the server's `suggested_file_name`. Without a
-    /// display name, the key's public prefix `kw_ak_{id}` names the file.
+    /// `DISPLAY_NAME.APIKEY`, safe on every filesystem, as the server's
+    /// `suggested_file_name`: see [`keyward_core::key_file::file_name`].
+    /// Without a display name, the key's public prefix `kw_ak_{id}` names
+    /// the file.
     pub fn file_name(&self) -> String {
-        let stem: String = self
-            .display_name
-            .as_deref()
-            .unwrap_or_default()
-            .chars()
-            .map(|c| if c == ' ' { '_' } else { c })
-            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-            .collect();
-        let stem = stem.trim_start_matches('.');
-        if stem.is_empty() {
-            let public = self
-                .key
-                .expose_secret()
-                .get(..KeyKind::ApiKey.prefix().len() + keyward_core::key::KeyId::LEN)
-                .unwrap_or("keyward");
-            format!("{public}.{EXTENSION}")
-        } else {
-            format!("{stem}.{EXTENSION}")
-        }
+        let key = self.key.expose_secret();
+        let key_id = key
+            .get(KeyKind::ApiKey.prefix().len()..)
+            .and_then(|rest| rest.get(..keyward_core::key::KeyId::LEN))
+            .unwrap_or_default();
+        keyward_core::key_file::file_name(self.display_name.as_deref().unwrap_or_default(), key_id)
     }
 
     /// The file's contents, in the documented format.

@@ -2,4 +2,5 @@
 #![warn(missing_docs)]
 
 pub mod key;
+pub mod key_file;
 pub mod signing;

@@ -47,3 +47,5 @@ export function fieldViolations(error: unknown): BadRequest_FieldViolation[] {
     .findDetails(BadRequestSchema)
     .flatMap((badRequest) => badRequest.fieldViolations);
 }
+
+export { ApiKeyFile, checkApiKey, EXTENSION, fileName, KeyFileError, ParseError, type ParseErrorKind } from "./keyFile.js";
