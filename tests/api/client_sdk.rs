@@ -259,6 +259,26 @@ async fn streams_walk_every_page(backend: Backend) {
             .collect::<Vec<_>>()
     );
 
+    // The same list one page at a time: 2, 2, 1, and no token after the last.
+    let mut token = String::new();
+    let mut sizes = Vec::new();
+    let mut paged = Vec::new();
+    loop {
+        let page = alice
+            .list_credentials("accounts/acme", CredentialFilter::default(), 2, &token)
+            .await
+            .unwrap();
+        sizes.push(page.items.len());
+        paged.extend(page.items.into_iter().map(|c| c.client_id));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(sizes, [2, 2, 1]);
+    paged.sort();
+    assert_eq!(paged, client_ids);
+
     for id in ["bob", "carol", "dave"] {
         alice
             .create_user(

@@ -4,7 +4,8 @@
 //! take an optional etag), returning the resource (or a `Created…` value
 //! holding its secret as a [`SecretString`]) and a typed [`ClientError`].
 //! Every call goes through the client's [`RetryPolicy`](crate::RetryPolicy)
-//! (UNAVAILABLE only). The `…_stream` methods walk every page of a list.
+//! (UNAVAILABLE only). A list RPC has two methods: `list_…` fetches one
+//! [`Page`], `list_…_stream` walks every page.
 
 use std::pin::Pin;
 use std::time::Duration;
@@ -69,11 +70,12 @@ where
     )
 }
 
-/// Defines a `…_stream` method over a list RPC.
+/// Defines the two methods of a list RPC: `$page` answers one [`Page`],
+/// `$name` (`…_stream`) walks every page.
 macro_rules! list_stream {
     (
         $(#[$doc:meta])*
-        $name:ident($($arg:ident: $ty:ty),*) -> $item:ty,
+        $name:ident / $page:ident($($arg:ident: $ty:ty),*) -> $item:ty,
         $stub:ident . $method:ident,
         $field:ident,
         |$token:ident, $page_size:ident| $req:expr
@@ -92,7 +94,38 @@ macro_rules! list_stream {
                 }
             })
         }
+
+        #[doc = concat!(
+            "One page of what [`Client::", stringify!($name), "`] streams: up to ",
+            "`page_size` items (0: the server's default of 50, at most 1000) from ",
+            "`page_token` (empty: the first page), and the token of the next page."
+        )]
+        pub async fn $page(
+            &self,
+            $($arg: $ty,)*
+            page_size: i32,
+            page_token: &str,
+        ) -> Result<Page<$item>, ClientError> {
+            $(let $arg = $arg.to_owned();)*
+            let $token = page_token.to_owned();
+            let $page_size = page_size;
+            let resp = rpc!(self, $stub, $method, $req)?;
+            Ok(Page {
+                items: resp.$field,
+                next_page_token: resp.next_page_token,
+            })
+        }
     };
+}
+
+/// One page of a list RPC.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Page<T> {
+    /// The items of this page.
+    pub items: Vec<T>,
+    /// The token of the next page; empty on the last page.
+    pub next_page_token: String,
 }
 
 fn required<T>(value: Option<T>, field: &'static str) -> Result<T, ClientError> {
@@ -640,7 +673,7 @@ impl Client {
     list_stream!(
         /// Every account the caller may see, `page_size` per request (0: the
         /// server's default).
-        list_accounts_stream() -> pb::Account,
+        list_accounts_stream / list_accounts() -> pb::Account,
         accounts.list_accounts,
         accounts,
         |token, page_size| pb::ListAccountsRequest { page_size, page_token: token.clone() }
@@ -648,7 +681,7 @@ impl Client {
 
     list_stream!(
         /// Every user of `parent` (`accounts/{account}`).
-        list_users_stream(parent: &str) -> pb::User,
+        list_users_stream / list_users(parent: &str) -> pb::User,
         accounts.list_users,
         users,
         |token, page_size| pb::ListUsersRequest { parent: parent.clone(), page_size, page_token: token.clone() }
@@ -656,7 +689,7 @@ impl Client {
 
     list_stream!(
         /// Every role of `parent` (`accounts/{account}`).
-        list_roles_stream(parent: &str) -> pb::Role,
+        list_roles_stream / list_roles(parent: &str) -> pb::Role,
         accounts.list_roles,
         roles,
         |token, page_size| pb::ListRolesRequest { parent: parent.clone(), page_size, page_token: token.clone() }
@@ -664,7 +697,7 @@ impl Client {
 
     list_stream!(
         /// Every audit event of `parent` (`accounts/{account}`), newest first.
-        list_audit_events_stream(parent: &str) -> pb::AuditEvent,
+        list_audit_events_stream / list_audit_events(parent: &str) -> pb::AuditEvent,
         accounts.list_audit_events,
         audit_events,
         |token, page_size| pb::ListAuditEventsRequest { parent: parent.clone(), page_size, page_token: token.clone() }
@@ -837,7 +870,7 @@ impl Client {
     list_stream!(
         /// Every credential of `parent` (`accounts/{account}`) that `filter`
         /// lets through ([`CredentialFilter::default`]: all of them).
-        list_credentials_stream(parent: &str, filter: CredentialFilter) -> pb::Credential,
+        list_credentials_stream / list_credentials(parent: &str, filter: CredentialFilter) -> pb::Credential,
         credentials.list_credentials,
         credentials,
         |token, page_size| pb::ListCredentialsRequest {
@@ -1011,7 +1044,7 @@ impl Client {
 
     list_stream!(
         /// Every API set of the catalog.
-        list_api_sets_stream() -> pb::ApiSet,
+        list_api_sets_stream / list_api_sets() -> pb::ApiSet,
         api_keys.list_api_sets,
         api_sets,
         |token, page_size| pb::ListApiSetsRequest { page_size, page_token: token.clone() }
@@ -1021,7 +1054,7 @@ impl Client {
         /// Every API key of `parent` (`users/me`, `accounts/{a}/users/{u}`,
         /// or every user's with `accounts/{a}/users/-`), only those in
         /// `state` when it is given.
-        list_api_keys_stream(parent: &str, state: Option<pb::api_key::State>) -> pb::ApiKey,
+        list_api_keys_stream / list_api_keys(parent: &str, state: Option<pb::api_key::State>) -> pb::ApiKey,
         api_keys.list_api_keys,
         api_keys,
         |token, page_size| pb::ListApiKeysRequest {

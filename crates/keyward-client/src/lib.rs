@@ -13,7 +13,8 @@
 //! answer [`ClientError`] (typed from the
 //! server's `ErrorInfo` reason, see [`error`]), retry UNAVAILABLE only
 //! ([`retry`]), and hand secrets back as [`secrecy::SecretString`]. List RPCs
-//! come as streams over every page ([`ItemStream`]). The raw tonic stubs stay
+//! come as one [`Page`] at a time and as streams over every page
+//! ([`ItemStream`]). The raw tonic stubs stay
 //! available ([`Client::accounts`], [`Client::credentials`],
 //! [`Client::api_keys`]) for anything the high-level API does not cover.
 //!
@@ -134,7 +135,7 @@ pub mod update;
 
 pub use api::{
     CreatedAccount, CreatedApiKey, CreatedCredential, CredentialFilter, HmacRequest, ItemStream,
-    NewApiKey, NewCredential, Scope, SecretRenewal,
+    NewApiKey, NewCredential, Page, Scope, SecretRenewal,
 };
 pub use error::{ClientError, FieldViolation};
 pub use retry::RetryPolicy;
