@@ -53,22 +53,24 @@ pub(crate) enum Command {
     /// Accounts (tenants): create, get, list, update, verify.
     #[command(subcommand)]
     Accounts(AccountsCmd),
-    /// Users of an account.
+    /// Users of an account: create, get, list, update, disable, enable, delete.
     #[command(subcommand)]
     Users(UsersCmd),
-    /// Roles of an account.
+    /// Roles of an account: create, get, list, update, delete.
     #[command(subcommand)]
     Roles(RolesCmd),
-    /// API sets: the groups of methods a credential may be given.
+    /// API sets, the groups of methods a credential may be given: list, get, create, update,
+    /// delete.
     #[command(subcommand, name = "api-sets")]
     ApiSets(ApiSetsCmd),
-    /// API client credentials (Basic or HMAC client secrets).
+    /// API client credentials (Basic or HMAC client secrets): create, list, show, update,
+    /// renew, enable, disable, delete.
     #[command(subcommand)]
     Credentials(CredentialsCmd),
-    /// API keys of users.
+    /// API keys of users: create, list, get, update, revoke, delete.
     #[command(subcommand, name = "api-keys")]
     ApiKeys(ApiKeysCmd),
-    /// The audit log of an account.
+    /// The audit log of an account: list.
     #[command(subcommand)]
     Audit(AuditCmd),
     /// Ask the server whether a key, a Basic secret or an HMAC signature is valid.
@@ -125,7 +127,7 @@ pub(crate) enum AccountsCmd {
 pub(crate) struct EtagArg {
     /// Act only if the resource still has this etag (as `get` or `--json` shows it,
     /// quotes included: --etag '"3"'); otherwise ABORTED, exit code 4.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub(crate) etag: Option<String>,
 }
 

@@ -628,6 +628,20 @@ async fn server_errors_exit_with_their_class(backend: Backend) {
         invalid.stderr
     );
 
+    let empty_etag = server
+        .cli(
+            operator,
+            &["users", "delete", "accounts/acme/users/bob", "--etag", ""],
+            None,
+        )
+        .await
+        .exits(1);
+    assert!(
+        empty_etag.stderr.contains("--etag"),
+        "an empty etag is a usage error, not an unconditional delete: {}",
+        empty_etag.stderr
+    );
+
     let usage = server.cli(operator, &["credentials", "renew"], None).await;
     assert_eq!(
         usage.code, 1,
