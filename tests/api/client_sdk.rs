@@ -7,7 +7,10 @@ use std::time::Duration;
 use futures_util::TryStreamExt as _;
 use keyward_client::hmac::HmacSigner;
 use keyward_client::proto as pb;
-use keyward_client::{ClientError, HmacRequest, NewApiKey, NewCredential, Scope};
+use keyward_client::{
+    AccountUpdate, ApiKeyUpdate, ApiSetUpdate, ClientError, CredentialFilter, CredentialUpdate,
+    HmacRequest, NewApiKey, NewCredential, RoleUpdate, Scope, SecretRenewal, UserUpdate,
+};
 use secrecy::ExposeSecret as _;
 
 use crate::helpers::{Backend, spawn_app};
@@ -16,6 +19,8 @@ on_every_backend!(
     the_high_level_api_walks_accounts_credentials_and_api_keys,
     streams_walk_every_page,
     errors_arrive_typed_with_their_reason_and_fields,
+    accounts_users_and_roles_update_through_their_builders_guarded_by_etags,
+    api_sets_api_keys_and_credentials_update_filter_and_delete_guarded_by_etags,
 );
 
 async fn the_high_level_api_walks_accounts_credentials_and_api_keys(backend: Backend) {
@@ -30,7 +35,7 @@ async fn the_high_level_api_walks_accounts_credentials_and_api_keys(backend: Bac
     assert!(!created.account.verified);
     assert!(!format!("{created:?}").contains(created.administrator_api_key.expose_secret()));
     let account = operator
-        .verify_account("accounts/acme")
+        .verify_account("accounts/acme", None)
         .await
         .expect("the operator verifies acme");
     assert!(account.verified);
@@ -80,7 +85,7 @@ async fn the_high_level_api_walks_accounts_credentials_and_api_keys(backend: Bac
 
     // Renewal with a grace period: both secrets verify.
     let renewed = alice
-        .renew_secret(&name, Some(Duration::from_secs(3600)))
+        .renew_secret(SecretRenewal::new(&name).grace(Duration::from_secs(3600)))
         .await
         .unwrap();
     let second_secret = renewed.client_secret.expose_secret().to_owned();
@@ -95,7 +100,7 @@ async fn the_high_level_api_walks_accounts_credentials_and_api_keys(backend: Bac
     }
 
     // Disabled, it stops verifying; enabled, it verifies again.
-    let disabled = alice.disable_credential(&name).await.unwrap();
+    let disabled = alice.disable_credential(&name, None).await.unwrap();
     assert_eq!(disabled.state(), pb::credential::State::Disabled);
     let decision = alice
         .verify_client_secret(&client_id, &second_secret, Scope::Any)
@@ -103,9 +108,9 @@ async fn the_high_level_api_walks_accounts_credentials_and_api_keys(backend: Bac
         .unwrap();
     assert!(!decision.valid);
     assert_eq!(decision.reason(), pb::decision::Reason::Disabled);
-    alice.enable_credential(&name).await.unwrap();
+    alice.enable_credential(&name, None).await.unwrap();
     let renamed = alice
-        .update_credential_display_name(&name, "Billing export (new)")
+        .update_credential(CredentialUpdate::new(&name).display_name("Billing export (new)"))
         .await
         .unwrap();
     assert_eq!(renamed.display_name, "Billing export (new)");
@@ -145,7 +150,7 @@ async fn the_high_level_api_walks_accounts_credentials_and_api_keys(backend: Bac
         alice.get_api_key(&key.api_key.name).await.unwrap().state(),
         pb::api_key::State::Revoked
     );
-    alice.delete_api_key(&key.api_key.name).await.unwrap();
+    alice.delete_api_key(&key.api_key.name, None).await.unwrap();
 
     // An HMAC credential: a request signed with the client crate's signer
     // verifies once; the same signature replayed does not.
@@ -191,7 +196,7 @@ async fn the_high_level_api_walks_accounts_credentials_and_api_keys(backend: Bac
     assert_eq!(decision.reason(), pb::decision::Reason::ReplayedNonce);
 
     // Deleted, it is gone.
-    alice.delete_credential(&name).await.unwrap();
+    alice.delete_credential(&name, None).await.unwrap();
     assert!(matches!(
         alice.get_credential(&name).await,
         Err(ClientError::NotFound { .. })
@@ -217,7 +222,10 @@ async fn streams_walk_every_page(backend: Backend) {
         .create_account("acme", "Acme", "Alice", "alice@acme.example")
         .await
         .unwrap();
-    app.operator.verify_account("accounts/acme").await.unwrap();
+    app.operator
+        .verify_account("accounts/acme", None)
+        .await
+        .unwrap();
     let alice = app
         .client_with_key(created.administrator_api_key.expose_secret())
         .await;
@@ -238,7 +246,7 @@ async fn streams_walk_every_page(backend: Backend) {
     }
 
     let mut client_ids: Vec<String> = alice
-        .list_credentials_stream("accounts/acme", 2)
+        .list_credentials_stream("accounts/acme", CredentialFilter::default(), 2)
         .map_ok(|c| c.client_id)
         .try_collect()
         .await
@@ -250,6 +258,26 @@ async fn streams_walk_every_page(backend: Backend) {
             .map(|i| format!("acme-client-{i}"))
             .collect::<Vec<_>>()
     );
+
+    // The same list one page at a time: 2, 2, 1, and no token after the last.
+    let mut token = String::new();
+    let mut sizes = Vec::new();
+    let mut paged = Vec::new();
+    loop {
+        let page = alice
+            .list_credentials("accounts/acme", CredentialFilter::default(), 2, &token)
+            .await
+            .unwrap();
+        sizes.push(page.items.len());
+        paged.extend(page.items.into_iter().map(|c| c.client_id));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(sizes, [2, 2, 1]);
+    paged.sort();
+    assert_eq!(paged, client_ids);
 
     for id in ["bob", "carol", "dave"] {
         alice
@@ -314,7 +342,7 @@ async fn streams_walk_every_page(backend: Backend) {
             .unwrap();
     }
     let keys: Vec<_> = alice
-        .list_api_keys_stream("users/me", 1)
+        .list_api_keys_stream("users/me", None, 1)
         .try_collect()
         .await
         .unwrap();
@@ -358,7 +386,7 @@ async fn errors_arrive_typed_with_their_reason_and_fields(backend: Backend) {
     assert!(matches!(err, ClientError::NotFound { .. }), "{err:?}");
 
     let err = alice
-        .list_credentials_stream("accounts/acme", -1)
+        .list_credentials_stream("accounts/acme", CredentialFilter::default(), -1)
         .try_collect::<Vec<_>>()
         .await
         .expect_err("a negative page size");
@@ -373,7 +401,7 @@ async fn errors_arrive_typed_with_their_reason_and_fields(backend: Backend) {
     }
 
     let err = alice
-        .verify_account("accounts/acme")
+        .verify_account("accounts/acme", None)
         .await
         .expect_err("only operators verify accounts");
     assert!(
@@ -404,4 +432,470 @@ async fn errors_arrive_typed_with_their_reason_and_fields(backend: Backend) {
         matches!(err, ClientError::Unauthenticated { .. }),
         "{err:?}"
     );
+}
+
+/// `ABORTED`, as a stale etag answers.
+fn is_aborted<T>(result: &Result<T, ClientError>) -> bool {
+    matches!(result, Err(ClientError::Aborted { .. }))
+}
+
+fn is_failed_precondition<T>(result: &Result<T, ClientError>, expected: &str) -> bool {
+    matches!(result, Err(ClientError::FailedPrecondition { reason, .. }) if reason == expected)
+}
+
+async fn accounts_users_and_roles_update_through_their_builders_guarded_by_etags(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let created = app
+        .operator
+        .create_account("acme", "Acme", "Alice", "alice@acme.example")
+        .await
+        .unwrap();
+    let stale = app
+        .operator
+        .verify_account("accounts/acme", Some("\"999\""))
+        .await;
+    assert!(is_aborted(&stale), "{stale:?}");
+    let verified = app
+        .operator
+        .verify_account("accounts/acme", Some(&created.account.etag))
+        .await
+        .unwrap();
+    assert!(verified.verified);
+    let alice = app
+        .client_with_key(created.administrator_api_key.expose_secret())
+        .await;
+
+    // The account: renamed with its current etag, refused with the old one.
+    let renamed = alice
+        .update_account(
+            AccountUpdate::new("accounts/acme")
+                .display_name("Acme Inc")
+                .etag(&verified.etag),
+        )
+        .await
+        .unwrap();
+    assert_eq!(renamed.display_name, "Acme Inc");
+    assert_ne!(renamed.etag, verified.etag, "an update changes the etag");
+    assert_eq!(
+        alice
+            .get_account("accounts/acme")
+            .await
+            .unwrap()
+            .display_name,
+        "Acme Inc"
+    );
+    let stale = alice
+        .update_account(
+            AccountUpdate::new("accounts/acme")
+                .display_name("Acme Ltd")
+                .etag(&verified.etag),
+        )
+        .await;
+    assert!(is_aborted(&stale), "{stale:?}");
+    let empty = alice
+        .update_account(AccountUpdate::new("accounts/acme"))
+        .await;
+    match empty {
+        Err(ClientError::InvalidArgument { violations, .. }) => assert!(
+            violations.iter().any(|v| v.field == "update_mask"),
+            "{violations:?}"
+        ),
+        other => panic!("an empty mask is INVALID_ARGUMENT, not {other:?}"),
+    }
+
+    // A role: read, updated, refused when stale, deleted.
+    let auditor = alice
+        .create_role(
+            "accounts/acme",
+            "auditor",
+            "Auditor",
+            &[pb::Authority::ViewAuditLog],
+        )
+        .await
+        .unwrap();
+    let read = alice.get_role(&auditor.name).await.unwrap();
+    assert_eq!(read.display_name, "Auditor");
+    assert_eq!(read.etag, auditor.etag);
+    let updated = alice
+        .update_role(
+            RoleUpdate::new(&auditor.name)
+                .description("reads the audit log and manages users")
+                .authorities([pb::Authority::ViewAuditLog, pb::Authority::ManageUsers])
+                .etag(&auditor.etag),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        updated.display_name, "Auditor",
+        "not in the mask: unchanged"
+    );
+    assert_eq!(updated.description, "reads the audit log and manages users");
+    let mut authorities = updated.authorities.clone();
+    authorities.sort_unstable();
+    assert_eq!(
+        authorities,
+        [
+            pb::Authority::ManageUsers as i32,
+            pb::Authority::ViewAuditLog as i32
+        ]
+    );
+    let stale = alice
+        .update_role(
+            RoleUpdate::new(&auditor.name)
+                .display_name("Auditors")
+                .etag(&auditor.etag),
+        )
+        .await;
+    assert!(is_aborted(&stale), "{stale:?}");
+    let builtin = alice
+        .update_role(RoleUpdate::new("accounts/acme/roles/administrator").display_name("Boss"))
+        .await;
+    assert!(
+        is_failed_precondition(&builtin, "BUILTIN_ROLE"),
+        "the built-in role is fixed: {builtin:?}"
+    );
+
+    // A user: read, updated (email and roles), disabled, enabled, deleted.
+    let bob = alice
+        .create_user(
+            "accounts/acme",
+            "bob",
+            "Bob",
+            "bob@acme.example",
+            Vec::<String>::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        alice.get_user(&bob.name).await.unwrap().email,
+        "bob@acme.example"
+    );
+    let updated = alice
+        .update_user(
+            UserUpdate::new(&bob.name)
+                .email("robert@acme.example")
+                .roles([auditor.name.as_str()])
+                .etag(&bob.etag),
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated.email, "robert@acme.example");
+    assert_eq!(updated.display_name, "Bob");
+    assert_eq!(updated.roles, [auditor.name.as_str()]);
+    let stale = alice
+        .update_user(
+            UserUpdate::new(&bob.name)
+                .display_name("Rob")
+                .etag(&bob.etag),
+        )
+        .await;
+    assert!(is_aborted(&stale), "{stale:?}");
+    let stale = alice.disable_user(&bob.name, Some(&bob.etag)).await;
+    assert!(is_aborted(&stale), "{stale:?}");
+    let disabled = alice
+        .disable_user(&bob.name, Some(&updated.etag))
+        .await
+        .unwrap();
+    assert_eq!(disabled.state(), pb::user::State::Disabled);
+    let enabled = alice.enable_user(&bob.name, None).await.unwrap();
+    assert_eq!(enabled.state(), pb::user::State::Active);
+    let last_admin = alice.disable_user(&created.administrator.name, None).await;
+    assert!(
+        is_failed_precondition(&last_admin, "LAST_ADMINISTRATOR"),
+        "an account keeps an active administrator: {last_admin:?}"
+    );
+
+    // Deletes take the etag too: a stale one deletes nothing, the current
+    // one deletes.
+    let stale = alice.delete_user(&bob.name, Some(&bob.etag)).await;
+    assert!(is_aborted(&stale), "{stale:?}");
+    alice
+        .delete_user(&bob.name, Some(&enabled.etag))
+        .await
+        .unwrap();
+    assert!(matches!(
+        alice.get_user(&bob.name).await,
+        Err(ClientError::NotFound { .. })
+    ));
+    let stale = alice.delete_role(&auditor.name, Some(&auditor.etag)).await;
+    assert!(is_aborted(&stale), "{stale:?}");
+    alice
+        .delete_role(
+            &auditor.name,
+            Some(&updated_role_etag(&alice, &auditor.name).await),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        alice.get_role(&auditor.name).await,
+        Err(ClientError::NotFound { .. })
+    ));
+}
+
+async fn updated_role_etag(client: &keyward_client::Client, name: &str) -> String {
+    client.get_role(name).await.unwrap().etag
+}
+
+async fn api_sets_api_keys_and_credentials_update_filter_and_delete_guarded_by_etags(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
+    let operator = &app.operator;
+    let created = operator
+        .create_account("acme", "Acme", "Alice", "alice@acme.example")
+        .await
+        .unwrap();
+    operator
+        .verify_account("accounts/acme", None)
+        .await
+        .unwrap();
+    let alice = app
+        .client_with_key(created.administrator_api_key.expose_secret())
+        .await;
+
+    // API sets: the operator edits the catalog; anyone authenticated reads it.
+    let reports = operator
+        .create_api_set("reports", "Reports", ["/reports.v1.Reports/List"])
+        .await
+        .unwrap();
+    let read = alice.get_api_set("apiSets/reports").await.unwrap();
+    assert_eq!(read.methods, ["/reports.v1.Reports/List"]);
+    let updated = operator
+        .update_api_set(
+            ApiSetUpdate::new("apiSets/reports")
+                .methods(["/reports.v1.Reports/List", "/reports.v1.Reports/Get"])
+                .description("read-only reports")
+                .etag(&reports.etag),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        updated.methods,
+        ["/reports.v1.Reports/Get", "/reports.v1.Reports/List"],
+        "the catalog keeps methods sorted"
+    );
+    assert_eq!(updated.description, "read-only reports");
+    assert_eq!(updated.display_name, "Reports");
+    let stale = operator
+        .update_api_set(
+            ApiSetUpdate::new("apiSets/reports")
+                .display_name("Old")
+                .etag(&reports.etag),
+        )
+        .await;
+    assert!(is_aborted(&stale), "{stale:?}");
+    let builtin = operator
+        .update_api_set(ApiSetUpdate::new("apiSets/keyward.verify").display_name("Verify"))
+        .await;
+    assert!(
+        is_failed_precondition(&builtin, "BUILTIN_API_SET"),
+        "{builtin:?}"
+    );
+    let denied = alice
+        .update_api_set(ApiSetUpdate::new("apiSets/reports").display_name("Mine"))
+        .await;
+    assert!(
+        matches!(denied, Err(ClientError::PermissionDenied { .. })),
+        "{denied:?}"
+    );
+    let stale = operator
+        .delete_api_set("apiSets/reports", Some(&reports.etag))
+        .await;
+    assert!(is_aborted(&stale), "{stale:?}");
+    operator
+        .delete_api_set("apiSets/reports", Some(&updated.etag))
+        .await
+        .unwrap();
+    assert!(matches!(
+        alice.get_api_set("apiSets/reports").await,
+        Err(ClientError::NotFound { .. })
+    ));
+
+    // API keys: renamed, filtered by state, deleted with their etag.
+    let first = alice
+        .create_api_key(NewApiKey::new("first", ["apiSets/keyward.verify"]))
+        .await
+        .unwrap();
+    let second = alice
+        .create_api_key(NewApiKey::new("second", ["apiSets/keyward.verify"]))
+        .await
+        .unwrap();
+    let renamed = alice
+        .update_api_key(
+            ApiKeyUpdate::new(&first.api_key.name)
+                .display_name("first renamed")
+                .description("kept for the gateway")
+                .etag(&first.api_key.etag),
+        )
+        .await
+        .unwrap();
+    assert_eq!(renamed.display_name, "first renamed");
+    assert_eq!(renamed.description, "kept for the gateway");
+    assert_eq!(renamed.api_sets, ["apiSets/keyward.verify"]);
+    let stale = alice
+        .update_api_key(
+            ApiKeyUpdate::new(&first.api_key.name)
+                .description("again")
+                .etag(&first.api_key.etag),
+        )
+        .await;
+    assert!(is_aborted(&stale), "{stale:?}");
+    let revoked = alice.revoke_api_key(&second.api_key.name).await.unwrap();
+    let names = |state| {
+        alice
+            .list_api_keys_stream("users/me", state, 1)
+            .map_ok(|k| k.name)
+            .try_collect::<Vec<_>>()
+    };
+    assert_eq!(
+        names(Some(pb::api_key::State::Revoked)).await.unwrap(),
+        [second.api_key.name.as_str()]
+    );
+    let active = names(Some(pb::api_key::State::Active)).await.unwrap();
+    assert!(active.contains(&first.api_key.name), "{active:?}");
+    assert!(!active.contains(&second.api_key.name), "{active:?}");
+    let stale = alice
+        .delete_api_key(&second.api_key.name, Some(&second.api_key.etag))
+        .await;
+    assert!(is_aborted(&stale), "{stale:?}");
+    alice
+        .delete_api_key(&second.api_key.name, Some(&revoked.etag))
+        .await
+        .unwrap();
+    assert!(matches!(
+        alice.get_api_key(&second.api_key.name).await,
+        Err(ClientError::NotFound { .. })
+    ));
+
+    // Credentials: updated, state changes and renewal guarded by the etag,
+    // filtered by state and scheme.
+    let new = |id: &str| {
+        NewCredential::new(
+            "accounts/acme",
+            id,
+            id,
+            "billing",
+            format!("{id}@acme.example"),
+        )
+        .api_sets(["apiSets/keyward.verify"])
+    };
+    let basic = alice
+        .create_credential(new("basic"))
+        .await
+        .unwrap()
+        .credential;
+    let hmac = alice
+        .create_credential(new("signer").scheme(pb::credential::Scheme::Hmac))
+        .await
+        .unwrap()
+        .credential;
+    let updated = alice
+        .update_credential(
+            CredentialUpdate::new(&basic.name)
+                .description("nightly export")
+                .application("exports")
+                .api_sets(["apiSets/keyward.verify", "apiSets/keyward.credentials"])
+                .etag(&basic.etag),
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated.description, "nightly export");
+    assert_eq!(updated.application, "exports");
+    assert_eq!(updated.display_name, "basic");
+    let mut sets = updated.api_sets.clone();
+    sets.sort();
+    assert_eq!(
+        sets,
+        ["apiSets/keyward.credentials", "apiSets/keyward.verify"]
+    );
+    let stale = alice
+        .update_credential(
+            CredentialUpdate::new(&basic.name)
+                .display_name("x")
+                .etag(&basic.etag),
+        )
+        .await;
+    assert!(is_aborted(&stale), "{stale:?}");
+    let stale = alice
+        .disable_credential(&basic.name, Some(&basic.etag))
+        .await;
+    assert!(is_aborted(&stale), "{stale:?}");
+    let disabled = alice
+        .disable_credential(&basic.name, Some(&updated.etag))
+        .await
+        .unwrap();
+    assert_eq!(disabled.state(), pb::credential::State::Disabled);
+
+    let listed = |filter| {
+        alice
+            .list_credentials_stream("accounts/acme", filter, 1)
+            .map_ok(|c| c.name)
+            .try_collect::<Vec<_>>()
+    };
+    assert_eq!(
+        listed(CredentialFilter::default().state(pb::credential::State::Disabled))
+            .await
+            .unwrap(),
+        [basic.name.as_str()]
+    );
+    assert_eq!(
+        listed(CredentialFilter::default().scheme(pb::credential::Scheme::Hmac))
+            .await
+            .unwrap(),
+        [hmac.name.as_str()]
+    );
+    assert!(
+        listed(
+            CredentialFilter::default()
+                .state(pb::credential::State::Disabled)
+                .scheme(pb::credential::Scheme::Hmac)
+        )
+        .await
+        .unwrap()
+        .is_empty()
+    );
+    assert_eq!(listed(CredentialFilter::default()).await.unwrap().len(), 2);
+
+    let stale = alice
+        .enable_credential(&basic.name, Some(&basic.etag))
+        .await;
+    assert!(is_aborted(&stale), "{stale:?}");
+    let enabled = alice
+        .enable_credential(&basic.name, Some(&disabled.etag))
+        .await
+        .unwrap();
+    assert_eq!(enabled.state(), pb::credential::State::Active);
+
+    let stale = alice
+        .renew_secret(SecretRenewal::new(&basic.name).etag(&basic.etag))
+        .await;
+    assert!(is_aborted(&stale), "{stale:?}");
+    let renewal = SecretRenewal::new(&basic.name)
+        .etag(&enabled.etag)
+        .request_id("0b6e-renew-basic");
+    let renewed = alice.renew_secret(renewal.clone()).await.unwrap();
+    assert!(!renewed.client_secret.expose_secret().is_empty());
+    let retried = alice.renew_secret(renewal).await.unwrap();
+    assert!(
+        retried.client_secret.expose_secret().is_empty(),
+        "a retry with the same request id mints no second secret"
+    );
+    assert_eq!(
+        retried.credential.secret_versions.len(),
+        renewed.credential.secret_versions.len()
+    );
+
+    let stale = alice
+        .delete_credential(&basic.name, Some(&basic.etag))
+        .await;
+    assert!(is_aborted(&stale), "{stale:?}");
+    let current = alice.get_credential(&basic.name).await.unwrap();
+    alice
+        .delete_credential(&basic.name, Some(&current.etag))
+        .await
+        .unwrap();
+    assert!(matches!(
+        alice.get_credential(&basic.name).await,
+        Err(ClientError::NotFound { .. })
+    ));
 }

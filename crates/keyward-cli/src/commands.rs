@@ -3,14 +3,18 @@
 use std::io::BufRead as _;
 
 use keyward_client::proto::{self, credential, decision::Reason};
-use keyward_client::{ApiKeyFile, Client};
+use keyward_client::{
+    AccountUpdate, ApiKeyFile, ApiKeyUpdate, ApiSetUpdate, Client, CredentialUpdate, RoleUpdate,
+    SecretRenewal, UserUpdate,
+};
 use serde_json::json;
 
 use crate::exit::{CliError, REFUSED};
 use crate::output::{self as out, short};
 use crate::{
-    AccountsCmd, ApiKeyStateArg, ApiKeysCmd, ApiSetsCmd, AuthorityArg, Cli, Command,
-    CredentialStateArg, CredentialsCmd, Global, RolesCmd, SchemeArg, SignArgs, UsersCmd, VerifyCmd,
+    AccountsCmd, ApiKeyStateArg, ApiKeysCmd, ApiSetsCmd, AuditCmd, AuthorityArg, Cli, Command,
+    CredentialStateArg, CredentialsCmd, EtagArg, Global, InAccount, RolesCmd, SchemeArg, SignArgs,
+    UsersCmd, VerifyCmd,
 };
 
 type Result<T> = std::result::Result<T, CliError>;
@@ -29,6 +33,7 @@ pub(crate) async fn run(cli: Cli) -> Result<u8> {
                 Command::ApiSets(cmd) => api_sets(g, &client, cmd).await,
                 Command::Credentials(cmd) => credentials(g, &client, cmd).await,
                 Command::ApiKeys(cmd) => api_keys(g, &client, cmd).await,
+                Command::Audit(cmd) => audit(g, &client, cmd).await,
                 Command::Verify(cmd) => verify(g, &client, cmd).await,
                 // Handled above, without a connection.
                 Command::Sign(_) => Ok(0),
@@ -65,17 +70,80 @@ fn named(collection: &str, id: &str) -> String {
     }
 }
 
+/// A resource of an account, `collection` (`users`, `roles`) within it: a full name
+/// as given, or a short ID with `--account`.
+fn in_account(r: &InAccount, collection: &str) -> Result<String> {
+    let singular = collection.trim_end_matches('s');
+    match (&r.account, r.name.contains('/')) {
+        (None, true) => Ok(r.name.clone()),
+        (Some(account), false) => Ok(format!(
+            "{}/{collection}/{}",
+            named("accounts", account),
+            r.name
+        )),
+        (Some(_), true) => Err(CliError::Local(format!(
+            "`{}` is a full {singular} name: drop --account, or give the short {singular} ID",
+            r.name
+        ))),
+        (None, false) => Err(CliError::Local(format!(
+            "`{0}` is a short {singular} ID: add --account ACCOUNT, or give \
+             accounts/ACCOUNT/{collection}/{0}",
+            r.name
+        ))),
+    }
+}
+
+/// `accounts/acme/users/bob` → `accounts/acme`.
+fn account_of(name: &str) -> String {
+    name.split('/').take(2).collect::<Vec<_>>().join("/")
+}
+
+/// A role of `account` (`accounts/acme`): `auditor` or a full role name.
+fn role_in(account: &str, role: &str) -> String {
+    if role.contains('/') {
+        role.to_owned()
+    } else {
+        format!("{account}/roles/{role}")
+    }
+}
+
+fn etag_of(etag: EtagArg) -> String {
+    etag.etag.unwrap_or_default()
+}
+
+/// Refuses an update that names no field, listing the flags that would.
+fn nothing_to_update(empty: bool, flags: &str) -> Result<()> {
+    if empty {
+        Err(CliError::Local(format!(
+            "nothing to update: give at least one of {flags}"
+        )))
+    } else {
+        Ok(())
+    }
+}
+
+fn deleted(g: &Global, name: &str) {
+    if g.json {
+        out::json(&json!({"deleted": name}));
+    } else {
+        println!("deleted {name}");
+    }
+}
+
+fn authority(a: AuthorityArg) -> proto::Authority {
+    match a {
+        AuthorityArg::ManageUsers => proto::Authority::ManageUsers,
+        AuthorityArg::ManageApiClients => proto::Authority::ManageApiClients,
+        AuthorityArg::ManageUserApiKey => proto::Authority::ManageUserApiKey,
+        AuthorityArg::ViewAuditLog => proto::Authority::ViewAuditLog,
+    }
+}
+
 fn grpc_duration(d: std::time::Duration) -> Result<prost_types::Duration> {
     Ok(prost_types::Duration {
         seconds: i64::try_from(d.as_secs())
             .map_err(|_| CliError::Local("duration too long".to_owned()))?,
         nanos: 0,
-    })
-}
-
-fn mask(paths: Vec<&str>) -> Option<prost_types::FieldMask> {
-    Some(prost_types::FieldMask {
-        paths: paths.into_iter().map(str::to_owned).collect(),
     })
 }
 
@@ -246,11 +314,33 @@ async fn accounts(g: &Global, client: &Client, cmd: AccountsCmd) -> Result<u8> {
                 );
             }
         }
+        AccountsCmd::Update {
+            account,
+            display_name,
+            etag,
+        } => {
+            let mut update =
+                AccountUpdate::new(named("accounts", &account)).display_name(display_name);
+            if let Some(etag) = etag.etag {
+                update = update.etag(etag);
+            }
+            let account = stub
+                .update_account(update.into_request())
+                .await?
+                .into_inner()
+                .account
+                .unwrap_or_default();
+            show(
+                g,
+                out::account_json(&account),
+                out::account_fields(&account),
+            );
+        }
         AccountsCmd::Verify { account, etag } => {
             let account = stub
                 .verify_account(proto::VerifyAccountRequest {
                     name: named("accounts", &account),
-                    etag,
+                    etag: etag_of(etag),
                 })
                 .await?
                 .into_inner()
@@ -354,6 +444,85 @@ async fn users(g: &Global, client: &Client, cmd: UsersCmd) -> Result<u8> {
                 out::table(&["NAME", "DISPLAY NAME", "EMAIL", "STATE", "ROLES"], &rows);
             }
         }
+        UsersCmd::Get { user } => {
+            let user = stub
+                .get_user(proto::GetUserRequest {
+                    name: in_account(&user, "users")?,
+                })
+                .await?
+                .into_inner()
+                .user
+                .unwrap_or_default();
+            show(g, out::user_json(&user), user_fields(&user));
+        }
+        UsersCmd::Update {
+            user,
+            display_name,
+            email,
+            roles,
+            no_roles,
+            etag,
+        } => {
+            let name = in_account(&user, "users")?;
+            let account = account_of(&name);
+            let mut update = UserUpdate::new(name);
+            if let Some(v) = display_name {
+                update = update.display_name(v);
+            }
+            if let Some(v) = email {
+                update = update.email(v);
+            }
+            if !roles.is_empty() || no_roles {
+                update = update.roles(roles.iter().map(|r| role_in(&account, r)));
+            }
+            nothing_to_update(
+                update.is_empty(),
+                "--display-name, --email, --role, --no-roles",
+            )?;
+            if let Some(etag) = etag.etag {
+                update = update.etag(etag);
+            }
+            let user = stub
+                .update_user(update.into_request())
+                .await?
+                .into_inner()
+                .user
+                .unwrap_or_default();
+            show(g, out::user_json(&user), user_fields(&user));
+        }
+        UsersCmd::Disable { user, etag } => {
+            let user = stub
+                .disable_user(proto::DisableUserRequest {
+                    name: in_account(&user, "users")?,
+                    etag: etag_of(etag),
+                })
+                .await?
+                .into_inner()
+                .user
+                .unwrap_or_default();
+            show(g, out::user_json(&user), user_fields(&user));
+        }
+        UsersCmd::Enable { user, etag } => {
+            let user = stub
+                .enable_user(proto::EnableUserRequest {
+                    name: in_account(&user, "users")?,
+                    etag: etag_of(etag),
+                })
+                .await?
+                .into_inner()
+                .user
+                .unwrap_or_default();
+            show(g, out::user_json(&user), user_fields(&user));
+        }
+        UsersCmd::Delete { user, etag } => {
+            let name = in_account(&user, "users")?;
+            stub.delete_user(proto::DeleteUserRequest {
+                name: name.clone(),
+                etag: etag_of(etag),
+            })
+            .await?;
+            deleted(g, &name);
+        }
     }
     Ok(0)
 }
@@ -365,6 +534,7 @@ fn user_fields(u: &proto::User) -> Vec<(&'static str, String)> {
         ("email", u.email.clone()),
         ("state", short(out::user_state_name(u.state), "STATE_")),
         ("roles", u.roles.join(", ")),
+        ("etag", u.etag.clone()),
     ]
 }
 
@@ -380,14 +550,7 @@ async fn roles(g: &Global, client: &Client, cmd: RolesCmd) -> Result<u8> {
         } => {
             let authorities = authorities
                 .into_iter()
-                .map(|a| {
-                    (match a {
-                        AuthorityArg::ManageUsers => proto::Authority::ManageUsers,
-                        AuthorityArg::ManageApiClients => proto::Authority::ManageApiClients,
-                        AuthorityArg::ManageUserApiKey => proto::Authority::ManageUserApiKey,
-                        AuthorityArg::ViewAuditLog => proto::Authority::ViewAuditLog,
-                    }) as i32
-                })
+                .map(|a| authority(a) as i32)
                 .collect();
             let role = stub
                 .create_role(proto::CreateRoleRequest {
@@ -442,6 +605,58 @@ async fn roles(g: &Global, client: &Client, cmd: RolesCmd) -> Result<u8> {
                 out::table(&["NAME", "DISPLAY NAME", "BUILTIN", "AUTHORITIES"], &rows);
             }
         }
+        RolesCmd::Get { role } => {
+            let role = stub
+                .get_role(proto::GetRoleRequest {
+                    name: in_account(&role, "roles")?,
+                })
+                .await?
+                .into_inner()
+                .role
+                .unwrap_or_default();
+            show(g, out::role_json(&role), role_fields(&role));
+        }
+        RolesCmd::Update {
+            role,
+            display_name,
+            description,
+            authorities,
+            etag,
+        } => {
+            let mut update = RoleUpdate::new(in_account(&role, "roles")?);
+            if let Some(v) = display_name {
+                update = update.display_name(v);
+            }
+            if let Some(v) = description {
+                update = update.description(v);
+            }
+            if !authorities.is_empty() {
+                update = update.authorities(authorities.into_iter().map(authority));
+            }
+            nothing_to_update(
+                update.is_empty(),
+                "--display-name, --description, --authority",
+            )?;
+            if let Some(etag) = etag.etag {
+                update = update.etag(etag);
+            }
+            let role = stub
+                .update_role(update.into_request())
+                .await?
+                .into_inner()
+                .role
+                .unwrap_or_default();
+            show(g, out::role_json(&role), role_fields(&role));
+        }
+        RolesCmd::Delete { role, etag } => {
+            let name = in_account(&role, "roles")?;
+            stub.delete_role(proto::DeleteRoleRequest {
+                name: name.clone(),
+                etag: etag_of(etag),
+            })
+            .await?;
+            deleted(g, &name);
+        }
     }
     Ok(0)
 }
@@ -461,6 +676,18 @@ fn role_fields(r: &proto::Role) -> Vec<(&'static str, String)> {
         ("description", r.description.clone()),
         ("authorities", authorities_text(&r.authorities)),
         ("builtin", yes_no(r.builtin)),
+        ("etag", r.etag.clone()),
+    ]
+}
+
+fn api_set_fields(s: &proto::ApiSet) -> Vec<(&'static str, String)> {
+    vec![
+        ("name", s.name.clone()),
+        ("display name", s.display_name.clone()),
+        ("description", s.description.clone()),
+        ("methods", s.methods.join(", ")),
+        ("builtin", yes_no(s.builtin)),
+        ("etag", s.etag.clone()),
     ]
 }
 
@@ -523,16 +750,56 @@ async fn api_sets(g: &Global, client: &Client, cmd: ApiSetsCmd) -> Result<u8> {
                 .into_inner()
                 .api_set
                 .unwrap_or_default();
-            show(
-                g,
-                out::api_set_json(&set),
-                vec![
-                    ("name", set.name.clone()),
-                    ("display name", set.display_name.clone()),
-                    ("description", set.description.clone()),
-                    ("methods", set.methods.join(", ")),
-                ],
-            );
+            show(g, out::api_set_json(&set), api_set_fields(&set));
+        }
+        ApiSetsCmd::Get { api_set } => {
+            let set = stub
+                .get_api_set(proto::GetApiSetRequest {
+                    name: named("apiSets", &api_set),
+                })
+                .await?
+                .into_inner()
+                .api_set
+                .unwrap_or_default();
+            show(g, out::api_set_json(&set), api_set_fields(&set));
+        }
+        ApiSetsCmd::Update {
+            api_set,
+            display_name,
+            description,
+            methods,
+            etag,
+        } => {
+            let mut update = ApiSetUpdate::new(named("apiSets", &api_set));
+            if let Some(v) = display_name {
+                update = update.display_name(v);
+            }
+            if let Some(v) = description {
+                update = update.description(v);
+            }
+            if !methods.is_empty() {
+                update = update.methods(methods);
+            }
+            nothing_to_update(update.is_empty(), "--display-name, --description, --method")?;
+            if let Some(etag) = etag.etag {
+                update = update.etag(etag);
+            }
+            let set = stub
+                .update_api_set(update.into_request())
+                .await?
+                .into_inner()
+                .api_set
+                .unwrap_or_default();
+            show(g, out::api_set_json(&set), api_set_fields(&set));
+        }
+        ApiSetsCmd::Delete { api_set, etag } => {
+            let name = named("apiSets", &api_set);
+            stub.delete_api_set(proto::DeleteApiSetRequest {
+                name: name.clone(),
+                etag: etag_of(etag),
+            })
+            .await?;
+            deleted(g, &name);
         }
     }
     Ok(0)
@@ -663,60 +930,52 @@ async fn credentials(g: &Global, client: &Client, cmd: CredentialsCmd) -> Result
             name,
             display_name,
             description,
-            contact_email,
             application,
             api_sets,
+            etag,
         } => {
-            let mut paths = Vec::new();
-            let mut c = proto::Credential {
-                name,
-                ..Default::default()
-            };
+            let mut update = CredentialUpdate::new(name);
             if let Some(v) = display_name {
-                c.display_name = v;
-                paths.push("display_name");
+                update = update.display_name(v);
             }
             if let Some(v) = description {
-                c.description = v;
-                paths.push("description");
-            }
-            if let Some(v) = contact_email {
-                c.contact_email = v;
-                paths.push("contact_email");
+                update = update.description(v);
             }
             if let Some(v) = application {
-                c.application = v;
-                paths.push("application");
+                update = update.application(v);
             }
             if !api_sets.is_empty() {
-                c.api_sets = api_sets.iter().map(|a| named("apiSets", a)).collect();
-                paths.push("api_sets");
+                update = update.api_sets(api_sets.iter().map(|a| named("apiSets", a)));
             }
-            if paths.is_empty() {
-                return Err(CliError::Local("nothing to update: give at least one of --display-name, --description, --contact-email, --application, --api-set".to_owned()));
+            nothing_to_update(
+                update.is_empty(),
+                "--display-name, --description, --application, --api-set",
+            )?;
+            if let Some(etag) = etag.etag {
+                update = update.etag(etag);
             }
             shown(
-                stub.update_credential(proto::UpdateCredentialRequest {
-                    credential: Some(c),
-                    update_mask: mask(paths),
-                })
-                .await?
-                .into_inner()
-                .credential,
+                stub.update_credential(update.into_request())
+                    .await?
+                    .into_inner()
+                    .credential,
             );
         }
         CredentialsCmd::Renew {
             name,
             grace,
             request_id,
+            etag,
         } => {
+            let mut renewal = SecretRenewal::new(name).request_id(request_id);
+            if let Some(grace) = grace {
+                renewal = renewal.grace(grace);
+            }
+            if let Some(etag) = etag.etag {
+                renewal = renewal.etag(etag);
+            }
             let response = stub
-                .renew_credential_secret(proto::RenewCredentialSecretRequest {
-                    name,
-                    grace_period: grace.map(grpc_duration).transpose()?,
-                    request_id,
-                    etag: String::new(),
-                })
+                .renew_credential_secret(renewal.into_request())
                 .await?
                 .into_inner();
             let c = response.credential.unwrap_or_default();
@@ -729,35 +988,31 @@ async fn credentials(g: &Global, client: &Client, cmd: CredentialsCmd) -> Result
                 &response.client_secret,
             );
         }
-        CredentialsCmd::Enable { name } => shown(
+        CredentialsCmd::Enable { name, etag } => shown(
             stub.enable_credential(proto::EnableCredentialRequest {
                 name,
-                etag: String::new(),
+                etag: etag_of(etag),
             })
             .await?
             .into_inner()
             .credential,
         ),
-        CredentialsCmd::Disable { name } => shown(
+        CredentialsCmd::Disable { name, etag } => shown(
             stub.disable_credential(proto::DisableCredentialRequest {
                 name,
-                etag: String::new(),
+                etag: etag_of(etag),
             })
             .await?
             .into_inner()
             .credential,
         ),
-        CredentialsCmd::Delete { name } => {
+        CredentialsCmd::Delete { name, etag } => {
             stub.delete_credential(proto::DeleteCredentialRequest {
                 name: name.clone(),
-                etag: String::new(),
+                etag: etag_of(etag),
             })
             .await?;
-            if g.json {
-                out::json(&json!({"deleted": name}));
-            } else {
-                println!("deleted {name}");
-            }
+            deleted(g, &name);
         }
     }
     Ok(0)
@@ -879,6 +1134,40 @@ async fn api_keys(g: &Global, client: &Client, cmd: ApiKeysCmd) -> Result<u8> {
                 );
             }
         }
+        ApiKeysCmd::Get { name } => {
+            let key = stub
+                .get_api_key(proto::GetApiKeyRequest { name })
+                .await?
+                .into_inner()
+                .api_key
+                .unwrap_or_default();
+            show(g, out::api_key_json(&key), out::api_key_fields(&key));
+        }
+        ApiKeysCmd::Update {
+            name,
+            display_name,
+            description,
+            etag,
+        } => {
+            let mut update = ApiKeyUpdate::new(name);
+            if let Some(v) = display_name {
+                update = update.display_name(v);
+            }
+            if let Some(v) = description {
+                update = update.description(v);
+            }
+            nothing_to_update(update.is_empty(), "--display-name, --description")?;
+            if let Some(etag) = etag.etag {
+                update = update.etag(etag);
+            }
+            let key = stub
+                .update_api_key(update.into_request())
+                .await?
+                .into_inner()
+                .api_key
+                .unwrap_or_default();
+            show(g, out::api_key_json(&key), out::api_key_fields(&key));
+        }
         ApiKeysCmd::Revoke { name } => {
             let key = stub
                 .revoke_api_key(proto::RevokeApiKeyRequest { name })
@@ -888,6 +1177,67 @@ async fn api_keys(g: &Global, client: &Client, cmd: ApiKeysCmd) -> Result<u8> {
                 .unwrap_or_default();
             show(g, out::api_key_json(&key), out::api_key_fields(&key));
         }
+        ApiKeysCmd::Delete { name, etag } => {
+            stub.delete_api_key(proto::DeleteApiKeyRequest {
+                name: name.clone(),
+                etag: etag_of(etag),
+            })
+            .await?;
+            deleted(g, &name);
+        }
+    }
+    Ok(0)
+}
+
+async fn audit(g: &Global, client: &Client, cmd: AuditCmd) -> Result<u8> {
+    let mut stub = client.accounts();
+    let AuditCmd::List { account, limit } = cmd;
+    let parent = named("accounts", &account);
+    let limit = limit.map_or(usize::MAX, |n| n as usize);
+    let page_size = i32::try_from(limit.min(1000)).unwrap_or(1000);
+    let mut all = Vec::new();
+    let mut page_token = String::new();
+    while all.len() < limit {
+        let page = stub
+            .list_audit_events(proto::ListAuditEventsRequest {
+                parent: parent.clone(),
+                page_size,
+                page_token,
+            })
+            .await?
+            .into_inner();
+        all.extend(page.audit_events);
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    all.truncate(limit);
+    if g.json {
+        out::json(&json!(
+            all.iter().map(out::audit_event_json).collect::<Vec<_>>()
+        ));
+    } else {
+        let rows = all
+            .iter()
+            .map(|e| {
+                vec![
+                    out::time(e.event_time.as_ref()),
+                    short(out::outcome_name(e.outcome), "OUTCOME_"),
+                    e.method.rsplit('/').next().unwrap_or_default().to_owned(),
+                    e.actor.clone(),
+                    e.resource.clone(),
+                    e.count.to_string(),
+                    e.detail.clone(),
+                ]
+            })
+            .collect::<Vec<_>>();
+        out::table(
+            &[
+                "TIME", "OUTCOME", "METHOD", "ACTOR", "RESOURCE", "COUNT", "DETAIL",
+            ],
+            &rows,
+        );
     }
     Ok(0)
 }

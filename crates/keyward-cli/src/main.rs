@@ -50,24 +50,29 @@ pub(crate) struct Global {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Accounts (tenants): create, get, list, verify.
+    /// Accounts (tenants): create, get, list, update, verify.
     #[command(subcommand)]
     Accounts(AccountsCmd),
-    /// Users of an account.
+    /// Users of an account: create, get, list, update, disable, enable, delete.
     #[command(subcommand)]
     Users(UsersCmd),
-    /// Roles of an account.
+    /// Roles of an account: create, get, list, update, delete.
     #[command(subcommand)]
     Roles(RolesCmd),
-    /// API sets: the groups of methods a credential may be given.
+    /// API sets, the groups of methods a credential may be given: list, get, create, update,
+    /// delete.
     #[command(subcommand, name = "api-sets")]
     ApiSets(ApiSetsCmd),
-    /// API client credentials (Basic or HMAC client secrets).
+    /// API client credentials (Basic or HMAC client secrets): create, list, show, update,
+    /// renew, enable, disable, delete.
     #[command(subcommand)]
     Credentials(CredentialsCmd),
-    /// API keys of users.
+    /// API keys of users: create, list, get, update, revoke, delete.
     #[command(subcommand, name = "api-keys")]
     ApiKeys(ApiKeysCmd),
+    /// The audit log of an account: list.
+    #[command(subcommand)]
+    Audit(AuditCmd),
     /// Ask the server whether a key, a Basic secret or an HMAC signature is valid.
     #[command(subcommand)]
     Verify(VerifyCmd),
@@ -96,15 +101,57 @@ pub(crate) enum AccountsCmd {
         request_id: String,
     },
     /// Show an account (`acme` or `accounts/acme`).
+    #[command(visible_alias = "show")]
     Get { account: String },
     /// List the accounts the caller may see.
     List,
+    /// Change an account's display name (its administrators).
+    Update {
+        account: String,
+        #[arg(long)]
+        display_name: String,
+        #[command(flatten)]
+        etag: EtagArg,
+    },
     /// Mark an account verified (operators only), so it may create API client
     /// credentials.
     Verify {
         account: String,
-        #[arg(long, default_value = "")]
-        etag: String,
+        #[command(flatten)]
+        etag: EtagArg,
+    },
+}
+
+/// `--etag`: make a change conditional on the resource being unchanged.
+#[derive(Debug, Args)]
+pub(crate) struct EtagArg {
+    /// Act only if the resource still has this etag (as `get` or `--json` shows it,
+    /// quotes included: --etag '"3"'); otherwise ABORTED, exit code 4.
+    #[arg(long, value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub(crate) etag: Option<String>,
+}
+
+/// A resource of an account: its full name, or a short ID with `--account`.
+#[derive(Debug, Args)]
+pub(crate) struct InAccount {
+    /// The resource name (`accounts/acme/users/bob`, `accounts/acme/roles/auditor`), or
+    /// its short ID (`bob`, `auditor`) with `--account`.
+    pub(crate) name: String,
+    /// The account of a short ID (`acme` or `accounts/acme`).
+    #[arg(long)]
+    pub(crate) account: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AuditCmd {
+    /// List the audit events of an account, newest first.
+    List {
+        /// The account (`acme` or `accounts/acme`).
+        #[arg(long)]
+        account: String,
+        /// Show at most this many events.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        limit: Option<u32>,
     },
 }
 
@@ -129,6 +176,52 @@ pub(crate) enum UsersCmd {
     List {
         #[arg(long)]
         account: String,
+    },
+    /// Show a user (`accounts/acme/users/bob`, or `bob --account acme`).
+    #[command(visible_alias = "show")]
+    Get {
+        #[command(flatten)]
+        user: InAccount,
+    },
+    /// Change a user's display name, email or roles.
+    Update {
+        #[command(flatten)]
+        user: InAccount,
+        /// The new display name.
+        #[arg(long)]
+        display_name: Option<String>,
+        /// The new email address.
+        #[arg(long)]
+        email: Option<String>,
+        /// Replace the roles (`auditor` or `accounts/acme/roles/auditor`); repeatable.
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// Take every role away.
+        #[arg(long, conflicts_with = "roles")]
+        no_roles: bool,
+        #[command(flatten)]
+        etag: EtagArg,
+    },
+    /// Disable a user: their API keys stop working until they are enabled again.
+    Disable {
+        #[command(flatten)]
+        user: InAccount,
+        #[command(flatten)]
+        etag: EtagArg,
+    },
+    /// Enable a disabled user.
+    Enable {
+        #[command(flatten)]
+        user: InAccount,
+        #[command(flatten)]
+        etag: EtagArg,
+    },
+    /// Delete a user.
+    Delete {
+        #[command(flatten)]
+        user: InAccount,
+        #[command(flatten)]
+        etag: EtagArg,
     },
 }
 
@@ -161,6 +254,35 @@ pub(crate) enum RolesCmd {
         #[arg(long)]
         account: String,
     },
+    /// Show a role (`accounts/acme/roles/auditor`, or `auditor --account acme`).
+    #[command(visible_alias = "show")]
+    Get {
+        #[command(flatten)]
+        role: InAccount,
+    },
+    /// Change a role's display name, description or authorities.
+    Update {
+        #[command(flatten)]
+        role: InAccount,
+        /// The new display name.
+        #[arg(long)]
+        display_name: Option<String>,
+        /// The new description (`""` clears it).
+        #[arg(long)]
+        description: Option<String>,
+        /// Replace the authorities; repeatable.
+        #[arg(long = "authority", value_enum)]
+        authorities: Vec<AuthorityArg>,
+        #[command(flatten)]
+        etag: EtagArg,
+    },
+    /// Delete a role.
+    Delete {
+        #[command(flatten)]
+        role: InAccount,
+        #[command(flatten)]
+        etag: EtagArg,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -178,6 +300,31 @@ pub(crate) enum ApiSetsCmd {
         /// A method (`/billing.v1.Invoices/List`); repeatable.
         #[arg(long = "method")]
         methods: Vec<String>,
+    },
+    /// Show an API set (`billing` or `apiSets/billing`) and its methods.
+    #[command(visible_alias = "show")]
+    Get { api_set: String },
+    /// Change a platform API set (operators only; built-in sets are fixed).
+    Update {
+        api_set: String,
+        /// The new display name.
+        #[arg(long)]
+        display_name: Option<String>,
+        /// The new description (`""` clears it).
+        #[arg(long)]
+        description: Option<String>,
+        /// Replace the methods (`/billing.v1.Invoices/List`); repeatable.
+        #[arg(long = "method")]
+        methods: Vec<String>,
+        #[command(flatten)]
+        etag: EtagArg,
+    },
+    /// Delete a platform API set (operators only), refused while a credential or key
+    /// holds it.
+    Delete {
+        api_set: String,
+        #[command(flatten)]
+        etag: EtagArg,
     },
 }
 
@@ -229,21 +376,25 @@ pub(crate) enum CredentialsCmd {
         scheme: Option<SchemeArg>,
     },
     /// Show a credential (`accounts/acme/credentials/x`).
+    #[command(visible_alias = "get")]
     Show { name: String },
-    /// Change a credential's descriptive fields or API sets.
+    /// Change a credential's display name, description, application or API sets.
     Update {
         name: String,
+        /// The new display name.
         #[arg(long)]
         display_name: Option<String>,
+        /// The new description (`""` clears it).
         #[arg(long)]
         description: Option<String>,
-        #[arg(long)]
-        contact_email: Option<String>,
+        /// The new application.
         #[arg(long)]
         application: Option<String>,
         /// Replace the API sets; repeatable.
         #[arg(long = "api-set")]
         api_sets: Vec<String>,
+        #[command(flatten)]
+        etag: EtagArg,
     },
     /// Issue a new client secret; prints it, once. With `--grace`, the previous secret
     /// keeps working that long (at most 7 days).
@@ -254,13 +405,27 @@ pub(crate) enum CredentialsCmd {
         grace: Option<Duration>,
         #[arg(long, default_value = "")]
         request_id: String,
+        #[command(flatten)]
+        etag: EtagArg,
     },
     /// Enable a disabled credential.
-    Enable { name: String },
+    Enable {
+        name: String,
+        #[command(flatten)]
+        etag: EtagArg,
+    },
     /// Disable a credential (it stops verifying, and can be enabled again).
-    Disable { name: String },
+    Disable {
+        name: String,
+        #[command(flatten)]
+        etag: EtagArg,
+    },
     /// Delete a credential for good.
-    Delete { name: String },
+    Delete {
+        name: String,
+        #[command(flatten)]
+        etag: EtagArg,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -301,8 +466,30 @@ pub(crate) enum ApiKeysCmd {
         #[arg(long, value_enum)]
         state: Option<ApiKeyStateArg>,
     },
-    /// Revoke an API key (`accounts/acme/users/kai/apiKeys/…`).
+    /// Show an API key (`accounts/acme/users/kai/apiKeys/…`), never the key itself.
+    #[command(visible_alias = "show")]
+    Get { name: String },
+    /// Change an API key's display name or description (its API sets and expiry are
+    /// fixed).
+    Update {
+        name: String,
+        /// The new display name.
+        #[arg(long)]
+        display_name: Option<String>,
+        /// The new description (`""` clears it).
+        #[arg(long)]
+        description: Option<String>,
+        #[command(flatten)]
+        etag: EtagArg,
+    },
+    /// Revoke an API key (`accounts/acme/users/kai/apiKeys/…`): it stops working for good.
     Revoke { name: String },
+    /// Delete an API key.
+    Delete {
+        name: String,
+        #[command(flatten)]
+        etag: EtagArg,
+    },
 }
 
 #[derive(Debug, Subcommand)]

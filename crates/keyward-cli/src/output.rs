@@ -96,6 +96,12 @@ pub(crate) fn reason_name(value: i32) -> &'static str {
         .as_str_name()
 }
 
+pub(crate) fn outcome_name(value: i32) -> &'static str {
+    proto::audit_event::Outcome::try_from(value)
+        .unwrap_or(proto::audit_event::Outcome::Unspecified)
+        .as_str_name()
+}
+
 pub(crate) fn authority_name(value: i32) -> &'static str {
     proto::Authority::try_from(value)
         .unwrap_or(proto::Authority::Unspecified)
@@ -197,6 +203,19 @@ pub(crate) fn api_key_json(k: &proto::ApiKey) -> Value {
     })
 }
 
+pub(crate) fn audit_event_json(e: &proto::AuditEvent) -> Value {
+    json!({
+        "name": e.name,
+        "eventTime": time_json(e.event_time.as_ref()),
+        "actor": e.actor,
+        "method": e.method,
+        "resource": e.resource,
+        "outcome": outcome_name(e.outcome),
+        "detail": e.detail,
+        "count": e.count.to_string(),
+    })
+}
+
 pub(crate) fn decision_json(d: &proto::Decision) -> Value {
     json!({
         "valid": d.valid,
@@ -256,6 +275,7 @@ pub(crate) fn api_key_fields(k: &proto::ApiKey) -> Vec<(&'static str, String)> {
     vec![
         ("name", k.name.clone()),
         ("display name", k.display_name.clone()),
+        ("description", k.description.clone()),
         ("key prefix", k.key_prefix.clone()),
         ("api sets", k.api_sets.join(", ")),
         ("state", short(api_key_state_name(k.state), "STATE_")),
@@ -263,6 +283,7 @@ pub(crate) fn api_key_fields(k: &proto::ApiKey) -> Vec<(&'static str, String)> {
         ("revoked", time(k.revoke_time.as_ref())),
         ("last used", time(k.last_used_time.as_ref())),
         ("created", time(k.create_time.as_ref())),
+        ("etag", k.etag.clone()),
     ]
 }
 

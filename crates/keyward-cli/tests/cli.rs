@@ -1,5 +1,9 @@
 //! Runs the `keyward-cli` binary against a real Keyward server started in-process on a
-//! fresh SQLite database: the README's newcomer flow, step by step.
+//! fresh database: the README's newcomer flow, step by step, and every command family.
+//!
+//! Like `tests/api`, every test runs on SQLite and, when `KEYWARD_TEST_POSTGRES_URL` is
+//! set at build time (this crate's `build.rs` turns it into `cfg(keyward_test_postgres)`),
+//! on PostgreSQL too, each on a database of its own that is dropped afterwards.
 
 #![allow(clippy::expect_used, reason = "test helpers fail the test loudly")]
 
@@ -9,8 +13,42 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use keyward::startup::Application;
-use keyward_store::testing::TestDatabase;
+use keyward_store::testing::{TestBackend as Backend, TestDatabase};
 use serde_json::Value;
+
+/// Declares each listed `async fn name(backend: Backend)` as a test on SQLite and, when
+/// built with `KEYWARD_TEST_POSTGRES_URL`, on PostgreSQL.
+macro_rules! on_every_backend {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Backend::Sqlite).await
+                }
+            )*
+        }
+        #[cfg(keyward_test_postgres)]
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+on_every_backend!(
+    the_readme_newcomer_flow_runs_through_the_cli,
+    api_sets_roles_users_and_a_credential_lifecycle_are_managed_by_the_cli,
+    server_errors_exit_with_their_class,
+    a_request_signed_by_the_cli_verifies,
+    users_and_roles_are_read_updated_and_deleted_with_etags,
+    api_sets_api_keys_and_the_audit_log_are_managed_with_etags,
+    credential_changes_honour_the_etag_and_never_print_a_secret_when_refused,
+);
 
 /// A running server; dropping it stops the server.
 struct Server {
@@ -20,8 +58,8 @@ struct Server {
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
-async fn spawn_server() -> Server {
-    let database = TestDatabase::sqlite();
+async fn spawn_server(backend: Backend) -> Server {
+    let database = TestDatabase::create(backend).await;
     let settings = keyward::config::Settings {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         database_url: database.url().to_owned(),
@@ -71,12 +109,25 @@ impl Run {
     }
 
     fn ok(self) -> Self {
+        self.exits(0)
+    }
+
+    /// Asserts the exit code, showing both streams when it differs.
+    fn exits(self, code: i32) -> Self {
         assert_eq!(
-            self.code, 0,
+            self.code, code,
             "exit code\nstdout:\n{}\nstderr:\n{}",
             self.stdout, self.stderr
         );
         self
+    }
+
+    /// Asserts a refused change: ABORTED, exit code 4, nothing on stdout.
+    fn aborted(self) -> Self {
+        let run = self.exits(4);
+        assert!(run.stderr.contains("ABORTED"), "{}", run.stderr);
+        assert!(run.stdout.is_empty(), "{}", run.stdout);
+        run
     }
 }
 
@@ -119,9 +170,8 @@ fn field<'a>(value: &'a Value, name: &str) -> &'a str {
         .unwrap_or_else(|| panic!("`{name}` is a string in {value}"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_readme_newcomer_flow_runs_through_the_cli() {
-    let server = spawn_server().await;
+async fn the_readme_newcomer_flow_runs_through_the_cli(backend: Backend) {
+    let server = spawn_server(backend).await;
     let operator = Some(server.operator_key.as_str());
 
     // Operator key → create the account; its administrator's key is handed over once.
@@ -338,9 +388,8 @@ async fn verified_acme(server: &Server) -> String {
     field(&created, "administratorApiKey").to_owned()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn api_sets_roles_users_and_a_credential_lifecycle_are_managed_by_the_cli() {
-    let server = spawn_server().await;
+async fn api_sets_roles_users_and_a_credential_lifecycle_are_managed_by_the_cli(backend: Backend) {
+    let server = spawn_server(backend).await;
     let operator = Some(server.operator_key.as_str());
     let alice = verified_acme(&server).await;
     let alice = Some(alice.as_str());
@@ -544,9 +593,8 @@ async fn api_sets_roles_users_and_a_credential_lifecycle_are_managed_by_the_cli(
     assert_eq!(verify("billing").await.code, 10);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn server_errors_exit_with_their_class() {
-    let server = spawn_server().await;
+async fn server_errors_exit_with_their_class(backend: Backend) {
+    let server = spawn_server(backend).await;
     let operator = Some(server.operator_key.as_str());
 
     let missing = server
@@ -580,6 +628,20 @@ async fn server_errors_exit_with_their_class() {
         invalid.stderr
     );
 
+    let empty_etag = server
+        .cli(
+            operator,
+            &["users", "delete", "accounts/acme/users/bob", "--etag", ""],
+            None,
+        )
+        .await
+        .exits(1);
+    assert!(
+        empty_etag.stderr.contains("--etag"),
+        "an empty etag is a usage error, not an unconditional delete: {}",
+        empty_etag.stderr
+    );
+
     let usage = server.cli(operator, &["credentials", "renew"], None).await;
     assert_eq!(
         usage.code, 1,
@@ -587,9 +649,8 @@ async fn server_errors_exit_with_their_class() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_request_signed_by_the_cli_verifies() {
-    let server = spawn_server().await;
+async fn a_request_signed_by_the_cli_verifies(backend: Backend) {
+    let server = spawn_server(backend).await;
     let alice = verified_acme(&server).await;
     let alice = Some(alice.as_str());
     let credential = server
@@ -681,4 +742,802 @@ async fn a_request_signed_by_the_cli_verifies() {
     assert!(valid.stdout.contains(&client_id));
     let tampered = verdict("/v1/other").await;
     assert_eq!(tampered.code, 10, "{}", tampered.stderr);
+}
+
+/// The `etag` of a JSON resource.
+fn etag(value: &Value) -> String {
+    field(value, "etag").to_owned()
+}
+
+async fn users_and_roles_are_read_updated_and_deleted_with_etags(backend: Backend) {
+    let server = spawn_server(backend).await;
+    let alice = verified_acme(&server).await;
+    let alice = Some(alice.as_str());
+    let json = |args: &'static [&'static str]| server.cli(alice, args, None);
+
+    // The account, renamed by its administrator; the old etag no longer works.
+    let account = json(&["--json", "accounts", "get", "acme"])
+        .await
+        .ok()
+        .json();
+    let first_etag = etag(&account);
+    let renamed = server
+        .cli(
+            alice,
+            &[
+                "--json",
+                "accounts",
+                "update",
+                "acme",
+                "--display-name",
+                "Acme Inc",
+                "--etag",
+                &first_etag,
+            ],
+            None,
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(renamed["displayName"], "Acme Inc");
+    assert_ne!(etag(&renamed), first_etag);
+    server
+        .cli(
+            alice,
+            &[
+                "accounts",
+                "update",
+                "acme",
+                "--display-name",
+                "Acme Ltd",
+                "--etag",
+                &first_etag,
+            ],
+            None,
+        )
+        .await
+        .aborted();
+    let shown = json(&["accounts", "show", "acme"]).await.ok();
+    assert!(shown.stdout.contains("Acme Inc"), "{}", shown.stdout);
+
+    // A role: shown, updated with its etag, refused with a stale one.
+    let role = json(&[
+        "--json",
+        "roles",
+        "create",
+        "auditors",
+        "--account",
+        "acme",
+        "--display-name",
+        "Auditors",
+        "--authority",
+        "view-audit-log",
+    ])
+    .await
+    .ok()
+    .json();
+    let role_etag = etag(&role);
+    let shown = json(&["roles", "get", "auditors", "--account", "acme"])
+        .await
+        .ok();
+    assert!(
+        shown
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("name:") && l.ends_with("accounts/acme/roles/auditors")),
+        "{}",
+        shown.stdout
+    );
+    assert!(
+        shown
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("etag:") && l.ends_with(&role_etag)),
+        "the etag is shown for --etag: {}",
+        shown.stdout
+    );
+    let short = json(&["roles", "get", "auditors"]).await.exits(1);
+    assert!(short.stderr.contains("add --account"), "{}", short.stderr);
+    let both = json(&[
+        "roles",
+        "get",
+        "accounts/acme/roles/auditors",
+        "--account",
+        "acme",
+    ])
+    .await
+    .exits(1);
+    assert!(both.stderr.contains("drop --account"), "{}", both.stderr);
+
+    let updated = server
+        .cli(
+            alice,
+            &[
+                "--json",
+                "roles",
+                "update",
+                "accounts/acme/roles/auditors",
+                "--description",
+                "reads the log, manages users",
+                "--authority",
+                "view-audit-log",
+                "--authority",
+                "manage-users",
+                "--etag",
+                &role_etag,
+            ],
+            None,
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(updated["description"], "reads the log, manages users");
+    assert_eq!(updated["displayName"], "Auditors", "not given: unchanged");
+    let authorities = updated["authorities"].as_array().expect("an array");
+    assert_eq!(authorities.len(), 2, "{updated}");
+    assert!(authorities.contains(&Value::from("AUTHORITY_MANAGE_USERS")));
+    server
+        .cli(
+            alice,
+            &[
+                "roles",
+                "update",
+                "auditors",
+                "--account",
+                "acme",
+                "--display-name",
+                "Readers",
+                "--etag",
+                &role_etag,
+            ],
+            None,
+        )
+        .await
+        .aborted();
+    let nothing = json(&["roles", "update", "auditors", "--account", "acme"])
+        .await
+        .exits(1);
+    assert!(
+        nothing.stderr.contains("nothing to update"),
+        "{}",
+        nothing.stderr
+    );
+    let builtin = json(&[
+        "roles",
+        "update",
+        "accounts/acme/roles/administrator",
+        "--display-name",
+        "Boss",
+    ])
+    .await
+    .exits(4);
+    assert!(
+        builtin.stderr.contains("BUILTIN_ROLE"),
+        "{}",
+        builtin.stderr
+    );
+
+    // A user: shown, updated (email, roles taken away), disabled, enabled, deleted.
+    let bob = json(&[
+        "--json",
+        "users",
+        "create",
+        "bob",
+        "--account",
+        "acme",
+        "--display-name",
+        "Bob",
+        "--email",
+        "bob@acme.example",
+        "--role",
+        "auditors",
+    ])
+    .await
+    .ok()
+    .json();
+    let bob_etag = etag(&bob);
+    let got = json(&["--json", "users", "get", "accounts/acme/users/bob"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(got["email"], "bob@acme.example");
+    assert_eq!(got["roles"][0], "accounts/acme/roles/auditors");
+    let updated = server
+        .cli(
+            alice,
+            &[
+                "--json",
+                "users",
+                "update",
+                "bob",
+                "--account",
+                "acme",
+                "--email",
+                "robert@acme.example",
+                "--no-roles",
+                "--etag",
+                &bob_etag,
+            ],
+            None,
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(updated["email"], "robert@acme.example");
+    assert_eq!(updated["roles"], Value::Array(Vec::new()));
+    let updated_etag = etag(&updated);
+    for verb in ["disable", "enable", "delete"] {
+        server
+            .cli(
+                alice,
+                &[
+                    "users",
+                    verb,
+                    "accounts/acme/users/bob",
+                    "--etag",
+                    &bob_etag,
+                ],
+                None,
+            )
+            .await
+            .aborted();
+    }
+    let disabled = server
+        .cli(
+            alice,
+            &[
+                "--json",
+                "users",
+                "disable",
+                "accounts/acme/users/bob",
+                "--etag",
+                &updated_etag,
+            ],
+            None,
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(disabled["state"], "STATE_DISABLED");
+    let enabled = json(&["users", "enable", "bob", "--account", "acme"])
+        .await
+        .ok();
+    assert!(
+        enabled
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("state:") && l.ends_with("ACTIVE")),
+        "{}",
+        enabled.stdout
+    );
+
+    let users = json(&["--json", "users", "list", "--account", "acme"])
+        .await
+        .ok()
+        .json();
+    let alice_name = users
+        .as_array()
+        .and_then(|users| {
+            users
+                .iter()
+                .find(|u| u["email"] == "alice@acme.example")
+                .and_then(|u| u["name"].as_str())
+        })
+        .expect("alice is listed")
+        .to_owned();
+    let last = server
+        .cli(alice, &["users", "disable", &alice_name], None)
+        .await
+        .exits(4);
+    assert!(
+        last.stderr.contains("LAST_ADMINISTRATOR"),
+        "{}",
+        last.stderr
+    );
+
+    let deleted = json(&["users", "delete", "bob", "--account", "acme"])
+        .await
+        .ok();
+    assert_eq!(deleted.stdout.trim(), "deleted accounts/acme/users/bob");
+    json(&["users", "get", "accounts/acme/users/bob"])
+        .await
+        .exits(3);
+
+    server
+        .cli(
+            alice,
+            &[
+                "roles",
+                "delete",
+                "auditors",
+                "--account",
+                "acme",
+                "--etag",
+                &role_etag,
+            ],
+            None,
+        )
+        .await
+        .aborted();
+    let deleted = server
+        .cli(
+            alice,
+            &[
+                "--json",
+                "roles",
+                "delete",
+                "auditors",
+                "--account",
+                "acme",
+                "--etag",
+                &etag(&updated_role(&server, alice).await),
+            ],
+            None,
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(deleted["deleted"], "accounts/acme/roles/auditors");
+    json(&["roles", "get", "auditors", "--account", "acme"])
+        .await
+        .exits(3);
+}
+
+/// The auditors role as it is now.
+async fn updated_role(server: &Server, key: Option<&str>) -> Value {
+    server
+        .cli(
+            key,
+            &["--json", "roles", "get", "accounts/acme/roles/auditors"],
+            None,
+        )
+        .await
+        .ok()
+        .json()
+}
+
+async fn api_sets_api_keys_and_the_audit_log_are_managed_with_etags(backend: Backend) {
+    let server = spawn_server(backend).await;
+    let operator = Some(server.operator_key.as_str());
+    let alice = verified_acme(&server).await;
+    let alice = Some(alice.as_str());
+
+    // API sets: the operator edits the catalog, everyone reads it.
+    let created = server
+        .cli(
+            operator,
+            &[
+                "--json",
+                "api-sets",
+                "create",
+                "reports",
+                "--display-name",
+                "Reports",
+                "--method",
+                "/reports.v1.Reports/List",
+            ],
+            None,
+        )
+        .await
+        .ok()
+        .json();
+    let first_etag = etag(&created);
+    let shown = server
+        .cli(alice, &["api-sets", "get", "reports"], None)
+        .await
+        .ok();
+    assert!(
+        shown.stdout.contains("/reports.v1.Reports/List"),
+        "{}",
+        shown.stdout
+    );
+    let updated = server
+        .cli(
+            operator,
+            &[
+                "--json",
+                "api-sets",
+                "update",
+                "apiSets/reports",
+                "--method",
+                "/reports.v1.Reports/List",
+                "--method",
+                "/reports.v1.Reports/Get",
+                "--description",
+                "read-only reports",
+                "--etag",
+                &first_etag,
+            ],
+            None,
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(updated["description"], "read-only reports");
+    assert_eq!(updated["displayName"], "Reports");
+    assert_eq!(
+        updated["methods"],
+        serde_json::json!(["/reports.v1.Reports/Get", "/reports.v1.Reports/List"])
+    );
+    server
+        .cli(
+            operator,
+            &[
+                "api-sets",
+                "update",
+                "reports",
+                "--display-name",
+                "Old",
+                "--etag",
+                &first_etag,
+            ],
+            None,
+        )
+        .await
+        .aborted();
+    let denied = server
+        .cli(
+            alice,
+            &["api-sets", "update", "reports", "--display-name", "Mine"],
+            None,
+        )
+        .await
+        .exits(2);
+    assert!(
+        denied.stderr.contains("PERMISSION_DENIED"),
+        "{}",
+        denied.stderr
+    );
+    let builtin = server
+        .cli(
+            operator,
+            &[
+                "api-sets",
+                "update",
+                "keyward.verify",
+                "--display-name",
+                "V",
+            ],
+            None,
+        )
+        .await
+        .exits(4);
+    assert!(
+        builtin.stderr.contains("BUILTIN_API_SET"),
+        "{}",
+        builtin.stderr
+    );
+    server
+        .cli(
+            operator,
+            &["api-sets", "delete", "reports", "--etag", &first_etag],
+            None,
+        )
+        .await
+        .aborted();
+    let deleted = server
+        .cli(
+            operator,
+            &["api-sets", "delete", "reports", "--etag", &etag(&updated)],
+            None,
+        )
+        .await
+        .ok();
+    assert_eq!(deleted.stdout.trim(), "deleted apiSets/reports");
+    server
+        .cli(alice, &["api-sets", "get", "reports"], None)
+        .await
+        .exits(3);
+
+    // API keys: shown without the key, updated, deleted with their etag.
+    let created = server
+        .cli(
+            alice,
+            &[
+                "--json",
+                "api-keys",
+                "create",
+                "--display-name",
+                "ci",
+                "--api-set",
+                "keyward.verify",
+            ],
+            None,
+        )
+        .await
+        .ok()
+        .json();
+    let name = field(&created, "name").to_owned();
+    let key = field(&created, "key").to_owned();
+    let first_etag = etag(&created);
+    let shown = server
+        .cli(alice, &["api-keys", "get", &name], None)
+        .await
+        .ok();
+    assert!(
+        shown.stdout.contains(field(&created, "keyPrefix")),
+        "{}",
+        shown.stdout
+    );
+    assert!(!shown.stdout.contains(&key), "a key is never shown again");
+    let updated = server
+        .cli(
+            alice,
+            &[
+                "--json",
+                "api-keys",
+                "update",
+                &name,
+                "--display-name",
+                "ci pipeline",
+                "--description",
+                "builds and deploys",
+                "--etag",
+                &first_etag,
+            ],
+            None,
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(updated["displayName"], "ci pipeline");
+    assert_eq!(updated["description"], "builds and deploys");
+    assert_eq!(updated["apiSets"][0], "apiSets/keyward.verify");
+    assert!(!updated.to_string().contains(&key));
+    server
+        .cli(
+            alice,
+            &[
+                "api-keys",
+                "update",
+                &name,
+                "--description",
+                "again",
+                "--etag",
+                &first_etag,
+            ],
+            None,
+        )
+        .await
+        .aborted();
+    let nothing = server
+        .cli(alice, &["api-keys", "update", &name], None)
+        .await
+        .exits(1);
+    assert!(
+        nothing.stderr.contains("--display-name, --description"),
+        "{}",
+        nothing.stderr
+    );
+    server
+        .cli(
+            alice,
+            &["api-keys", "delete", &name, "--etag", &first_etag],
+            None,
+        )
+        .await
+        .aborted();
+    let deleted = server
+        .cli(alice, &["--json", "api-keys", "delete", &name], None)
+        .await
+        .ok()
+        .json();
+    assert_eq!(deleted["deleted"], name.as_str());
+    server
+        .cli(alice, &["api-keys", "get", &name], None)
+        .await
+        .exits(3);
+
+    // The audit log of the account holds those changes, newest first.
+    let events = server
+        .cli(
+            alice,
+            &["--json", "audit", "list", "--account", "acme"],
+            None,
+        )
+        .await
+        .ok()
+        .json();
+    let events = events.as_array().expect("an array of events");
+    let methods: Vec<&str> = events.iter().filter_map(|e| e["method"].as_str()).collect();
+    let updated_at = methods
+        .iter()
+        .position(|m| m.ends_with("/UpdateApiKey"))
+        .unwrap_or_else(|| panic!("the key update is audited: {methods:?}"));
+    let deleted_at = methods
+        .iter()
+        .position(|m| m.ends_with("/DeleteApiKey"))
+        .unwrap_or_else(|| panic!("the key deletion is audited: {methods:?}"));
+    assert!(deleted_at < updated_at, "newest first: {methods:?}");
+    let one = server
+        .cli(
+            alice,
+            &[
+                "--json",
+                "audit",
+                "list",
+                "--account",
+                "acme",
+                "--limit",
+                "1",
+            ],
+            None,
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(one.as_array().map(Vec::len), Some(1), "{one}");
+    let table = server
+        .cli(alice, &["audit", "list", "--account", "acme"], None)
+        .await
+        .ok();
+    assert!(table.stdout.starts_with("TIME"), "{}", table.stdout);
+    assert!(table.stdout.contains("DeleteApiKey"), "{}", table.stdout);
+    server
+        .cli(
+            alice,
+            &["audit", "list", "--account", "acme", "--limit", "0"],
+            None,
+        )
+        .await
+        .exits(1);
+}
+
+async fn credential_changes_honour_the_etag_and_never_print_a_secret_when_refused(
+    backend: Backend,
+) {
+    let server = spawn_server(backend).await;
+    let alice = verified_acme(&server).await;
+    let alice = Some(alice.as_str());
+    let created = server
+        .cli(
+            alice,
+            &[
+                "--json",
+                "credentials",
+                "create",
+                "export",
+                "--account",
+                "acme",
+                "--display-name",
+                "Export",
+                "--contact-email",
+                "ops@acme.example",
+                "--application",
+                "billing",
+                "--api-set",
+                "keyward.verify",
+            ],
+            None,
+        )
+        .await
+        .ok()
+        .json();
+    let name = field(&created, "name").to_owned();
+    let stale = etag(&created);
+
+    let updated = server
+        .cli(
+            alice,
+            &[
+                "--json",
+                "credentials",
+                "update",
+                &name,
+                "--application",
+                "exports",
+                "--description",
+                "nightly",
+                "--etag",
+                &stale,
+            ],
+            None,
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(updated["application"], "exports");
+    assert_eq!(updated["description"], "nightly");
+    assert_eq!(updated["displayName"], "Export");
+    let current = etag(&updated);
+
+    server
+        .cli(
+            alice,
+            &[
+                "credentials",
+                "update",
+                &name,
+                "--display-name",
+                "X",
+                "--etag",
+                &stale,
+            ],
+            None,
+        )
+        .await
+        .aborted();
+    for verb in ["disable", "enable", "delete"] {
+        server
+            .cli(alice, &["credentials", verb, &name, "--etag", &stale], None)
+            .await
+            .aborted();
+    }
+    let refused = server
+        .cli(
+            alice,
+            &["--json", "credentials", "renew", &name, "--etag", &stale],
+            None,
+        )
+        .await
+        .aborted();
+    assert!(!refused.stderr.contains("kw_cs_"), "{}", refused.stderr);
+    let contact = server
+        .cli(
+            alice,
+            &[
+                "credentials",
+                "update",
+                &name,
+                "--contact-email",
+                "x@acme.example",
+            ],
+            None,
+        )
+        .await
+        .exits(1);
+    assert!(
+        contact.stderr.contains("--contact-email"),
+        "{}",
+        contact.stderr
+    );
+
+    let renewed = server
+        .cli(
+            alice,
+            &[
+                "--json",
+                "credentials",
+                "renew",
+                &name,
+                "--grace",
+                "1h",
+                "--etag",
+                &current,
+            ],
+            None,
+        )
+        .await
+        .ok()
+        .json();
+    assert!(field(&renewed, "clientSecret").starts_with("kw_cs_"));
+    let disabled = server
+        .cli(
+            alice,
+            &[
+                "--json",
+                "credentials",
+                "disable",
+                &name,
+                "--etag",
+                &etag(&renewed),
+            ],
+            None,
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(disabled["state"], "STATE_DISABLED");
+    server
+        .cli(
+            alice,
+            &["credentials", "delete", &name, "--etag", &etag(&disabled)],
+            None,
+        )
+        .await
+        .ok();
+    server
+        .cli(alice, &["credentials", "get", &name], None)
+        .await
+        .exits(3);
 }

@@ -1,8 +1,11 @@
-//! The high-level API: one method per main flow on [`Client`], taking plain
-//! Rust arguments or small request builders, returning the resource (or a
-//! `Created…` value holding its secret as a [`SecretString`]) and a typed
-//! [`ClientError`]. Every call goes through the client's [`RetryPolicy`]
-//! (UNAVAILABLE only). The `…_stream` methods walk every page of a list.
+//! The high-level API: one method per RPC on [`Client`], taking plain Rust
+//! arguments or small request builders (updates take the builders of
+//! [`crate::update`], which fill the field mask; deletes and state changes
+//! take an optional etag), returning the resource (or a `Created…` value
+//! holding its secret as a [`SecretString`]) and a typed [`ClientError`].
+//! Every call goes through the client's [`RetryPolicy`](crate::RetryPolicy)
+//! (UNAVAILABLE only). A list RPC has two methods: `list_…` fetches one
+//! [`Page`], `list_…_stream` walks every page.
 
 use std::pin::Pin;
 use std::time::Duration;
@@ -11,6 +14,9 @@ use futures_util::stream::{self, Stream, TryStreamExt};
 use secrecy::SecretString;
 
 use crate::proto as pb;
+use crate::update::{
+    AccountUpdate, ApiKeyUpdate, ApiSetUpdate, CredentialUpdate, RoleUpdate, UserUpdate,
+};
 use crate::{Client, ClientError};
 
 /// A stream over every item of a paginated list, fetching pages as it goes.
@@ -64,11 +70,12 @@ where
     )
 }
 
-/// Defines a `…_stream` method over a list RPC.
+/// Defines the two methods of a list RPC: `$page` answers one [`Page`],
+/// `$name` (`…_stream`) walks every page.
 macro_rules! list_stream {
     (
         $(#[$doc:meta])*
-        $name:ident($($arg:ident: $ty:ty),*) -> $item:ty,
+        $name:ident / $page:ident($($arg:ident: $ty:ty),*) -> $item:ty,
         $stub:ident . $method:ident,
         $field:ident,
         |$token:ident, $page_size:ident| $req:expr
@@ -87,11 +94,47 @@ macro_rules! list_stream {
                 }
             })
         }
+
+        #[doc = concat!(
+            "One page of what [`Client::", stringify!($name), "`] streams: up to ",
+            "`page_size` items (0: the server's default of 50, at most 1000) from ",
+            "`page_token` (empty: the first page), and the token of the next page."
+        )]
+        pub async fn $page(
+            &self,
+            $($arg: $ty,)*
+            page_size: i32,
+            page_token: &str,
+        ) -> Result<Page<$item>, ClientError> {
+            $(let $arg = $arg.to_owned();)*
+            let $token = page_token.to_owned();
+            let $page_size = page_size;
+            let resp = rpc!(self, $stub, $method, $req)?;
+            Ok(Page {
+                items: resp.$field,
+                next_page_token: resp.next_page_token,
+            })
+        }
     };
+}
+
+/// One page of a list RPC.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Page<T> {
+    /// The items of this page.
+    pub items: Vec<T>,
+    /// The token of the next page; empty on the last page.
+    pub next_page_token: String,
 }
 
 fn required<T>(value: Option<T>, field: &'static str) -> Result<T, ClientError> {
     value.ok_or(ClientError::MissingField(field))
+}
+
+/// An optional etag as the request field carries it (empty: unconditional).
+fn etag(etag: Option<&str>) -> String {
+    etag.unwrap_or_default().to_owned()
 }
 
 fn duration(d: Duration) -> prost_types::Duration {
@@ -277,6 +320,90 @@ impl NewApiKey {
     }
 }
 
+/// A `RenewCredentialSecret` request: build it with [`SecretRenewal::new`]
+/// and pass it to [`Client::renew_secret`].
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use keyward_client::SecretRenewal;
+///
+/// let request = SecretRenewal::new("accounts/acme/credentials/export")
+///     .grace(Duration::from_secs(3600))
+///     .request_id("7d0c-renew-export")
+///     .etag("\"4\"")
+///     .into_request();
+/// assert_eq!(request.grace_period.map(|d| d.seconds), Some(3600));
+/// assert_eq!(request.etag, "\"4\"");
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct SecretRenewal {
+    request: pb::RenewCredentialSecretRequest,
+}
+
+impl SecretRenewal {
+    /// A new secret for the credential `name`
+    /// (`accounts/{account}/credentials/{credential}`); the previous secret
+    /// stops verifying at once unless [`SecretRenewal::grace`] says otherwise.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            request: pb::RenewCredentialSecretRequest {
+                name: name.into(),
+                ..Default::default()
+            },
+        }
+    }
+
+    /// How long the previous secret keeps verifying (at most 7 days).
+    pub fn grace(mut self, grace: Duration) -> Self {
+        self.request.grace_period = Some(duration(grace));
+        self
+    }
+
+    /// A request id: a retry with the same id returns the credential
+    /// without minting (or showing) a second secret.
+    pub fn request_id(mut self, request_id: impl Into<String>) -> Self {
+        self.request.request_id = request_id.into();
+        self
+    }
+
+    /// Renews only if the credential still has this etag; otherwise the
+    /// server answers ABORTED.
+    pub fn etag(mut self, etag: impl Into<String>) -> Self {
+        self.request.etag = etag.into();
+        self
+    }
+
+    /// The raw request.
+    pub fn into_request(self) -> pb::RenewCredentialSecretRequest {
+        self.request
+    }
+}
+
+/// Which credentials [`Client::list_credentials_stream`] returns; the
+/// default returns all of them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[must_use]
+pub struct CredentialFilter {
+    state: Option<pb::credential::State>,
+    scheme: Option<pb::credential::Scheme>,
+}
+
+impl CredentialFilter {
+    /// Only credentials in this state.
+    pub fn state(mut self, state: pb::credential::State) -> Self {
+        self.state = Some(state);
+        self
+    }
+
+    /// Only credentials of this scheme.
+    pub fn scheme(mut self, scheme: pb::credential::Scheme) -> Self {
+        self.scheme = Some(scheme);
+        self
+    }
+}
+
 /// What `VerifyApiKey`, `VerifyClientSecret` and `VerifyHmacSignature` may
 /// check besides validity.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -337,17 +464,28 @@ impl Client {
     }
 
     /// Marks an account verified (operators only), so it may create API
-    /// client credentials.
-    pub async fn verify_account(&self, name: &str) -> Result<pb::Account, ClientError> {
+    /// client credentials. With an `etag`, only if the account still has it
+    /// (ABORTED otherwise).
+    pub async fn verify_account(
+        &self,
+        name: &str,
+        etag: Option<&str>,
+    ) -> Result<pb::Account, ClientError> {
         let resp = rpc!(
             self,
             accounts,
             verify_account,
             pb::VerifyAccountRequest {
                 name: name.to_owned(),
-                etag: String::new(),
+                etag: self::etag(etag),
             }
         )?;
+        required(resp.account, "account")
+    }
+
+    /// Changes an account's display name (see [`AccountUpdate`]).
+    pub async fn update_account(&self, update: AccountUpdate) -> Result<pb::Account, ClientError> {
+        let resp = rpc!(self, accounts, update_account, update.into_request())?;
         required(resp.account, "account")
     }
 
@@ -397,6 +535,80 @@ impl Client {
         required(resp.user, "user")
     }
 
+    /// Reads a user (`accounts/{account}/users/{user}`).
+    pub async fn get_user(&self, name: &str) -> Result<pb::User, ClientError> {
+        let resp = rpc!(
+            self,
+            accounts,
+            get_user,
+            pb::GetUserRequest {
+                name: name.to_owned()
+            }
+        )?;
+        required(resp.user, "user")
+    }
+
+    /// Changes a user's display name, email or roles (see [`UserUpdate`]).
+    pub async fn update_user(&self, update: UserUpdate) -> Result<pb::User, ClientError> {
+        let resp = rpc!(self, accounts, update_user, update.into_request())?;
+        required(resp.user, "user")
+    }
+
+    /// Disables a user: their API keys stop working until they are enabled
+    /// again. With an `etag`, only if the user still has it (ABORTED
+    /// otherwise). The last active administrator of an account cannot be
+    /// disabled (FAILED_PRECONDITION, reason `LAST_ADMINISTRATOR`).
+    pub async fn disable_user(
+        &self,
+        name: &str,
+        etag: Option<&str>,
+    ) -> Result<pb::User, ClientError> {
+        let resp = rpc!(
+            self,
+            accounts,
+            disable_user,
+            pb::DisableUserRequest {
+                name: name.to_owned(),
+                etag: self::etag(etag),
+            }
+        )?;
+        required(resp.user, "user")
+    }
+
+    /// Enables a disabled user. With an `etag`, only if the user still has
+    /// it (ABORTED otherwise).
+    pub async fn enable_user(
+        &self,
+        name: &str,
+        etag: Option<&str>,
+    ) -> Result<pb::User, ClientError> {
+        let resp = rpc!(
+            self,
+            accounts,
+            enable_user,
+            pb::EnableUserRequest {
+                name: name.to_owned(),
+                etag: self::etag(etag),
+            }
+        )?;
+        required(resp.user, "user")
+    }
+
+    /// Deletes a user. With an `etag`, only if the user still has it
+    /// (ABORTED otherwise).
+    pub async fn delete_user(&self, name: &str, etag: Option<&str>) -> Result<(), ClientError> {
+        rpc!(
+            self,
+            accounts,
+            delete_user,
+            pb::DeleteUserRequest {
+                name: name.to_owned(),
+                etag: self::etag(etag),
+            }
+        )?;
+        Ok(())
+    }
+
     /// Creates a role `role_id` in `parent` (`accounts/{account}`) granting
     /// `authorities`.
     pub async fn create_role(
@@ -423,10 +635,45 @@ impl Client {
         required(resp.role, "role")
     }
 
+    /// Reads a role (`accounts/{account}/roles/{role}`).
+    pub async fn get_role(&self, name: &str) -> Result<pb::Role, ClientError> {
+        let resp = rpc!(
+            self,
+            accounts,
+            get_role,
+            pb::GetRoleRequest {
+                name: name.to_owned()
+            }
+        )?;
+        required(resp.role, "role")
+    }
+
+    /// Changes a role's display name, description or authorities (see
+    /// [`RoleUpdate`]).
+    pub async fn update_role(&self, update: RoleUpdate) -> Result<pb::Role, ClientError> {
+        let resp = rpc!(self, accounts, update_role, update.into_request())?;
+        required(resp.role, "role")
+    }
+
+    /// Deletes a role. With an `etag`, only if the role still has it
+    /// (ABORTED otherwise).
+    pub async fn delete_role(&self, name: &str, etag: Option<&str>) -> Result<(), ClientError> {
+        rpc!(
+            self,
+            accounts,
+            delete_role,
+            pb::DeleteRoleRequest {
+                name: name.to_owned(),
+                etag: self::etag(etag),
+            }
+        )?;
+        Ok(())
+    }
+
     list_stream!(
         /// Every account the caller may see, `page_size` per request (0: the
         /// server's default).
-        list_accounts_stream() -> pb::Account,
+        list_accounts_stream / list_accounts() -> pb::Account,
         accounts.list_accounts,
         accounts,
         |token, page_size| pb::ListAccountsRequest { page_size, page_token: token.clone() }
@@ -434,7 +681,7 @@ impl Client {
 
     list_stream!(
         /// Every user of `parent` (`accounts/{account}`).
-        list_users_stream(parent: &str) -> pb::User,
+        list_users_stream / list_users(parent: &str) -> pb::User,
         accounts.list_users,
         users,
         |token, page_size| pb::ListUsersRequest { parent: parent.clone(), page_size, page_token: token.clone() }
@@ -442,7 +689,7 @@ impl Client {
 
     list_stream!(
         /// Every role of `parent` (`accounts/{account}`).
-        list_roles_stream(parent: &str) -> pb::Role,
+        list_roles_stream / list_roles(parent: &str) -> pb::Role,
         accounts.list_roles,
         roles,
         |token, page_size| pb::ListRolesRequest { parent: parent.clone(), page_size, page_token: token.clone() }
@@ -450,7 +697,7 @@ impl Client {
 
     list_stream!(
         /// Every audit event of `parent` (`accounts/{account}`), newest first.
-        list_audit_events_stream(parent: &str) -> pb::AuditEvent,
+        list_audit_events_stream / list_audit_events(parent: &str) -> pb::AuditEvent,
         accounts.list_audit_events,
         audit_events,
         |token, page_size| pb::ListAuditEventsRequest { parent: parent.clone(), page_size, page_token: token.clone() }
@@ -484,76 +731,66 @@ impl Client {
         required(resp.credential, "credential")
     }
 
-    /// Renames a credential.
-    pub async fn update_credential_display_name(
+    /// Changes a credential's display name, description, application or
+    /// API sets (see [`CredentialUpdate`]).
+    pub async fn update_credential(
         &self,
-        name: &str,
-        display_name: &str,
+        update: CredentialUpdate,
     ) -> Result<pb::Credential, ClientError> {
-        let resp = rpc!(
-            self,
-            credentials,
-            update_credential,
-            pb::UpdateCredentialRequest {
-                credential: Some(pb::Credential {
-                    name: name.to_owned(),
-                    display_name: display_name.to_owned(),
-                    ..Default::default()
-                }),
-                update_mask: Some(prost_types::FieldMask {
-                    paths: vec!["display_name".into()],
-                }),
-            }
-        )?;
+        let resp = rpc!(self, credentials, update_credential, update.into_request())?;
         required(resp.credential, "credential")
     }
 
-    /// Enables a disabled credential.
-    pub async fn enable_credential(&self, name: &str) -> Result<pb::Credential, ClientError> {
+    /// Enables a disabled credential. With an `etag`, only if the credential
+    /// still has it (ABORTED otherwise).
+    pub async fn enable_credential(
+        &self,
+        name: &str,
+        etag: Option<&str>,
+    ) -> Result<pb::Credential, ClientError> {
         let resp = rpc!(
             self,
             credentials,
             enable_credential,
             pb::EnableCredentialRequest {
                 name: name.to_owned(),
-                etag: String::new(),
+                etag: self::etag(etag),
             }
         )?;
         required(resp.credential, "credential")
     }
 
-    /// Disables a credential: it stops verifying until enabled again.
-    pub async fn disable_credential(&self, name: &str) -> Result<pb::Credential, ClientError> {
+    /// Disables a credential: it stops verifying until enabled again. With
+    /// an `etag`, only if the credential still has it (ABORTED otherwise).
+    pub async fn disable_credential(
+        &self,
+        name: &str,
+        etag: Option<&str>,
+    ) -> Result<pb::Credential, ClientError> {
         let resp = rpc!(
             self,
             credentials,
             disable_credential,
             pb::DisableCredentialRequest {
                 name: name.to_owned(),
-                etag: String::new(),
+                etag: self::etag(etag),
             }
         )?;
         required(resp.credential, "credential")
     }
 
-    /// Issues a new client secret. With a `grace` period (at most 7 days)
-    /// the previous secret keeps verifying until it ends; without, it stops
-    /// at once.
+    /// Issues a new client secret (see [`SecretRenewal`]: grace period,
+    /// request id, etag). The answer holds it, once; a `request_id` retry
+    /// answers with an empty secret.
     pub async fn renew_secret(
         &self,
-        name: &str,
-        grace: Option<Duration>,
+        renewal: SecretRenewal,
     ) -> Result<CreatedCredential, ClientError> {
         let resp = rpc!(
             self,
             credentials,
             renew_credential_secret,
-            pb::RenewCredentialSecretRequest {
-                name: name.to_owned(),
-                grace_period: grace.map(duration),
-                request_id: String::new(),
-                etag: String::new(),
-            }
+            renewal.into_request()
         )?;
         Ok(CreatedCredential {
             credential: required(resp.credential, "credential")?,
@@ -561,15 +798,20 @@ impl Client {
         })
     }
 
-    /// Deletes a credential.
-    pub async fn delete_credential(&self, name: &str) -> Result<(), ClientError> {
+    /// Deletes a credential. With an `etag`, only if the credential still
+    /// has it (ABORTED otherwise).
+    pub async fn delete_credential(
+        &self,
+        name: &str,
+        etag: Option<&str>,
+    ) -> Result<(), ClientError> {
         rpc!(
             self,
             credentials,
             delete_credential,
             pb::DeleteCredentialRequest {
                 name: name.to_owned(),
-                etag: String::new(),
+                etag: self::etag(etag),
             }
         )?;
         Ok(())
@@ -626,15 +868,17 @@ impl Client {
     }
 
     list_stream!(
-        /// Every credential of `parent` (`accounts/{account}`).
-        list_credentials_stream(parent: &str) -> pb::Credential,
+        /// Every credential of `parent` (`accounts/{account}`) that `filter`
+        /// lets through ([`CredentialFilter::default`]: all of them).
+        list_credentials_stream / list_credentials(parent: &str, filter: CredentialFilter) -> pb::Credential,
         credentials.list_credentials,
         credentials,
         |token, page_size| pb::ListCredentialsRequest {
             parent: parent.clone(),
             page_size,
             page_token: token.clone(),
-            ..Default::default()
+            state: filter.state.map_or(0, |s| s as i32),
+            scheme: filter.scheme.map_or(0, |s| s as i32),
         }
     );
 }
@@ -680,6 +924,13 @@ impl Client {
         required(resp.api_key, "api_key")
     }
 
+    /// Changes an API key's display name or description (see
+    /// [`ApiKeyUpdate`]).
+    pub async fn update_api_key(&self, update: ApiKeyUpdate) -> Result<pb::ApiKey, ClientError> {
+        let resp = rpc!(self, api_keys, update_api_key, update.into_request())?;
+        required(resp.api_key, "api_key")
+    }
+
     /// Revokes an API key, for good.
     pub async fn revoke_api_key(&self, name: &str) -> Result<pb::ApiKey, ClientError> {
         let resp = rpc!(
@@ -693,15 +944,16 @@ impl Client {
         required(resp.api_key, "api_key")
     }
 
-    /// Deletes an API key.
-    pub async fn delete_api_key(&self, name: &str) -> Result<(), ClientError> {
+    /// Deletes an API key. With an `etag`, only if the key still has it
+    /// (ABORTED otherwise).
+    pub async fn delete_api_key(&self, name: &str, etag: Option<&str>) -> Result<(), ClientError> {
         rpc!(
             self,
             api_keys,
             delete_api_key,
             pb::DeleteApiKeyRequest {
                 name: name.to_owned(),
-                etag: String::new(),
+                etag: self::etag(etag),
             }
         )?;
         Ok(())
@@ -755,24 +1007,61 @@ impl Client {
         required(resp.api_set, "api_set")
     }
 
+    /// Reads an API set (`apiSets/{id}`).
+    pub async fn get_api_set(&self, name: &str) -> Result<pb::ApiSet, ClientError> {
+        let resp = rpc!(
+            self,
+            api_keys,
+            get_api_set,
+            pb::GetApiSetRequest {
+                name: name.to_owned()
+            }
+        )?;
+        required(resp.api_set, "api_set")
+    }
+
+    /// Changes a platform API set (operators only; see [`ApiSetUpdate`]).
+    /// The built-in API sets cannot be changed.
+    pub async fn update_api_set(&self, update: ApiSetUpdate) -> Result<pb::ApiSet, ClientError> {
+        let resp = rpc!(self, api_keys, update_api_set, update.into_request())?;
+        required(resp.api_set, "api_set")
+    }
+
+    /// Deletes a platform API set (operators only). With an `etag`, only if
+    /// the set still has it (ABORTED otherwise).
+    pub async fn delete_api_set(&self, name: &str, etag: Option<&str>) -> Result<(), ClientError> {
+        rpc!(
+            self,
+            api_keys,
+            delete_api_set,
+            pb::DeleteApiSetRequest {
+                name: name.to_owned(),
+                etag: self::etag(etag),
+            }
+        )?;
+        Ok(())
+    }
+
     list_stream!(
         /// Every API set of the catalog.
-        list_api_sets_stream() -> pb::ApiSet,
+        list_api_sets_stream / list_api_sets() -> pb::ApiSet,
         api_keys.list_api_sets,
         api_sets,
         |token, page_size| pb::ListApiSetsRequest { page_size, page_token: token.clone() }
     );
 
     list_stream!(
-        /// Every API key of `parent` (`users/me` or `accounts/{a}/users/{u}`).
-        list_api_keys_stream(parent: &str) -> pb::ApiKey,
+        /// Every API key of `parent` (`users/me`, `accounts/{a}/users/{u}`,
+        /// or every user's with `accounts/{a}/users/-`), only those in
+        /// `state` when it is given.
+        list_api_keys_stream / list_api_keys(parent: &str, state: Option<pb::api_key::State>) -> pb::ApiKey,
         api_keys.list_api_keys,
         api_keys,
         |token, page_size| pb::ListApiKeysRequest {
             parent: parent.clone(),
             page_size,
             page_token: token.clone(),
-            ..Default::default()
+            state: state.map_or(0, |s| s as i32),
         }
     );
 }

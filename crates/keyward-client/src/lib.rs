@@ -8,10 +8,13 @@
 //! (feature `tls`).
 //!
 //! The high-level methods ([`api`]) take plain arguments or small builders
-//! ([`NewCredential`], [`NewApiKey`]), answer [`ClientError`] (typed from the
+//! ([`NewCredential`], [`NewApiKey`], [`SecretRenewal`], and one update
+//! builder per resource in [`update`], whose setters fill the field mask),
+//! answer [`ClientError`] (typed from the
 //! server's `ErrorInfo` reason, see [`error`]), retry UNAVAILABLE only
 //! ([`retry`]), and hand secrets back as [`secrecy::SecretString`]. List RPCs
-//! come as streams over every page ([`ItemStream`]). The raw tonic stubs stay
+//! come as one [`Page`] at a time and as streams over every page
+//! ([`ItemStream`]). The raw tonic stubs stay
 //! available ([`Client::accounts`], [`Client::credentials`],
 //! [`Client::api_keys`]) for anything the high-level API does not cover.
 //!
@@ -24,7 +27,11 @@
 //! use std::time::Duration;
 //!
 //! use futures_util::TryStreamExt as _;
-//! use keyward_client::{Client, ClientError, NewApiKey, NewCredential, Scope};
+//! use keyward_client::proto::credential::{Scheme, State};
+//! use keyward_client::{
+//!     Client, ClientError, CredentialFilter, CredentialUpdate, NewApiKey, NewCredential, Scope,
+//!     SecretRenewal,
+//! };
 //! use secrecy::ExposeSecret as _;
 //!
 //! let client = Client::builder("http://127.0.0.1:50051")
@@ -57,16 +64,37 @@
 //!
 //! // Rotate it, keeping the old secret valid for a day.
 //! let renewed = client
-//!     .renew_secret(&created.credential.name, Some(Duration::from_secs(86_400)))
+//!     .renew_secret(
+//!         SecretRenewal::new(&created.credential.name).grace(Duration::from_secs(86_400)),
+//!     )
 //!     .await?;
-//! # let _ = renewed;
 //!
-//! // Every credential of the account, page after page.
-//! let all: Vec<_> = client
-//!     .list_credentials_stream("accounts/acme", 100)
+//! // Rename it, unless someone changed it since the renewal.
+//! let updated = client
+//!     .update_credential(
+//!         CredentialUpdate::new(&renewed.credential.name)
+//!             .display_name("Billing export (nightly)")
+//!             .etag(&renewed.credential.etag),
+//!     )
+//!     .await;
+//! match updated {
+//!     Ok(credential) => assert_eq!(credential.display_name, "Billing export (nightly)"),
+//!     Err(ClientError::Aborted { .. }) => eprintln!("changed meanwhile: read it again"),
+//!     Err(other) => return Err(other),
+//! }
+//!
+//! // Every active HMAC credential of the account, page after page.
+//! let hmac: Vec<_> = client
+//!     .list_credentials_stream(
+//!         "accounts/acme",
+//!         CredentialFilter::default()
+//!             .state(State::Active)
+//!             .scheme(Scheme::Hmac),
+//!         100,
+//!     )
 //!     .try_collect()
 //!     .await?;
-//! # let _ = all;
+//! # let _ = hmac;
 //!
 //! // An API key for the caller, then what a gateway asks about it.
 //! let key = client
@@ -103,13 +131,17 @@ pub mod api;
 pub mod error;
 pub mod hmac;
 pub mod retry;
+pub mod update;
 
 pub use api::{
-    CreatedAccount, CreatedApiKey, CreatedCredential, HmacRequest, ItemStream, NewApiKey,
-    NewCredential, Scope,
+    CreatedAccount, CreatedApiKey, CreatedCredential, CredentialFilter, HmacRequest, ItemStream,
+    NewApiKey, NewCredential, Page, Scope, SecretRenewal,
 };
 pub use error::{ClientError, FieldViolation};
 pub use retry::RetryPolicy;
+pub use update::{
+    AccountUpdate, ApiKeyUpdate, ApiSetUpdate, CredentialUpdate, RoleUpdate, UserUpdate,
+};
 
 /// Types and stubs generated from `proto/keyward/v1`.
 #[allow(missing_docs, clippy::all, clippy::pedantic, unreachable_pub)]
