@@ -7,6 +7,7 @@ use keyward_client::{
     AccountUpdate, ApiKeyFile, ApiKeyUpdate, ApiSetUpdate, Client, CredentialUpdate, RoleUpdate,
     SecretRenewal, UserUpdate,
 };
+use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::json;
 
 use crate::exit::{CliError, REFUSED};
@@ -42,10 +43,24 @@ pub(crate) async fn run(cli: Cli) -> Result<u8> {
     }
 }
 
+/// The key in a `.APIKEY` file.
+fn key_from_file(path: &std::path::Path) -> Result<SecretString> {
+    ApiKeyFile::read(path)
+        .map(|file| file.key().clone())
+        .map_err(|e| CliError::Local(e.to_string()))
+}
+
 async fn connect(g: &Global) -> Result<Client> {
     let mut builder = Client::builder(g.url.clone()).timeout(g.timeout);
-    if let Some(key) = &g.api_key {
-        builder = builder.api_key(key);
+    match (&g.api_key_file, &g.api_key) {
+        (Some(_), Some(_)) if g.api_key_flag => {
+            return Err(CliError::Local(
+                "give the API key with --api-key or --api-key-file, not both".to_owned(),
+            ));
+        }
+        (Some(path), _) => builder = builder.api_key(key_from_file(path)?.expose_secret()),
+        (None, Some(key)) => builder = builder.api_key(key),
+        (None, None) => {}
     }
     builder.connect().await.map_err(|error| {
         let mut message = format!("{error} ({})", g.url);
@@ -221,6 +236,7 @@ async fn accounts(g: &Global, client: &Client, cmd: AccountsCmd) -> Result<u8> {
             admin_name,
             admin_email,
             request_id,
+            save_admin_key,
         } => {
             let response = stub
                 .create_account(proto::CreateAccountRequest {
@@ -242,6 +258,30 @@ async fn accounts(g: &Global, client: &Client, cmd: AccountsCmd) -> Result<u8> {
             let admin = response.administrator.unwrap_or_default();
             let mut human = out::account_fields(&account);
             human.push(("administrator", admin.name.clone()));
+            if let Some(path) = save_admin_key
+                && !response.administrator_api_key.is_empty()
+            {
+                let saved =
+                    ApiKeyFile::new(SecretString::from(response.administrator_api_key.clone()))
+                        .and_then(|file| file.with_display_name(&admin.display_name))
+                        .map_err(keyward_client::KeyFileError::from)
+                        .and_then(|file| file.write_new_at(&path));
+                if let Err(e) = saved {
+                    return Err(CliError::Local(format!(
+                        "{} was created but its administrator's key cannot be saved: {e}",
+                        account.name
+                    )));
+                }
+                let mut value = json!({"account": out::account_json(&account), "administrator": out::user_json(&admin)});
+                value["administratorApiKeyFile"] = json!(path.display().to_string());
+                human.push(("administrator API key saved to", path.display().to_string()));
+                show(g, value, human);
+                eprintln!(
+                    "note: the administrator's API key is only in {} (mode 0600); it will not be shown again",
+                    path.display()
+                );
+                return Ok(0);
+            }
             hand_over(
                 g,
                 json!({"account": out::account_json(&account), "administrator": out::user_json(&admin)}),
@@ -1246,12 +1286,14 @@ async fn verify(g: &Global, client: &Client, cmd: VerifyCmd) -> Result<u8> {
     let decision = match cmd {
         VerifyCmd::ApiKey {
             key,
+            key_file,
             api_set,
             api_method,
         } => {
-            let key = match key {
-                Some(key) => key,
-                None => read_stdin_line("API key")?,
+            let key = match (key, key_file) {
+                (Some(key), _) => key,
+                (None, Some(path)) => key_from_file(&path)?.expose_secret().to_owned(),
+                (None, None) => read_stdin_line("API key")?,
             };
             client
                 .api_keys()

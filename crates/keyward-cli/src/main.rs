@@ -12,7 +12,7 @@ mod output;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand, ValueEnum};
 
 use crate::exit::CliError;
 
@@ -40,6 +40,13 @@ pub(crate) struct Global {
     /// The API key to call with (prefer the environment variable to the flag).
     #[arg(long, env = "KEYWARD_API_KEY", hide_env_values = true, global = true)]
     pub(crate) api_key: Option<String>,
+    /// Call with the API key saved in this `.APIKEY` file instead; it wins over
+    /// `KEYWARD_API_KEY` (but not over `--api-key`, which it conflicts with).
+    #[arg(long, env = "KEYWARD_API_KEY_FILE", value_name = "FILE", global = true)]
+    pub(crate) api_key_file: Option<std::path::PathBuf>,
+    /// Whether `api_key` came from the command line rather than the environment.
+    #[arg(skip)]
+    pub(crate) api_key_flag: bool,
     /// Print JSON on stdout instead of tables.
     #[arg(long, global = true)]
     pub(crate) json: bool,
@@ -99,6 +106,10 @@ pub(crate) enum AccountsCmd {
         /// Idempotency key: a retry returns the first account, without the key.
         #[arg(long, default_value = "")]
         request_id: String,
+        /// Write the administrator's API key to this new `.APIKEY` file (mode
+        /// 0600) instead of printing it.
+        #[arg(long, value_name = "FILE")]
+        save_admin_key: Option<std::path::PathBuf>,
     },
     /// Show an account (`acme` or `accounts/acme`).
     #[command(visible_alias = "show")]
@@ -494,10 +505,13 @@ pub(crate) enum ApiKeysCmd {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum VerifyCmd {
-    /// Verify an API key: from the argument, or from stdin when it is omitted.
+    /// Verify an API key: from the argument, a `.APIKEY` file, or stdin.
     ApiKey {
-        /// The key (`kw_ak_…`); read from stdin when absent.
+        /// The key (`kw_ak_…`); read from stdin when neither it nor `--key-file` is given.
         key: Option<String>,
+        /// Read the key from this `.APIKEY` file.
+        #[arg(long, value_name = "FILE", conflicts_with = "key")]
+        key_file: Option<std::path::PathBuf>,
         /// The API set it must hold.
         #[arg(long)]
         api_set: Option<String>,
@@ -588,7 +602,13 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let parsed = Cli::command().try_get_matches().and_then(|matches| {
+        let mut cli = Cli::from_arg_matches(&matches)?;
+        cli.global.api_key_flag =
+            matches.value_source("api_key") == Some(clap::parser::ValueSource::CommandLine);
+        Ok(cli)
+    });
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(error) => {
             // Help and version go to stdout and succeed; a usage error is exit code 1

@@ -48,6 +48,7 @@ on_every_backend!(
     users_and_roles_are_read_updated_and_deleted_with_etags,
     api_sets_api_keys_and_the_audit_log_are_managed_with_etags,
     credential_changes_honour_the_etag_and_never_print_a_secret_when_refused,
+    keys_are_saved_to_and_used_from_apikey_files,
 );
 
 /// A running server; dropping it stops the server.
@@ -1540,4 +1541,183 @@ async fn credential_changes_honour_the_etag_and_never_print_a_secret_when_refuse
         .cli(alice, &["credentials", "get", &name], None)
         .await
         .exits(3);
+}
+
+async fn keys_are_saved_to_and_used_from_apikey_files(backend: Backend) {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    let server = spawn_server(backend).await;
+    let operator = Some(server.operator_key.as_str());
+    let dir = tempfile::tempdir().expect("a scratch directory");
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let alice_file = path("alice.APIKEY");
+
+    // The administrator's key goes to a new 0600 file, never to stdout.
+    let created = server
+        .cli(
+            operator,
+            &[
+                "accounts",
+                "create",
+                "acme",
+                "--display-name",
+                "Acme",
+                "--admin-name",
+                "Alice",
+                "--admin-email",
+                "alice@acme.example",
+                "--save-admin-key",
+                &alice_file,
+            ],
+            None,
+        )
+        .await
+        .ok();
+    assert!(!created.stdout.contains("kw_ak_"), "{}", created.stdout);
+    assert!(created.stdout.contains(&alice_file), "{}", created.stdout);
+    assert!(created.stderr.contains("will not be shown again"));
+    let mode = std::fs::metadata(&alice_file)
+        .expect("the key file exists")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let saved = keyward_client::ApiKeyFile::read(&alice_file).expect("a key file");
+    assert_eq!(saved.display_name(), Some("Alice"));
+
+    // An existing file is never overwritten: the account is created, the key not saved.
+    let refused = server
+        .cli(
+            operator,
+            &[
+                "accounts",
+                "create",
+                "globex",
+                "--display-name",
+                "Globex",
+                "--admin-name",
+                "Bob",
+                "--admin-email",
+                "bob@globex.example",
+                "--save-admin-key",
+                &alice_file,
+            ],
+            None,
+        )
+        .await
+        .exits(1);
+    assert!(
+        refused.stderr.contains("accounts/globex was created"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("already exists"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!refused.stdout.contains("kw_ak_") && !refused.stderr.contains("kw_ak_"));
+    let again = keyward_client::ApiKeyFile::read(&alice_file).expect("still Alice's file");
+    assert_eq!(
+        secrecy::ExposeSecret::expose_secret(again.key()),
+        secrecy::ExposeSecret::expose_secret(saved.key())
+    );
+
+    // --api-key-file beats KEYWARD_API_KEY: with the operator key in the environment,
+    // the key is created for Alice, and saved in the directory given.
+    let gateway = server
+        .cli(
+            operator,
+            &[
+                "--json",
+                "--api-key-file",
+                &alice_file,
+                "api-keys",
+                "create",
+                "--display-name",
+                "gateway",
+                "--api-set",
+                "keyward.verify",
+                "--save",
+                &dir.path().display().to_string(),
+            ],
+            None,
+        )
+        .await
+        .ok()
+        .json();
+    assert!(
+        field(&gateway, "name").starts_with("accounts/acme/users/"),
+        "{gateway}"
+    );
+    let gateway_file = path("gateway.APIKEY");
+    assert_eq!(field(&gateway, "file"), gateway_file);
+
+    // The key in a file verifies, for its API set only (10: refused).
+    let key_file_args = |api_set: &'static str| {
+        [
+            "--api-key-file",
+            &gateway_file,
+            "verify",
+            "api-key",
+            "--key-file",
+            &gateway_file,
+            "--api-set",
+            api_set,
+        ]
+        .map(str::to_owned)
+    };
+    let args = key_file_args("keyward.verify");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    server.cli(None, &args, None).await.ok();
+    let args = key_file_args("keyward.accounts");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let outside = server.cli(None, &args, None).await.exits(10);
+    assert!(
+        outside.stdout.contains("API_SET_NOT_ALLOWED"),
+        "{}",
+        outside.stdout
+    );
+
+    // Usage mistakes are local errors (1), and name the problem.
+    let both = server
+        .cli(
+            None,
+            &[
+                "--api-key",
+                "kw_ak_x",
+                "--api-key-file",
+                &alice_file,
+                "accounts",
+                "list",
+            ],
+            None,
+        )
+        .await
+        .exits(1);
+    assert!(both.stderr.contains("not both"), "{}", both.stderr);
+    let missing = path("missing.APIKEY");
+    let missing_run = server
+        .cli(
+            operator,
+            &["verify", "api-key", "--key-file", &missing],
+            None,
+        )
+        .await
+        .exits(1);
+    assert!(
+        missing_run.stderr.contains("missing.APIKEY"),
+        "{}",
+        missing_run.stderr
+    );
+    let not_a_key = path("notes.txt");
+    std::fs::write(&not_a_key, "hello world\n").expect("written");
+    let malformed = server
+        .cli(
+            None,
+            &["--api-key-file", &not_a_key, "accounts", "list"],
+            None,
+        )
+        .await
+        .exits(1);
+    assert!(malformed.stderr.contains("line 1"), "{}", malformed.stderr);
 }
