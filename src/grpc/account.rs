@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use keyward_store::{
     AccountUpdate, NewAccount, NewRole, NewUser, PageRequest, RoleUpdate, Store, StoreError,
-    UserState, UserUpdate,
+    UserChange, UserState, UserUpdate,
 };
 use prost::Message;
 use secrecy::ExposeSecret;
@@ -55,26 +55,45 @@ impl AccountServiceImpl {
         &self.state.store
     }
 
-    /// Refuses a change that would leave the account without an active
-    /// administrator (operators have no powers inside other accounts, so
-    /// nobody could repair it).
-    async fn ensure_an_administrator_remains(
+    /// Makes a change to a user, unless it would leave the account without an
+    /// active administrator (operators have no powers inside other accounts, so
+    /// nobody could repair it): FAILED_PRECONDITION `LAST_ADMINISTRATOR`. The store
+    /// checks it inside the change's transaction, with the account locked, so two
+    /// concurrent changes cannot both remove the last administrator. The user, or
+    /// None once deleted.
+    async fn change_user(
         &self,
         account_id: &str,
         user_id: &str,
-    ) -> Result<(), ServiceError> {
-        let holders = self
-            .store()
-            .active_role_holders(account_id, ADMINISTRATOR_ROLE_ID)
-            .await?;
-        if holders.iter().all(|holder| holder == user_id) && !holders.is_empty() {
-            return Err(ServiceError::FailedPrecondition {
-                reason: "LAST_ADMINISTRATOR",
-                message: "the account must keep an active administrator; make another user administrator first"
-                    .to_owned(),
-            });
-        }
-        Ok(())
+        change: UserChange,
+        revision: Option<i64>,
+    ) -> Result<Option<keyward_store::User>, ServiceError> {
+        self.store()
+            .change_user_keeping_holder(account_id, user_id, ADMINISTRATOR_ROLE_ID, change, revision)
+            .await
+            .map_err(|err| match err {
+                StoreError::LastActiveHolder { .. } => ServiceError::FailedPrecondition {
+                    reason: "LAST_ADMINISTRATOR",
+                    message: "the account must keep an active administrator; make another user administrator first"
+                        .to_owned(),
+                },
+                other => other.into(),
+            })
+    }
+
+    /// [`change_user`](Self::change_user) for a change that keeps the user.
+    async fn changed_user(
+        &self,
+        account_id: &str,
+        user_id: &str,
+        change: UserChange,
+        revision: Option<i64>,
+    ) -> Result<keyward_store::User, ServiceError> {
+        self.change_user(account_id, user_id, change, revision)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound {
+                resource: format!("user {user_id}"),
+            })
     }
 
     /// DisableUser and EnableUser: the same steps towards another state.
@@ -89,13 +108,8 @@ impl AccountServiceImpl {
         let (account_id, user_id) = names::user("name", name)?;
         caller.authorize(&account_id)?;
         let revision = validate::etag("etag", etag)?;
-        if state == UserState::Disabled {
-            self.ensure_an_administrator_remains(&account_id, &user_id)
-                .await?;
-        }
         let user = self
-            .store()
-            .set_user_state(&account_id, &user_id, state, revision)
+            .changed_user(&account_id, &user_id, UserChange::State(state), revision)
             .await?;
         record_success(self.store(), caller, &account_id, name, detail).await;
         Ok(user)
@@ -598,16 +612,10 @@ impl AccountService for AccountServiceImpl {
         let revision = validate::etag("user.etag", &user.etag)?;
         if let Some(roles) = &update.role_ids {
             ensure_may_grant_roles(self.store(), &caller, &account_id, roles).await?;
-            if !roles.iter().any(|role| role == ADMINISTRATOR_ROLE_ID) {
-                self.ensure_an_administrator_remains(&account_id, &user_id)
-                    .await?;
-            }
         }
         let updated = self
-            .store()
-            .update_user(&account_id, &user_id, update, revision)
-            .await
-            .map_err(ServiceError::from)?;
+            .changed_user(&account_id, &user_id, UserChange::Update(update), revision)
+            .await?;
         record_success(
             self.store(),
             &caller,
@@ -670,12 +678,8 @@ impl AccountService for AccountServiceImpl {
         let (account_id, user_id) = names::user("name", &req.name)?;
         caller.authorize(&account_id)?;
         let revision = validate::etag("etag", &req.etag)?;
-        self.ensure_an_administrator_remains(&account_id, &user_id)
+        self.change_user(&account_id, &user_id, UserChange::Delete, revision)
             .await?;
-        self.store()
-            .delete_user(&account_id, &user_id, revision)
-            .await
-            .map_err(ServiceError::from)?;
         record_success(
             self.store(),
             &caller,

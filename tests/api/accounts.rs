@@ -21,6 +21,7 @@ on_every_backend!(
     bad_input_names_the_field_that_is_wrong,
     administrators_cannot_act_as_operators_nor_edit_the_builtin_role,
     the_last_administrator_cannot_be_removed,
+    concurrent_changes_never_remove_the_last_administrator,
 );
 
 /// Creates account `id` with administrator `admin`; returns the admin key.
@@ -689,4 +690,139 @@ async fn the_last_administrator_cannot_be_removed(backend: Backend) {
         .user
         .expect("user");
     assert!(demoted.roles.is_empty());
+}
+
+/// Two administrators removed at the same moment, each by a different change: the
+/// store checks the rule inside each change's transaction with the account locked,
+/// so one change wins and the other is LAST_ADMINISTRATOR, whatever the timing.
+async fn concurrent_changes_never_remove_the_last_administrator(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for (round, account_id) in ["acme", "globex", "initech", "umbrella"].iter().enumerate() {
+        let key = create_account(&app, account_id, "alice").await;
+        let alice = app.client_with_key(&key).await;
+        alice
+            .accounts()
+            .create_user(CreateUserRequest {
+                parent: format!("accounts/{account_id}"),
+                user: Some(User {
+                    display_name: "Bea".into(),
+                    email: format!("bea@{account_id}.example"),
+                    roles: vec![format!("accounts/{account_id}/roles/administrator")],
+                    ..Default::default()
+                }),
+                user_id: "bea".into(),
+                request_id: String::new(),
+            })
+            .await
+            .expect("a second administrator");
+        // The removals come from Morgan, who manages users without being an administrator:
+        // whichever removal wins, Morgan's own calls keep working.
+        alice
+            .accounts()
+            .create_role(keyward_client::proto::CreateRoleRequest {
+                parent: format!("accounts/{account_id}"),
+                role_id: "manager".into(),
+                role: Some(Role {
+                    display_name: "Manager".into(),
+                    // Holding a key takes MANAGE_USER_API_KEY.
+                    authorities: vec![
+                        keyward_client::proto::Authority::ManageUsers as i32,
+                        keyward_client::proto::Authority::ManageUserApiKey as i32,
+                    ],
+                    ..Default::default()
+                }),
+            })
+            .await
+            .expect("a manager role");
+        alice
+            .accounts()
+            .create_user(CreateUserRequest {
+                parent: format!("accounts/{account_id}"),
+                user: Some(User {
+                    display_name: "Morgan".into(),
+                    email: format!("morgan@{account_id}.example"),
+                    roles: vec![format!("accounts/{account_id}/roles/manager")],
+                    ..Default::default()
+                }),
+                user_id: "morgan".into(),
+                request_id: String::new(),
+            })
+            .await
+            .expect("a manager");
+        let morgan = app
+            .client_with_key(&app.arrange_key(account_id, "morgan").await)
+            .await;
+        let alice_name = format!("accounts/{account_id}/users/alice");
+        let bea_name = format!("accounts/{account_id}/users/bea");
+        let (mut first, mut second) = (morgan.accounts(), morgan.accounts());
+        // Each round pairs two different ways of removing an administrator.
+        let remove =
+            |stub: &mut keyward_client::proto::account_service_client::AccountServiceClient<_>,
+             name: String,
+             how: usize| {
+                let mut stub = stub.clone();
+                async move {
+                    match how {
+                        0 => stub
+                            .disable_user(DisableUserRequest {
+                                name,
+                                etag: String::new(),
+                            })
+                            .await
+                            .map(drop),
+                        1 => stub
+                            .delete_user(DeleteUserRequest {
+                                name,
+                                etag: String::new(),
+                            })
+                            .await
+                            .map(drop),
+                        _ => stub
+                            .update_user(UpdateUserRequest {
+                                user: Some(User {
+                                    name,
+                                    ..Default::default()
+                                }),
+                                update_mask: mask(&["roles"]),
+                            })
+                            .await
+                            .map(drop),
+                    }
+                }
+            };
+        let (a, b) = tokio::join!(
+            remove(&mut first, alice_name.clone(), round % 3),
+            remove(&mut second, bea_name.clone(), (round + 1) % 3),
+        );
+        let refused: Vec<_> = [&a, &b]
+            .into_iter()
+            .filter_map(|r| r.as_ref().err())
+            .collect();
+        assert_eq!(
+            refused.len(),
+            1,
+            "{account_id}: exactly one removal wins: {a:?} {b:?}"
+        );
+        let status = refused[0];
+        assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+        assert_eq!(
+            status
+                .get_error_details()
+                .error_info()
+                .map(|i| i.reason.clone())
+                .as_deref(),
+            Some("LAST_ADMINISTRATOR")
+        );
+        // The one left is still an active administrator (read from the store: the
+        // removed one's key may no longer work, and operators cannot look inside).
+        let survivor = if a.is_ok() { "bea" } else { "alice" };
+        let user = app
+            .state
+            .store
+            .get_user(account_id, survivor)
+            .await
+            .expect("the survivor is there");
+        assert_eq!(user.role_ids, ["administrator"]);
+        assert_eq!(user.state, keyward_store::UserState::Active);
+    }
 }

@@ -37,6 +37,12 @@ pub enum StoreError {
         /// What is wrong, for example "unknown api set `x`".
         detail: String,
     },
+    /// The change would leave the account without an active user holding the role.
+    #[error("the account must keep an active user holding the role `{role_id}`")]
+    LastActiveHolder {
+        /// The role.
+        role_id: String,
+    },
     /// The record changed since the caller read it (revision mismatch).
     #[error("the record was modified concurrently, read it again and retry")]
     Conflict,

@@ -179,6 +179,17 @@ pub struct UserUpdate {
     pub role_ids: Option<Vec<String>>,
 }
 
+/// One change to a user, for [`Store::change_user_keeping_holder`](crate::Store::change_user_keeping_holder).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserChange {
+    /// As [`Store::update_user`](crate::Store::update_user).
+    Update(UserUpdate),
+    /// As [`Store::set_user_state`](crate::Store::set_user_state).
+    State(UserState),
+    /// As [`Store::delete_user`](crate::Store::delete_user).
+    Delete,
+}
+
 /// A named set of authorities in an account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Role {

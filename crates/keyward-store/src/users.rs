@@ -11,9 +11,10 @@ use sea_orm::{
 
 use crate::{
     Store, StoreError,
+    entity::accounts,
     entity::{user_roles, users},
     error::on_foreign_key,
-    model::{NewUser, Page, PageRequest, User, UserState, UserUpdate},
+    model::{NewUser, Page, PageRequest, User, UserChange, UserState, UserUpdate},
     paging::{normalize_email, now, page, page_size, revised, sorted_unique},
     roles::first_unknown_role,
 };
@@ -37,36 +38,6 @@ impl Store {
             .await?
             .ok_or_else(|| not_found(user_id))?;
         with_roles(&self.db, row).await
-    }
-
-    /// The IDs of the active users of an account holding `role_id`, sorted.
-    pub async fn active_role_holders(
-        &self,
-        account_id: &str,
-        role_id: &str,
-    ) -> Result<Vec<String>, StoreError> {
-        let holders: Vec<String> = user_roles::Entity::find()
-            .filter(user_roles::Column::AccountId.eq(account_id))
-            .filter(user_roles::Column::RoleId.eq(role_id))
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|row| row.user_id)
-            .collect();
-        if holders.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut active: Vec<String> = users::Entity::find()
-            .filter(users::Column::AccountId.eq(account_id))
-            .filter(users::Column::Id.is_in(holders))
-            .filter(users::Column::State.eq(UserState::Active.as_str()))
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|row| row.id)
-            .collect();
-        active.sort();
-        Ok(active)
     }
 
     /// Lists the users of an account by id, ascending, with their roles.
@@ -112,31 +83,10 @@ impl Store {
         update: UserUpdate,
         expected_revision: Option<i64>,
     ) -> Result<User, StoreError> {
-        let mut columns = Vec::new();
-        if let Some(display_name) = update.display_name {
-            columns.push((users::Column::DisplayName, Expr::value(display_name)));
-        }
-        if let Some(email) = update.email {
-            let email = email.trim().to_owned();
-            columns.push((
-                users::Column::EmailNormalized,
-                Expr::value(normalize_email(&email)),
-            ));
-            columns.push((users::Column::Email, Expr::value(email)));
-        }
-        let txn = self.db.begin().await?;
-        let row = update_columns(&txn, account_id, user_id, columns, expected_revision).await?;
-        if let Some(role_ids) = update.role_ids {
-            user_roles::Entity::delete_many()
-                .filter(user_roles::Column::AccountId.eq(account_id))
-                .filter(user_roles::Column::UserId.eq(user_id))
-                .exec(&txn)
-                .await?;
-            insert_roles(&txn, account_id, user_id, &sorted_unique(&role_ids)).await?;
-        }
-        let user = with_roles(&txn, row).await?;
-        txn.commit().await?;
-        Ok(user)
+        let change = UserChange::Update(update);
+        self.change_user(account_id, user_id, change, expected_revision, None)
+            .await
+            .and_then(|user| user.ok_or_else(|| not_found(user_id)))
     }
 
     /// Switches a user on or off and returns them. With `expected_revision`, refuses with
@@ -148,12 +98,10 @@ impl Store {
         state: UserState,
         expected_revision: Option<i64>,
     ) -> Result<User, StoreError> {
-        let txn = self.db.begin().await?;
-        let columns = vec![(users::Column::State, Expr::value(state.as_str()))];
-        let row = update_columns(&txn, account_id, user_id, columns, expected_revision).await?;
-        let user = with_roles(&txn, row).await?;
-        txn.commit().await?;
-        Ok(user)
+        let change = UserChange::State(state);
+        self.change_user(account_id, user_id, change, expected_revision, None)
+            .await
+            .and_then(|user| user.ok_or_else(|| not_found(user_id)))
     }
 
     /// Deletes a user, with their role assignments and API keys (one statement; the
@@ -165,20 +113,190 @@ impl Store {
         user_id: &str,
         expected_revision: Option<i64>,
     ) -> Result<(), StoreError> {
-        let mut query = users::Entity::delete_many()
-            .filter(users::Column::AccountId.eq(account_id))
-            .filter(users::Column::Id.eq(user_id));
-        if let Some(revision) = expected_revision {
-            query = query.filter(users::Column::Revision.eq(revision));
-        }
-        if query.exec(&self.db).await?.rows_affected == 0 {
-            let row = users::Entity::find_by_id((account_id.to_owned(), user_id.to_owned()))
-                .one(&self.db)
-                .await?;
-            revised(0, row, || not_found(user_id))?;
-        }
-        Ok(())
+        self.change_user(
+            account_id,
+            user_id,
+            UserChange::Delete,
+            expected_revision,
+            None,
+        )
+        .await
+        .map(drop)
     }
+
+    /// Makes `change` (as [`update_user`](Self::update_user),
+    /// [`set_user_state`](Self::set_user_state) or [`delete_user`](Self::delete_user)) unless
+    /// it would leave an account that has an active user holding `role_id` without one:
+    /// then [`StoreError::LastActiveHolder`], and nothing changes. The account's row is
+    /// locked for the transaction, so concurrent changes of two holders are checked one
+    /// after the other and cannot both remove the last one. Returns the user, or None
+    /// once deleted.
+    pub async fn change_user_keeping_holder(
+        &self,
+        account_id: &str,
+        user_id: &str,
+        role_id: &str,
+        change: UserChange,
+        expected_revision: Option<i64>,
+    ) -> Result<Option<User>, StoreError> {
+        self.change_user(
+            account_id,
+            user_id,
+            change,
+            expected_revision,
+            Some(role_id),
+        )
+        .await
+    }
+
+    async fn change_user(
+        &self,
+        account_id: &str,
+        user_id: &str,
+        change: UserChange,
+        expected_revision: Option<i64>,
+        keep_holder_of: Option<&str>,
+    ) -> Result<Option<User>, StoreError> {
+        let txn = self.db.begin().await?;
+        let had_holder = match keep_holder_of {
+            Some(role_id) => {
+                lock_account(&txn, account_id).await?;
+                !active_holders(&txn, account_id, role_id).await?.is_empty()
+            }
+            None => false,
+        };
+        let user = match change {
+            UserChange::Update(update) => {
+                Some(apply_update(&txn, account_id, user_id, update, expected_revision).await?)
+            }
+            UserChange::State(state) => {
+                let columns = vec![(users::Column::State, Expr::value(state.as_str()))];
+                let row =
+                    update_columns(&txn, account_id, user_id, columns, expected_revision).await?;
+                Some(with_roles(&txn, row).await?)
+            }
+            UserChange::Delete => {
+                delete_row(&txn, account_id, user_id, expected_revision).await?;
+                None
+            }
+        };
+        if let Some(role_id) = keep_holder_of
+            && had_holder
+            && active_holders(&txn, account_id, role_id).await?.is_empty()
+        {
+            // Dropping the transaction rolls the change back.
+            return Err(StoreError::LastActiveHolder {
+                role_id: role_id.to_owned(),
+            });
+        }
+        txn.commit().await?;
+        Ok(user)
+    }
+}
+
+/// Locks an account's row until the transaction ends (a write that changes nothing:
+/// a row lock on PostgreSQL, the write lock on SQLite).
+async fn lock_account(db: &impl ConnectionTrait, account_id: &str) -> Result<(), StoreError> {
+    let locked = accounts::Entity::update_many()
+        .col_expr(
+            accounts::Column::Revision,
+            Expr::col(accounts::Column::Revision),
+        )
+        .filter(accounts::Column::Id.eq(account_id))
+        .exec(db)
+        .await?
+        .rows_affected;
+    if locked == 0 {
+        return Err(StoreError::NotFound {
+            entity: "account",
+            id: account_id.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// The IDs of the active users of an account holding `role_id`, sorted.
+async fn active_holders(
+    db: &impl ConnectionTrait,
+    account_id: &str,
+    role_id: &str,
+) -> Result<Vec<String>, StoreError> {
+    let holders: Vec<String> = user_roles::Entity::find()
+        .filter(user_roles::Column::AccountId.eq(account_id))
+        .filter(user_roles::Column::RoleId.eq(role_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| row.user_id)
+        .collect();
+    if holders.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut active: Vec<String> = users::Entity::find()
+        .filter(users::Column::AccountId.eq(account_id))
+        .filter(users::Column::Id.is_in(holders))
+        .filter(users::Column::State.eq(UserState::Active.as_str()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| row.id)
+        .collect();
+    active.sort();
+    Ok(active)
+}
+
+/// The columns and roles of an update, in the caller's transaction.
+async fn apply_update(
+    db: &impl ConnectionTrait,
+    account_id: &str,
+    user_id: &str,
+    update: UserUpdate,
+    expected_revision: Option<i64>,
+) -> Result<User, StoreError> {
+    let mut columns = Vec::new();
+    if let Some(display_name) = update.display_name {
+        columns.push((users::Column::DisplayName, Expr::value(display_name)));
+    }
+    if let Some(email) = update.email {
+        let email = email.trim().to_owned();
+        columns.push((
+            users::Column::EmailNormalized,
+            Expr::value(normalize_email(&email)),
+        ));
+        columns.push((users::Column::Email, Expr::value(email)));
+    }
+    let row = update_columns(db, account_id, user_id, columns, expected_revision).await?;
+    if let Some(role_ids) = update.role_ids {
+        user_roles::Entity::delete_many()
+            .filter(user_roles::Column::AccountId.eq(account_id))
+            .filter(user_roles::Column::UserId.eq(user_id))
+            .exec(db)
+            .await?;
+        insert_roles(db, account_id, user_id, &sorted_unique(&role_ids)).await?;
+    }
+    with_roles(db, row).await
+}
+
+/// Deletes a user's row (their roles and keys cascade), in the caller's transaction.
+async fn delete_row(
+    db: &impl ConnectionTrait,
+    account_id: &str,
+    user_id: &str,
+    expected_revision: Option<i64>,
+) -> Result<(), StoreError> {
+    let mut query = users::Entity::delete_many()
+        .filter(users::Column::AccountId.eq(account_id))
+        .filter(users::Column::Id.eq(user_id));
+    if let Some(revision) = expected_revision {
+        query = query.filter(users::Column::Revision.eq(revision));
+    }
+    if query.exec(db).await?.rows_affected == 0 {
+        let row = users::Entity::find_by_id((account_id.to_owned(), user_id.to_owned()))
+            .one(db)
+            .await?;
+        revised(0, row, || not_found(user_id))?;
+    }
+    Ok(())
 }
 
 /// Inserts an active user and their roles (part of the caller's transaction).
