@@ -7,9 +7,14 @@
 //! same ID and the same request gets the resource back — never its secret,
 //! which was shown once already. The same ID with a different request is
 //! INVALID_ARGUMENT.
+//!
+//! The ID is claimed before the work (a pending record), in one atomic
+//! insert: of two concurrent requests with one ID, one does the work and the
+//! other is told to retry (ABORTED), so a client retrying a call that timed
+//! out never gets a second secret.
 
 use chrono::Duration;
-use keyward_store::{NewIdempotencyRecord, Store, StoreError};
+use keyward_store::{IdempotencyClaim, NewIdempotencyRecord, Store};
 use sha2::{Digest, Sha256};
 
 use crate::auth::Caller;
@@ -54,35 +59,110 @@ pub fn request_key(
     }))
 }
 
-/// The resource a previous request with this key created, if any.
-pub async fn previous(store: &Store, key: &RequestKey) -> Result<Option<String>, ServiceError> {
+/// How long a claimed request ID may stay unfinished before another request
+/// with it takes over: its first request died or hung. Far longer than any
+/// call's deadline.
+pub const PENDING_TIMEOUT: Duration = Duration::minutes(2);
+
+/// What a request that carries a request ID should do.
+#[derive(Debug)]
+pub enum Begun {
+    /// An earlier request with this ID and this request made `resource`:
+    /// answer with it, without doing the work (and never with a secret).
+    Done(String),
+    /// Do the work, then [`Claim::finish`] it, or [`Claim::abandon`] it on
+    /// failure.
+    Claimed(Claim),
+}
+
+/// The right to do the work of a request: the request ID's record, pending
+/// until [`Claim::finish`]. A request without a request ID holds an empty
+/// claim, whose methods do nothing.
+#[derive(Debug)]
+#[must_use = "finish or abandon the claim"]
+pub struct Claim(Option<RequestKey>);
+
+/// Claims the request ID of `key` before the work, so that two concurrent
+/// requests with one ID never both do it: the first claims it; a retry of a
+/// finished request gets [`Begun::Done`]; a retry while the first is still at
+/// work gets ABORTED (try again shortly); the same ID with a different request
+/// is INVALID_ARGUMENT.
+pub async fn begin(
+    store: &Store,
+    clock: &SharedClock,
+    key: Option<RequestKey>,
+) -> Result<Begun, ServiceError> {
+    let Some(key) = key else {
+        return Ok(Begun::Claimed(Claim(None)));
+    };
+    let now = clock.now();
+    let record = NewIdempotencyRecord {
+        scope: key.scope.clone(),
+        request_id: key.request_id.clone(),
+        request_fingerprint: key.fingerprint.clone(),
+        expire_time: now + RETENTION,
+    };
     match store
-        .find_idempotency_record(&key.scope, &key.request_id)
+        .claim_idempotency_record(record, now - PENDING_TIMEOUT)
         .await?
     {
-        Some(record) if record.request_fingerprint == key.fingerprint => {
-            Ok(Some(record.resource_name))
+        IdempotencyClaim::Claimed => Ok(Begun::Claimed(Claim(Some(key)))),
+        IdempotencyClaim::Held(held) if held.request_fingerprint != key.fingerprint => Err(
+            ServiceError::invalid("request_id", "was already used for a different request"),
+        ),
+        IdempotencyClaim::Held(held) if held.resource_name.is_empty() => {
+            Err(ServiceError::Aborted {
+                message: "a request with this request_id is still in progress; retry shortly"
+                    .to_owned(),
+            })
         }
-        Some(_) => Err(ServiceError::invalid(
-            "request_id",
-            "was already used for a different request",
-        )),
-        None => Ok(None),
+        IdempotencyClaim::Held(held) => Ok(Begun::Done(held.resource_name)),
     }
 }
 
-/// Remembers that the request created `resource_name`. A failure is logged:
-/// the resource exists either way.
-pub async fn remember(store: &Store, clock: &SharedClock, key: RequestKey, resource_name: &str) {
-    let record = NewIdempotencyRecord {
-        scope: key.scope,
-        request_id: key.request_id,
-        request_fingerprint: key.fingerprint,
-        resource_name: resource_name.to_owned(),
-        expire_time: clock.now() + RETENTION,
-    };
-    match store.put_idempotency_record(record).await {
-        Ok(_) | Err(StoreError::AlreadyExists { .. }) => {}
-        Err(err) => tracing::error!(error = %error_chain(&err), "cannot remember a request id"),
+impl Claim {
+    /// The work is done and made `resource_name`: retries get it from now on.
+    /// A failure is logged: the resource exists either way, and the claim
+    /// lapses after [`PENDING_TIMEOUT`].
+    pub async fn finish(self, store: &Store, resource_name: &str) {
+        let Some(key) = self.0 else { return };
+        if let Err(err) = store
+            .complete_idempotency_record(&key.scope, &key.request_id, resource_name)
+            .await
+        {
+            tracing::error!(error = %error_chain(&err), "cannot remember a request id");
+        }
+    }
+
+    /// The work failed and changed nothing: a retry may claim the ID at once.
+    /// A failure is logged: the claim lapses after [`PENDING_TIMEOUT`].
+    pub async fn abandon(self, store: &Store) {
+        let Some(key) = self.0 else { return };
+        if let Err(err) = store
+            .release_idempotency_record(&key.scope, &key.request_id)
+            .await
+        {
+            tracing::error!(error = %error_chain(&err), "cannot release a request id");
+        }
+    }
+
+    /// Finishes the claim with what `work` made, or abandons it when `work`
+    /// failed; `resource_name` names what it made.
+    pub async fn settle<T>(
+        self,
+        store: &Store,
+        work: Result<T, ServiceError>,
+        resource_name: impl FnOnce(&T) -> String,
+    ) -> Result<T, ServiceError> {
+        match work {
+            Ok(made) => {
+                self.finish(store, &resource_name(&made)).await;
+                Ok(made)
+            }
+            Err(err) => {
+                self.abandon(store).await;
+                Err(err)
+            }
+        }
     }
 }

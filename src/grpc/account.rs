@@ -31,7 +31,7 @@ use super::pb::{
 use crate::audit::record_success;
 use crate::auth::{Authority, Caller};
 use crate::error::ServiceError;
-use crate::idempotency;
+use crate::idempotency::{self, Begun};
 use crate::identity::{ADMINISTRATOR_ROLE_ID, generated_id, new_account_with_administrator};
 use crate::startup::AppState;
 use crate::validate::{self, names, required};
@@ -287,64 +287,68 @@ impl AccountService for AccountServiceImpl {
         )?;
         let administrator_email = validate::email("administrator.email", &administrator.email)?;
 
-        if let Some(key) = &request_key
-            && let Some(resource) = idempotency::previous(self.store(), key).await?
-        {
-            let (account_id, user_id) = names::user("request_id", &resource)?;
-            let account = self
-                .store()
-                .get_account(&account_id)
-                .await
-                .map_err(ServiceError::from)?;
-            let user = self
-                .store()
-                .get_user(&account_id, &user_id)
-                .await
-                .map_err(ServiceError::from)?;
-            return Ok(Response::new(CreateAccountResponse {
-                account: Some(convert::account(&account)),
-                administrator: Some(convert::user(&user)),
-                administrator_api_key: String::new(),
-            }));
-        }
+        let claim = match idempotency::begin(self.store(), &self.state.clock, request_key).await? {
+            Begun::Claimed(claim) => claim,
+            Begun::Done(resource) => {
+                let (account_id, user_id) = names::user("request_id", &resource)?;
+                let account = self
+                    .store()
+                    .get_account(&account_id)
+                    .await
+                    .map_err(ServiceError::from)?;
+                let user = self
+                    .store()
+                    .get_user(&account_id, &user_id)
+                    .await
+                    .map_err(ServiceError::from)?;
+                return Ok(Response::new(CreateAccountResponse {
+                    account: Some(convert::account(&account)),
+                    administrator: Some(convert::user(&user)),
+                    administrator_api_key: String::new(),
+                }));
+            }
+        };
 
-        let prepared = new_account_with_administrator(
-            &self.state.hasher,
-            NewAccount {
-                id: account_id.clone(),
-                display_name,
-                client_id_prefix,
-                verified: false,
-                operator: false,
-            },
-            NewUser {
-                account_id: account_id.clone(),
-                id: administrator_id.clone(),
-                display_name: administrator_name,
-                email: administrator_email,
-                role_ids: Vec::new(),
-            },
-            &caller.principal.name(),
-        )
-        .await?;
-        let created = self
-            .store()
-            .create_account_with(prepared.seed)
-            .await
-            .map_err(ServiceError::from)?;
+        let work = async {
+            let prepared = new_account_with_administrator(
+                &self.state.hasher,
+                NewAccount {
+                    id: account_id.clone(),
+                    display_name,
+                    client_id_prefix,
+                    verified: false,
+                    operator: false,
+                },
+                NewUser {
+                    account_id: account_id.clone(),
+                    id: administrator_id.clone(),
+                    display_name: administrator_name,
+                    email: administrator_email,
+                    role_ids: Vec::new(),
+                },
+                &caller.principal.name(),
+            )
+            .await?;
+            let created = self
+                .store()
+                .create_account_with(prepared.seed)
+                .await
+                .map_err(ServiceError::from)?;
+            Ok::<_, ServiceError>((prepared.key, created))
+        };
+        let (administrator_key, created) = claim
+            .settle(self.store(), work.await, |(_, created)| {
+                // The administrator names both: the account is the user's parent.
+                created
+                    .users
+                    .first()
+                    .map(|user| convert::user_name(&account_id, &user.id))
+                    .unwrap_or_default()
+            })
+            .await?;
         let user = created.users.first().ok_or_else(|| {
             ServiceError::Internal("the account was stored without its administrator".into())
         })?;
-        let administrator_resource = convert::user_name(&account_id, &user.id);
-        if let Some(key) = request_key {
-            idempotency::remember(
-                self.store(),
-                &self.state.clock,
-                key,
-                &administrator_resource,
-            )
-            .await;
-        }
         let account_resource = convert::account_name(&account_id);
         record_success(
             self.store(),
@@ -357,7 +361,7 @@ impl AccountService for AccountServiceImpl {
         Ok(Response::new(CreateAccountResponse {
             account: Some(convert::account(&created.account)),
             administrator: Some(convert::user(user)),
-            administrator_api_key: prepared.key.expose_secret().to_owned(),
+            administrator_api_key: administrator_key.expose_secret().to_owned(),
         }))
     }
 
@@ -502,20 +506,22 @@ impl AccountService for AccountServiceImpl {
             validate::display_name("user.display_name", &user.display_name, NAME_MAX)?;
         let email = validate::email("user.email", &user.email)?;
         let role_ids = role_ids("user.roles", &account_id, &user.roles)?;
-        if let Some(key) = &request_key
-            && let Some(resource) = idempotency::previous(self.store(), key).await?
-        {
-            let (account_id, user_id) = names::user("request_id", &resource)?;
-            let user = self
-                .store()
-                .get_user(&account_id, &user_id)
-                .await
-                .map_err(ServiceError::from)?;
-            return Ok(Response::new(CreateUserResponse {
-                user: Some(convert::user(&user)),
-            }));
-        }
         ensure_may_grant_roles(self.store(), &caller, &account_id, &role_ids).await?;
+        let claim = match idempotency::begin(self.store(), &self.state.clock, request_key).await? {
+            Begun::Claimed(claim) => claim,
+            Begun::Done(resource) => {
+                let (account_id, user_id) = names::user("request_id", &resource)?;
+                let user = self
+                    .store()
+                    .get_user(&account_id, &user_id)
+                    .await
+                    .map_err(ServiceError::from)?;
+                return Ok(Response::new(CreateUserResponse {
+                    user: Some(convert::user(&user)),
+                }));
+            }
+        };
+        let resource = convert::user_name(&account_id, &user_id);
         let created = self
             .store()
             .create_user(NewUser {
@@ -526,11 +532,10 @@ impl AccountService for AccountServiceImpl {
                 role_ids,
             })
             .await
-            .map_err(ServiceError::from)?;
-        let resource = convert::user_name(&account_id, &user_id);
-        if let Some(key) = request_key {
-            idempotency::remember(self.store(), &self.state.clock, key, &resource).await;
-        }
+            .map_err(ServiceError::from);
+        let created = claim
+            .settle(self.store(), created, |_| resource.clone())
+            .await?;
         record_success(
             self.store(),
             &caller,

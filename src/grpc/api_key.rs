@@ -29,7 +29,7 @@ use super::{convert, grantable_api_sets, pb};
 use crate::audit::record_success;
 use crate::auth::{Caller, KeyJudgement};
 use crate::error::ServiceError;
-use crate::idempotency;
+use crate::idempotency::{self, Begun};
 use crate::identity::{KeyRequest, issue_api_key};
 use crate::startup::AppState;
 use crate::validate::{self, names, required};
@@ -248,52 +248,59 @@ impl ApiKeyService for ApiKeyServiceImpl {
         let api_set_ids = grantable_api_sets("api_key.api_sets", &api_key.api_sets, &caller)?;
         let now = self.state.clock.now();
         let expire_time = expiry(api_key.expire_time.as_ref(), req.ttl.as_ref(), now)?;
-        if let Some(key) = &request_key
-            && let Some(resource) = idempotency::previous(&self.state.store, key).await?
-        {
-            let (_, _, key_id) = names::api_key("request_id", &resource)?;
+        let claim =
+            match idempotency::begin(&self.state.store, &self.state.clock, request_key).await? {
+                Begun::Claimed(claim) => claim,
+                Begun::Done(resource) => {
+                    let (_, _, key_id) = names::api_key("request_id", &resource)?;
+                    let stored = self
+                        .state
+                        .store
+                        .get_api_key(&key_id)
+                        .await
+                        .map_err(ServiceError::from)?;
+                    return Ok(Response::new(CreateApiKeyResponse {
+                        api_key: Some(convert::api_key(&stored, now)),
+                        key: String::new(),
+                        suggested_file_name: key_file::file_name(&stored.display_name, &stored.id),
+                    }));
+                }
+            };
+        let creator = caller.principal.name();
+        let work = async {
+            let issued = issue_api_key(
+                &self.state.hasher,
+                KeyRequest {
+                    account_id: &account_id,
+                    user_id: &user_id,
+                    display_name: &display_name,
+                    description: &description,
+                    api_set_ids,
+                    expire_time,
+                    creator: &creator,
+                },
+            )
+            .await?;
             let stored = self
                 .state
                 .store
-                .get_api_key(&key_id)
+                .create_api_key(issued.record)
                 .await
-                .map_err(ServiceError::from)?;
-            return Ok(Response::new(CreateApiKeyResponse {
-                api_key: Some(convert::api_key(&stored, now)),
-                key: String::new(),
-                suggested_file_name: key_file::file_name(&stored.display_name, &stored.id),
-            }));
-        }
-        let creator = caller.principal.name();
-        let issued = issue_api_key(
-            &self.state.hasher,
-            KeyRequest {
-                account_id: &account_id,
-                user_id: &user_id,
-                display_name: &display_name,
-                description: &description,
-                api_set_ids,
-                expire_time,
-                creator: &creator,
-            },
-        )
-        .await?;
-        let stored = self
-            .state
-            .store
-            .create_api_key(issued.record)
-            .await
-            .map_err(|err| match err {
-                StoreError::ForeignKey { .. } => ServiceError::invalid(
-                    "api_key.api_sets",
-                    "names an API set that is not in the catalog",
-                ),
-                other => other.into(),
-            })?;
+                .map_err(|err| match err {
+                    StoreError::ForeignKey { .. } => ServiceError::invalid(
+                        "api_key.api_sets",
+                        "names an API set that is not in the catalog",
+                    ),
+                    other => other.into(),
+                })?;
+            Ok::<_, ServiceError>((issued.key, stored))
+        };
+        let (key, stored) = claim
+            .settle(&self.state.store, work.await, |(_, stored)| {
+                convert::api_key_name(stored)
+            })
+            .await?;
         let resource = convert::api_key_name(&stored);
-        if let Some(key) = request_key {
-            idempotency::remember(&self.state.store, &self.state.clock, key, &resource).await;
-        }
         record_success(
             &self.state.store,
             &caller,
@@ -304,7 +311,7 @@ impl ApiKeyService for ApiKeyServiceImpl {
         .await;
         Ok(Response::new(CreateApiKeyResponse {
             api_key: Some(convert::api_key(&stored, now)),
-            key: issued.key.to_token().expose_secret().to_owned(),
+            key: key.to_token().expose_secret().to_owned(),
             suggested_file_name: key_file::file_name(&stored.display_name, &stored.id),
         }))
     }

@@ -34,7 +34,7 @@ use crate::audit::record_success;
 use crate::auth::Caller;
 use crate::auth::authenticate::{ClientJudgement, ClientMatch, ClientRefusal, parse_basic};
 use crate::error::ServiceError;
-use crate::idempotency;
+use crate::idempotency::{self, Begun};
 use crate::identity::generated_id;
 use crate::startup::AppState;
 use crate::usage::UsageTarget;
@@ -265,67 +265,73 @@ impl CredentialService for CredentialServiceImpl {
             Some(identifier("identifier", &req.identifier)?)
         };
 
-        if let Some(key) = &request_key
-            && let Some(resource) = idempotency::previous(&self.state.store, key).await?
-        {
-            let (account_id, id) = names::credential("request_id", &resource)?;
+        let claim =
+            match idempotency::begin(&self.state.store, &self.state.clock, request_key).await? {
+                Begun::Claimed(claim) => claim,
+                Begun::Done(resource) => {
+                    let (account_id, id) = names::credential("request_id", &resource)?;
+                    let stored = self
+                        .state
+                        .store
+                        .get_credential(&account_id, &id)
+                        .await
+                        .map_err(ServiceError::from)?;
+                    return Ok(Response::new(CreateCredentialResponse {
+                        credential: Some(self.show(&stored).await?),
+                        client_secret: String::new(),
+                    }));
+                }
+            };
+
+        let work = async {
+            let account = self
+                .state
+                .store
+                .get_account(&account_id)
+                .await
+                .map_err(ServiceError::from)?;
+            if !account.verified {
+                return Err(ServiceError::FailedPrecondition {
+                    reason: "ACCOUNT_NOT_VERIFIED",
+                    message: format!(
+                        "account {} is not verified: an operator must verify it before it can create API client credentials",
+                        req.parent
+                    ),
+                });
+            }
+            let id = generated_id('c')?;
+            let identifier = match identifier {
+                Some(identifier) => identifier,
+                None => generated_id('x')?.split_off(1),
+            };
+            let client_id = format!("{}{identifier}", account.client_id_prefix);
+            let (secret, first_secret) = self.new_secret(&id, scheme).await?;
             let stored = self
                 .state
                 .store
-                .get_credential(&account_id, &id)
+                .create_credential(NewCredential {
+                    id,
+                    account_id: account_id.clone(),
+                    client_id,
+                    display_name,
+                    description,
+                    application,
+                    contact_email,
+                    expire_time,
+                    creator: caller.principal.name(),
+                    api_set_ids,
+                    first_secret,
+                })
                 .await
-                .map_err(ServiceError::from)?;
-            return Ok(Response::new(CreateCredentialResponse {
-                credential: Some(self.show(&stored).await?),
-                client_secret: String::new(),
-            }));
-        }
-
-        let account = self
-            .state
-            .store
-            .get_account(&account_id)
-            .await
-            .map_err(ServiceError::from)?;
-        if !account.verified {
-            return Err(ServiceError::FailedPrecondition {
-                reason: "ACCOUNT_NOT_VERIFIED",
-                message: format!(
-                    "account {} is not verified: an operator must verify it before it can create API client credentials",
-                    req.parent
-                ),
-            }
-            .into());
-        }
-        let id = generated_id('c')?;
-        let identifier = match identifier {
-            Some(identifier) => identifier,
-            None => generated_id('x')?.split_off(1),
+                .map_err(write_error)?;
+            Ok::<_, ServiceError>((secret, stored))
         };
-        let client_id = format!("{}{identifier}", account.client_id_prefix);
-        let (secret, first_secret) = self.new_secret(&id, scheme).await?;
-        let stored = self
-            .state
-            .store
-            .create_credential(NewCredential {
-                id,
-                account_id: account_id.clone(),
-                client_id,
-                display_name,
-                description,
-                application,
-                contact_email,
-                expire_time,
-                creator: caller.principal.name(),
-                api_set_ids,
-                first_secret,
+        let (secret, stored) = claim
+            .settle(&self.state.store, work.await, |(_, stored)| {
+                convert::credential_name(&account_id, &stored.id)
             })
-            .await
-            .map_err(write_error)?;
+            .await?;
         let resource = convert::credential_name(&account_id, &stored.id);
-        if let Some(key) = request_key {
-            idempotency::remember(&self.state.store, &self.state.clock, key, &resource).await;
-        }
         record_success(
             &self.state.store,
             &caller,
@@ -514,48 +520,51 @@ impl CredentialService for CredentialServiceImpl {
         let request_key = idempotency::request_key(&caller, &request_id, &req.encode_to_vec())?;
         let grace = grace_period(req.grace_period.as_ref())?;
         let revision = validate::etag("etag", &req.etag)?;
-        if let Some(key) = &request_key
-            && idempotency::previous(&self.state.store, key)
-                .await?
-                .is_some()
-        {
-            let stored = self
+        let claim =
+            match idempotency::begin(&self.state.store, &self.state.clock, request_key).await? {
+                Begun::Claimed(claim) => claim,
+                Begun::Done(_) => {
+                    let stored = self
+                        .state
+                        .store
+                        .get_credential(&account_id, &id)
+                        .await
+                        .map_err(ServiceError::from)?;
+                    return Ok(Response::new(RenewCredentialSecretResponse {
+                        credential: Some(self.show(&stored).await?),
+                        client_secret: String::new(),
+                    }));
+                }
+            };
+        let work = async {
+            let current = self
                 .state
                 .store
                 .get_credential(&account_id, &id)
                 .await
                 .map_err(ServiceError::from)?;
-            return Ok(Response::new(RenewCredentialSecretResponse {
-                credential: Some(self.show(&stored).await?),
-                client_secret: String::new(),
-            }));
-        }
-        let current = self
-            .state
-            .store
-            .get_credential(&account_id, &id)
-            .await
-            .map_err(ServiceError::from)?;
-        let (secret, new_version) = self.new_secret(&id, current.scheme).await?;
-        let now = self.state.clock.now();
-        let renewed = self
-            .state
-            .store
-            .renew_credential_secret(
-                &account_id,
-                &id,
-                SecretRenewal {
-                    secret: new_version,
-                    grace_until: grace.map(|grace| now + grace),
-                },
-                revision,
-                now,
-            )
-            .await
-            .map_err(ServiceError::from)?;
-        if let Some(key) = request_key {
-            idempotency::remember(&self.state.store, &self.state.clock, key, &req.name).await;
-        }
+            let (secret, new_version) = self.new_secret(&id, current.scheme).await?;
+            let now = self.state.clock.now();
+            let renewed = self
+                .state
+                .store
+                .renew_credential_secret(
+                    &account_id,
+                    &id,
+                    SecretRenewal {
+                        secret: new_version,
+                        grace_until: grace.map(|grace| now + grace),
+                    },
+                    revision,
+                    now,
+                )
+                .await
+                .map_err(ServiceError::from)?;
+            Ok::<_, ServiceError>((secret, renewed))
+        };
+        let (secret, renewed) = claim
+            .settle(&self.state.store, work.await, |_| req.name.clone())
+            .await?;
         let detail = match grace {
             Some(grace) => format!(
                 "credential secret renewed; the previous secret verifies for {}s more",

@@ -37,6 +37,7 @@ on_every_backend!(
     verification_requests_are_checked_and_garbage_keys_are_invalid,
     a_successful_use_records_the_last_use_time_coalesced,
     the_apikey_file_round_trips,
+    concurrent_retries_of_a_create_issue_one_key,
 );
 
 /// acme with alice (administrator), kai (holds MANAGE_USER_API_KEY only) and
@@ -1222,4 +1223,60 @@ async fn platform_api_sets_are_granted_by_management_keys_and_confinement_is_inh
     // ... but may mint a verify-only key, which grants nothing.
     let verifier = create(&w.kai, "verify-only", &["keyward.verify"]).await;
     assert_eq!(resource(&verifier).api_sets, sets(&["keyward.verify"]));
+}
+
+/// A client whose call timed out retries it while the first is still at work:
+/// the request ID is claimed before the work, so however the calls interleave,
+/// one key is created and shown once; the others get that key's resource
+/// without the key, or ABORTED (still in progress: retry).
+async fn concurrent_retries_of_a_create_issue_one_key(backend: Backend) {
+    let w = world(backend).await;
+    let mut request = create_request("retried at once", &["billing"]);
+    request.request_id = "5d9e2f71-concurrent".into();
+    let calls = (0..8).map(|_| {
+        let mut stub = w.kai.api_keys();
+        let request = request.clone();
+        async move { stub.create_api_key(request).await }
+    });
+    let answers = futures_util::future::join_all(calls).await;
+    let mut keys = 0;
+    let mut names = std::collections::BTreeSet::new();
+    for answer in &answers {
+        match answer {
+            Ok(response) => {
+                let response = response.get_ref();
+                keys += usize::from(!response.key.is_empty());
+                names.insert(
+                    response
+                        .api_key
+                        .as_ref()
+                        .expect("a key resource")
+                        .name
+                        .clone(),
+                );
+            }
+            Err(status) => assert_eq!(status.code(), Code::Aborted, "{status:?}"),
+        }
+    }
+    assert_eq!(keys, 1, "exactly one answer carries the key: {answers:?}");
+    assert_eq!(names.len(), 1, "every answer names the same key: {names:?}");
+    let listed = list(&w.kai, "users/me", State::Unspecified).await;
+    assert_eq!(
+        listed
+            .iter()
+            .filter(|k| k.display_name == "retried at once")
+            .count(),
+        1,
+        "one key was stored"
+    );
+    // Finished: a later retry gets the key's resource, without the key.
+    let retry = w
+        .kai
+        .api_keys()
+        .create_api_key(request)
+        .await
+        .expect("retry")
+        .into_inner();
+    assert!(retry.key.is_empty());
+    assert_eq!(retry.api_key.map(|k| k.name), names.into_iter().next());
 }

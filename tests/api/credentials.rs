@@ -673,13 +673,15 @@ async fn creating_credentials_follows_the_rules(backend: Backend) {
     // An unverified account cannot create credentials.
     let gina_key = create_account(&w.app, "globex", "gina").await;
     let gina = w.app.client_with_key(&gina_key).await;
+    let in_globex = pb::CreateCredentialRequest {
+        parent: "accounts/globex".into(),
+        credential: Some(basic()),
+        request_id: "globex-first".into(),
+        ..Default::default()
+    };
     let status = gina
         .credentials()
-        .create_credential(pb::CreateCredentialRequest {
-            parent: "accounts/globex".into(),
-            credential: Some(basic()),
-            ..Default::default()
-        })
+        .create_credential(in_globex.clone())
         .await
         .expect_err("unverified");
     assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
@@ -688,6 +690,24 @@ async fn creating_credentials_follows_the_rules(backend: Backend) {
         Some("ACCOUNT_NOT_VERIFIED")
     );
     assert!(status.message().contains("not verified"), "{status:?}");
+    // A failed request gives its request ID back: once the account is verified,
+    // the same request succeeds at once (not "still in progress"), with its secret.
+    w.app
+        .operator
+        .accounts()
+        .verify_account(pb::VerifyAccountRequest {
+            name: "accounts/globex".into(),
+            etag: String::new(),
+        })
+        .await
+        .expect("verify globex");
+    let created = gina
+        .credentials()
+        .create_credential(in_globex)
+        .await
+        .expect("the retry after verification")
+        .into_inner();
+    assert!(!created.client_secret.is_empty(), "the secret, once");
 
     // A user without MANAGE_API_CLIENTS cannot, even in a verified account.
     w.alice

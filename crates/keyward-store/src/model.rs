@@ -459,7 +459,19 @@ pub struct IdempotencyRecord {
     pub expire_time: DateTime<Utc>,
 }
 
-/// What it takes to store an [`IdempotencyRecord`]; the store sets `create_time`.
+/// The outcome of [`Store::claim_idempotency_record`](crate::Store::claim_idempotency_record).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyClaim {
+    /// The request id is now held by the caller, pending: do the work, then
+    /// `Store::complete_idempotency_record` (or `Store::release_idempotency_record`).
+    Claimed,
+    /// An unexpired record holds the request id already: finished when its
+    /// `resource_name` is set, pending (another request is at work) when it is empty.
+    Held(IdempotencyRecord),
+}
+
+/// What it takes to claim a request id (a pending [`IdempotencyRecord`]); the store sets
+/// `create_time`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewIdempotencyRecord {
     /// What the request id is unique within.
@@ -468,8 +480,6 @@ pub struct NewIdempotencyRecord {
     pub request_id: String,
     /// Digest of the request.
     pub request_fingerprint: String,
-    /// Resource name of what the request created or changed.
-    pub resource_name: String,
     /// When the record stops counting.
     pub expire_time: DateTime<Utc>,
 }

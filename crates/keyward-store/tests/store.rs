@@ -16,10 +16,10 @@ use std::{
 use chrono::{DateTime, Utc};
 use keyward_store::{
     AccountSeed, AccountUpdate, ApiKeyFilter, ApiKeyState, ApiKeyUpdate, ApiSetUpdate,
-    AuditOutcome, Backend, CredentialScheme, CredentialState, NewAccount, NewApiKey, NewApiSet,
-    NewAuditEvent, NewCredential, NewIdempotencyRecord, NewRole, NewSecretVersion, NewUser, Page,
-    PageRequest, RoleUpdate, SecretMaterial, Store, StoreError, StoreOptions, UserState,
-    UserUpdate,
+    AuditOutcome, Backend, CredentialScheme, CredentialState, IdempotencyClaim, NewAccount,
+    NewApiKey, NewApiSet, NewAuditEvent, NewCredential, NewIdempotencyRecord, NewRole,
+    NewSecretVersion, NewUser, Page, PageRequest, RoleUpdate, SecretMaterial, Store, StoreError,
+    StoreOptions, UserState, UserUpdate,
     testing::{POSTGRES_URL_VAR, TestBackend, TestDatabase, random_suffix},
 };
 
@@ -2657,101 +2657,164 @@ fn new_record(scope: &str, request_id: &str, expire_time: DateTime<Utc>) -> NewI
         scope: scope.to_owned(),
         request_id: request_id.to_owned(),
         request_fingerprint: format!("sha256:{scope}:{request_id}"),
-        resource_name: "accounts/acme/credentials/c1".to_owned(),
         expire_time,
     }
 }
 
 #[tokio::test]
-async fn an_idempotency_record_is_found_until_it_expires_and_is_unique_meanwhile() {
+async fn a_request_id_is_claimed_pending_then_finished_until_it_expires() {
     for db in backends().await {
         let (store, b) = (&db.store, db.name);
         let tomorrow = Utc::now() + chrono::Duration::days(1);
+        let long_ago = Utc::now() - chrono::Duration::minutes(10);
         let scope = "accounts/acme/users/alice:CreateCredential";
+        let resource = "accounts/acme/credentials/c1";
 
         assert_eq!(
             store.find_idempotency_record(scope, "r1").await.unwrap(),
             None,
             "{b}"
         );
-        let stored = store
-            .put_idempotency_record(new_record(scope, "r1", tomorrow))
+        let claim = store
+            .claim_idempotency_record(new_record(scope, "r1", tomorrow), long_ago)
             .await
             .unwrap();
+        assert_eq!(claim, IdempotencyClaim::Claimed, "{b}");
+        // Pending: held, with no resource yet, and not taken over while fresh.
+        let IdempotencyClaim::Held(pending) = store
+            .claim_idempotency_record(new_record(scope, "r1", tomorrow), long_ago)
+            .await
+            .unwrap()
+        else {
+            panic!("{b}: a claimed id is held");
+        };
+        assert_eq!(pending.resource_name, "", "{b}");
         assert_eq!(
-            stored.request_fingerprint,
+            pending.request_fingerprint,
             format!("sha256:{scope}:r1"),
             "{b}"
         );
-        assert_eq!(
-            store.find_idempotency_record(scope, "r1").await.unwrap(),
-            Some(stored.clone()),
-            "{b}"
-        );
-        assert_already_exists(
-            b,
-            store
-                .put_idempotency_record(new_record(scope, "r1", tomorrow))
-                .await,
-            "idempotency record",
-            "request id",
-        );
-        // The same request id in another scope is another request.
+
+        // Finished: the resource is named, and later claims see it.
         store
-            .put_idempotency_record(new_record("other", "r1", tomorrow))
+            .complete_idempotency_record(scope, "r1", resource)
             .await
             .unwrap();
+        let IdempotencyClaim::Held(done) = store
+            .claim_idempotency_record(new_record(scope, "r1", tomorrow), Utc::now())
+            .await
+            .unwrap()
+        else {
+            panic!("{b}: a finished id is held, even past the pending timeout");
+        };
+        assert_eq!(done.resource_name, resource, "{b}");
+        // Releasing a finished record does nothing.
+        store.release_idempotency_record(scope, "r1").await.unwrap();
         assert_eq!(
             store.find_idempotency_record(scope, "r1").await.unwrap(),
-            Some(stored),
+            Some(done),
+            "{b}"
+        );
+        // The same request id in another scope is another request.
+        assert_eq!(
+            store
+                .claim_idempotency_record(new_record("other", "r1", tomorrow), long_ago)
+                .await
+                .unwrap(),
+            IdempotencyClaim::Claimed,
             "{b}"
         );
 
-        // An expired record is not found, and gives way to a new one.
-        let past = Utc::now() - chrono::Duration::seconds(1);
+        // A released claim can be claimed again at once.
         store
-            .put_idempotency_record(new_record(scope, "r2", past))
+            .claim_idempotency_record(new_record(scope, "r2", tomorrow), long_ago)
             .await
             .unwrap();
+        store.release_idempotency_record(scope, "r2").await.unwrap();
         assert_eq!(
             store.find_idempotency_record(scope, "r2").await.unwrap(),
             None,
             "{b}"
         );
-        let renewed = store
-            .put_idempotency_record(new_record(scope, "r2", tomorrow))
+        assert_eq!(
+            store
+                .claim_idempotency_record(new_record(scope, "r2", tomorrow), long_ago)
+                .await
+                .unwrap(),
+            IdempotencyClaim::Claimed,
+            "{b}"
+        );
+        // A stale pending claim (its request died) is taken over.
+        assert_eq!(
+            store
+                .claim_idempotency_record(
+                    new_record(scope, "r2", tomorrow),
+                    Utc::now() + chrono::Duration::seconds(1)
+                )
+                .await
+                .unwrap(),
+            IdempotencyClaim::Claimed,
+            "{b}"
+        );
+
+        // An expired record is not found, and gives way to a new claim.
+        let past = Utc::now() - chrono::Duration::seconds(1);
+        store
+            .claim_idempotency_record(new_record(scope, "r3", past), long_ago)
+            .await
+            .unwrap();
+        store
+            .complete_idempotency_record(scope, "r3", resource)
             .await
             .unwrap();
         assert_eq!(
-            store.find_idempotency_record(scope, "r2").await.unwrap(),
-            Some(renewed),
+            store.find_idempotency_record(scope, "r3").await.unwrap(),
+            None,
+            "{b}"
+        );
+        assert_eq!(
+            store
+                .claim_idempotency_record(new_record(scope, "r3", tomorrow), long_ago)
+                .await
+                .unwrap(),
+            IdempotencyClaim::Claimed,
             "{b}"
         );
     }
 }
 
 #[tokio::test]
-async fn of_concurrent_duplicate_requests_one_stores_its_record() {
+async fn of_concurrent_duplicate_requests_one_claims_the_request_id() {
     for db in backends().await {
         let b = db.name;
         let tomorrow = Utc::now() + chrono::Duration::days(1);
-        let mut puts = tokio::task::JoinSet::new();
+        let long_ago = Utc::now() - chrono::Duration::minutes(10);
+        let mut claims = tokio::task::JoinSet::new();
         for _ in 0..4 {
             let store = db.replica().await;
-            puts.spawn(async move {
+            claims.spawn(async move {
                 store
-                    .put_idempotency_record(new_record("scope", "r1", tomorrow))
+                    .claim_idempotency_record(new_record("scope", "r1", tomorrow), long_ago)
                     .await
             });
         }
-        let results = puts.join_all().await;
+        let results = claims.join_all().await;
         assert_eq!(
-            results.iter().filter(|r| r.is_ok()).count(),
+            results
+                .iter()
+                .filter(|r| matches!(r, Ok(IdempotencyClaim::Claimed)))
+                .count(),
             1,
             "{b}: {results:?}"
         );
-        for result in results.into_iter().filter(Result::is_err) {
-            assert_already_exists(b, result, "idempotency record", "request id");
+        for result in results {
+            assert!(
+                matches!(
+                    result,
+                    Ok(IdempotencyClaim::Claimed | IdempotencyClaim::Held(_))
+                ),
+                "{b}: {result:?}"
+            );
         }
     }
 }

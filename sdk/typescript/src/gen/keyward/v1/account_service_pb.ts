@@ -408,6 +408,8 @@ export type CreateAccountRequest = Message<"keyward.v1.CreateAccountRequest"> & 
    * Optional. A unique identifier (UUID recommended) that makes the request
    * safe to retry: a retry with the same ID returns the first result (without
    * the administrator's API key, which is shown only once).
+   * A retry while the first request is still at work is ABORTED: retry it
+   * again shortly. A request that failed leaves its ID free for a retry.
    *
    * @generated from field: string request_id = 3;
    */
@@ -696,6 +698,8 @@ export type CreateUserRequest = Message<"keyward.v1.CreateUserRequest"> & {
   /**
    * Optional. Makes the request safe to retry: a retry with the same ID
    * returns the first result.
+   * A retry while the first request is still at work is ABORTED: retry it
+   * again shortly. A request that failed leaves its ID free for a retry.
    *
    * @generated from field: string request_id = 4;
    */

@@ -276,6 +276,8 @@ export type CreateApiKeyRequest = Message<"keyward.v1.CreateApiKeyRequest"> & {
    * Optional. Makes the request safe to retry: a retry with the same ID and
    * the same request returns the same key resource and never issues a second
    * key.
+   * A retry while the first request is still at work is ABORTED: retry it
+   * again shortly. A request that failed leaves its ID free for a retry.
    *
    * @generated from field: string request_id = 4;
    */

@@ -290,6 +290,8 @@ export type CreateCredentialRequest = Message<"keyward.v1.CreateCredentialReques
    * Optional. Makes the request safe to retry: a retry with the same ID and
    * the same request returns the same credential and never issues a second
    * secret.
+   * A retry while the first request is still at work is ABORTED: retry it
+   * again shortly. A request that failed leaves its ID free for a retry.
    *
    * @generated from field: string request_id = 4;
    */
@@ -626,6 +628,8 @@ export type RenewCredentialSecretRequest = Message<"keyward.v1.RenewCredentialSe
   /**
    * Optional. Makes the request safe to retry: a retry with the same ID
    * never issues a second secret.
+   * A retry while the first request is still at work is ABORTED: retry it
+   * again shortly. A request that failed leaves its ID free for a retry.
    *
    * @generated from field: string request_id = 3;
    */
