@@ -30,6 +30,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the gRPC server.
     Serve(ServeArgs),
+    /// Re-seal every HMAC client secret under the first master key, so that the
+    /// others can be removed (see "The master key" in the README), and exit.
+    ResealSecrets(ResealArgs),
 }
 
 /// How log lines are written.
@@ -41,13 +44,9 @@ pub enum LogFormat {
     Json,
 }
 
-/// Flags of `keyward serve`.
+/// The flags every command that opens the database takes.
 #[derive(Debug, clap::Args)]
-pub struct ServeArgs {
-    /// Address and port to listen on.
-    #[arg(long, env = "KEYWARD_LISTEN", default_value = "127.0.0.1:50051")]
-    pub listen: SocketAddr,
-
+pub struct StorageArgs {
     /// Database URL: `sqlite://PATH` or `postgres://USER@HOST:PORT/DATABASE`.
     /// Defaults to an embedded SQLite database in the data directory.
     #[arg(long, env = "KEYWARD_DATABASE_URL", hide_env_values = true)]
@@ -66,21 +65,6 @@ pub struct ServeArgs {
     #[arg(long, env = "KEYWARD_LOG")]
     pub log: Option<String>,
 
-    /// Seconds between database health probes; the health service answers
-    /// NOT_SERVING while the database is unreachable.
-    #[arg(long, env = "KEYWARD_HEALTH_INTERVAL_SECS", default_value_t = 5,
-          value_parser = clap::value_parser!(u64).range(1..=3600))]
-    pub health_interval_secs: u64,
-
-    /// Seconds in-flight calls get to finish after SIGTERM or Ctrl-C.
-    #[arg(long, env = "KEYWARD_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
-    pub shutdown_grace_secs: u64,
-
-    /// On first start, write the operator API key into this file (created
-    /// with mode 0600, never overwritten) instead of printing it on stderr.
-    #[arg(long, env = "KEYWARD_BOOTSTRAP_KEY_FILE")]
-    pub bootstrap_key_file: Option<PathBuf>,
-
     /// Master keys that seal HMAC client secrets: standard base64 of 32 random bytes,
     /// comma-separated, the first sealing new secrets. Without it (and without a key file)
     /// the embedded default generates `master.key` in the data directory.
@@ -96,6 +80,42 @@ pub struct ServeArgs {
     /// A file of master keys, one per line, the first sealing new secrets.
     #[arg(long, env = "KEYWARD_MASTER_KEY_FILE")]
     pub master_key_file: Option<PathBuf>,
+}
+
+/// Flags of `keyward reseal-secrets`.
+#[derive(Debug, clap::Args)]
+pub struct ResealArgs {
+    /// The database, the master keys and the logs, as `keyward serve` takes them.
+    #[command(flatten)]
+    pub storage: StorageArgs,
+}
+
+/// Flags of `keyward serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = "KEYWARD_LISTEN", default_value = "127.0.0.1:50051")]
+    pub listen: SocketAddr,
+
+    /// The database, the master keys and the logs.
+    #[command(flatten)]
+    pub storage: StorageArgs,
+
+    /// Seconds between database health probes; the health service answers
+    /// NOT_SERVING while the database is unreachable.
+    #[arg(long, env = "KEYWARD_HEALTH_INTERVAL_SECS", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub health_interval_secs: u64,
+
+    /// Seconds in-flight calls get to finish after SIGTERM or Ctrl-C.
+    #[arg(long, env = "KEYWARD_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
+    pub shutdown_grace_secs: u64,
+
+    /// On first start, write the operator API key into this file (created
+    /// with mode 0600, never overwritten) instead of printing it on stderr.
+    #[arg(long, env = "KEYWARD_BOOTSTRAP_KEY_FILE")]
+    pub bootstrap_key_file: Option<PathBuf>,
+
     /// Seconds over which the last-used times of credentials are coalesced:
     /// at most about one database write per credential per interval.
     #[arg(long, env = "KEYWARD_LAST_USED_INTERVAL_SECS", default_value_t = 60,
@@ -135,10 +155,11 @@ pub struct Settings {
     pub last_used_interval: Duration,
 }
 
-impl ServeArgs {
-    /// Resolves defaults: without a database URL, an embedded SQLite file in
-    /// the data directory (created if missing).
-    pub fn settings(&self) -> Settings {
+impl StorageArgs {
+    /// The database URL and the master key source, defaults resolved: without a
+    /// database URL, an embedded SQLite file in the data directory (created if
+    /// missing) and a generated master key file beside it.
+    pub fn resolve(&self) -> (String, MasterKeySource) {
         let data_dir =
             std::path::absolute(&self.data_dir).unwrap_or_else(|_| self.data_dir.clone());
         let database_url = self
@@ -153,6 +174,22 @@ impl ServeArgs {
             }
             (None, None, Some(_)) => MasterKeySource::Missing,
         };
+        (database_url, master_key)
+    }
+
+    /// The log filter: the flag, else `RUST_LOG`, else `info`.
+    pub fn log_filter(&self) -> String {
+        self.log
+            .clone()
+            .or_else(|| std::env::var("RUST_LOG").ok().filter(|s| !s.is_empty()))
+            .unwrap_or_else(|| "info".to_owned())
+    }
+}
+
+impl ServeArgs {
+    /// Resolves defaults (see [`StorageArgs::resolve`]).
+    pub fn settings(&self) -> Settings {
+        let (database_url, master_key) = self.storage.resolve();
         Settings {
             listen: self.listen,
             database_url,
@@ -164,14 +201,6 @@ impl ServeArgs {
             master_key,
             last_used_interval: Duration::from_secs(self.last_used_interval_secs),
         }
-    }
-
-    /// The log filter: the flag, else `RUST_LOG`, else `info`.
-    pub fn log_filter(&self) -> String {
-        self.log
-            .clone()
-            .or_else(|| std::env::var("RUST_LOG").ok().filter(|s| !s.is_empty()))
-            .unwrap_or_else(|| "info".to_owned())
     }
 }
 

@@ -9,5 +9,6 @@ use keyward::config::{Cli, Command};
 async fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Serve(args) => keyward::startup::serve(args).await,
+        Command::ResealSecrets(args) => keyward::startup::reseal_secrets(args).await,
     }
 }

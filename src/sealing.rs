@@ -328,6 +328,92 @@ impl MasterKeys {
     }
 }
 
+/// What a re-seal pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ResealReport {
+    /// Secret versions now sealed under the current key.
+    pub resealed: u64,
+    /// Secret versions that changed or went while the pass ran (renewed, deleted,
+    /// re-sealed by another pass): nothing to do.
+    pub changed_meanwhile: u64,
+    /// Secret versions that could not be opened (damaged data): left as they are, and
+    /// logged with their credential and version.
+    pub unopened: u64,
+}
+
+impl MasterKeys {
+    /// Re-seals every HMAC client secret sealed under another configured key under the
+    /// current (first) key, 100 at a time, so that the other keys can be removed. Each
+    /// version is replaced only if it is still sealed as it was read; run it again at any
+    /// time, and it does only what is left.
+    pub async fn reseal_all(&self, store: &Store) -> Result<ResealReport, StoreError> {
+        const BATCH: u64 = 100;
+        let current = self.current_id();
+        let mut report = ResealReport::default();
+        let mut after: Option<(String, i32)> = None;
+        loop {
+            let batch = store
+                .secrets_sealed_under_other_keys(
+                    current,
+                    after.as_ref().map(|(id, version)| (id.as_str(), *version)),
+                    BATCH,
+                )
+                .await?;
+            let Some(last) = batch.last() else {
+                return Ok(report);
+            };
+            after = Some((last.credential_id.clone(), last.version));
+            for secret in batch {
+                let resealed = match (&secret.material, &secret.key_id) {
+                    (
+                        SecretMaterial::Sealed {
+                            ciphertext,
+                            master_key_id,
+                        },
+                        Some(key_id),
+                    ) => self
+                        .open(&secret.credential_id, key_id, ciphertext, master_key_id)
+                        .and_then(|key| self.seal(&secret.credential_id, &key))
+                        .map(|sealed| (master_key_id.clone(), sealed)),
+                    _ => Err(SealError::DoesNotOpen(String::new())),
+                };
+                match resealed {
+                    Ok((
+                        previous,
+                        SecretMaterial::Sealed {
+                            ciphertext,
+                            master_key_id,
+                        },
+                    )) => {
+                        let replaced = store
+                            .reseal_secret(
+                                &secret.credential_id,
+                                secret.version,
+                                &previous,
+                                ciphertext,
+                                &master_key_id,
+                            )
+                            .await?;
+                        if replaced {
+                            report.resealed += 1;
+                        } else {
+                            report.changed_meanwhile += 1;
+                        }
+                    }
+                    Ok((_, SecretMaterial::Hash(_))) | Err(_) => {
+                        tracing::error!(
+                            credential = %secret.credential_id,
+                            version = secret.version,
+                            "cannot re-seal a client secret: it does not open"
+                        );
+                        report.unopened += 1;
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn associated_data(credential_id: &str, key_id: &str) -> Vec<u8> {
     format!("keyward sealed client secret v1\0{credential_id}\0{key_id}").into_bytes()
 }

@@ -26,7 +26,7 @@ use crate::audit::FailureCounter;
 use crate::auth::{AuthLayer, Authenticator, SecretHasher};
 use crate::bootstrap::{bootstrap, hand_over};
 use crate::clock::SharedClock;
-use crate::config::{ServeArgs, Settings};
+use crate::config::{ResealArgs, ServeArgs, Settings};
 use crate::error::ServiceError;
 use crate::grpc::pb::account_service_server::AccountServiceServer;
 use crate::grpc::pb::api_key_service_server::ApiKeyServiceServer;
@@ -379,8 +379,57 @@ pub async fn shutdown_signal() {
 
 /// `keyward serve`: logs, builds and runs the server until a signal. Every
 /// failure is one line on stderr and a non-zero exit code.
+/// `keyward reseal-secrets`: re-seals every HMAC client secret under the first master key,
+/// reports what it did on stdout, and exits (1 when a secret could not be opened or the
+/// database or keys are unusable). The server may run meanwhile on PostgreSQL; the embedded
+/// SQLite file is held by a running server, which must be stopped first.
+#[allow(clippy::print_stdout, reason = "a command reports its result")]
+pub async fn reseal_secrets(args: ResealArgs) -> ExitCode {
+    if let Err(message) = telemetry::init(args.storage.log_format, &args.storage.log_filter()) {
+        eprintln!("error: {message}");
+        return ExitCode::from(2);
+    }
+    let (database_url, source) = args.storage.resolve();
+    let run = async {
+        let keys = MasterKeys::load(&source)?;
+        let store = Store::connect(&database_url).await?;
+        store.migrate().await?;
+        keys.check_against(&store).await?;
+        let report = keys.reseal_all(&store).await?;
+        Ok::<_, StartupError>((keys, report))
+    };
+    match run.await {
+        Ok((keys, report)) => {
+            let current = keys.current_id();
+            println!(
+                "re-sealed {} HMAC client secret version(s) under master key {current} ({} changed meanwhile)",
+                report.resealed, report.changed_meanwhile
+            );
+            if report.unopened > 0 {
+                println!(
+                    "{} secret version(s) could not be opened (see the log): keep every master key until they are repaired or deleted",
+                    report.unopened
+                );
+                return ExitCode::FAILURE;
+            }
+            let others: Vec<&str> = keys.ids().into_iter().filter(|id| *id != current).collect();
+            if !others.is_empty() {
+                println!(
+                    "every HMAC secret is sealed under {current}: once every replica runs with {current} first, the other keys ({}) can be removed",
+                    others.join(", ")
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("error: {}", error_chain(&err));
+            ExitCode::FAILURE
+        }
+    }
+}
+
 pub async fn serve(args: ServeArgs) -> ExitCode {
-    if let Err(message) = telemetry::init(args.log_format, &args.log_filter()) {
+    if let Err(message) = telemetry::init(args.storage.log_format, &args.storage.log_filter()) {
         eprintln!("error: {message}");
         return ExitCode::from(2);
     }

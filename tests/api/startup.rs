@@ -548,8 +548,56 @@ async fn a_wrong_master_key_for_sealed_secrets_stops_the_start() {
         secrecy::ExposeSecret::expose_secret(&right_key)
     );
     let mut settings = crate::helpers::test_settings(&database);
-    settings.master_key = MasterKeySource::Value(rotated.into());
-    Application::build(settings)
+    settings.master_key = MasterKeySource::Value(rotated.clone().into());
+    drop(
+        Application::build(settings)
+            .await
+            .expect("the right key starts"),
+    );
+
+    // The new key alone cannot start yet: the secret is still sealed under the old one.
+    let only_new = || {
+        let mut settings = crate::helpers::test_settings(&database);
+        settings.master_key = MasterKeySource::Value(new_key.clone());
+        settings
+    };
+    let err = Application::build(only_new())
         .await
-        .expect("the right key starts");
+        .expect_err("the old key is still needed");
+    assert!(matches!(err, StartupError::MasterKey(_)), "{err:?}");
+
+    // `keyward reseal-secrets` re-seals it under the first key; then the old key can go.
+    let reseal = || async {
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
+            .args(["reseal-secrets", "--database-url", database.url()])
+            .env_clear()
+            .env("KEYWARD_MASTER_KEY", &rotated)
+            .env("KEYWARD_LOG", "warn")
+            .output()
+            .await
+            .expect("the binary runs");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(output.status.success(), "{stdout}{stderr}");
+        assert!(!stdout.contains(secrecy::ExposeSecret::expose_secret(&new_key)));
+        stdout
+    };
+    let stdout = reseal().await;
+    assert!(
+        stdout.contains("re-sealed 1 HMAC client secret version(s)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("can be removed"), "{stdout}");
+    // Run again, it has nothing left to do.
+    let stdout = reseal().await;
+    assert!(
+        stdout.contains("re-sealed 0 HMAC client secret version(s)"),
+        "{stdout}"
+    );
+    // The new key alone starts, and opens the secret (startup opens a sample of it).
+    drop(
+        Application::build(only_new())
+            .await
+            .expect("the new key alone opens every secret"),
+    );
 }

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
     sea_query::{Expr, ExprTrait, OnConflict},
 };
 
@@ -458,6 +458,68 @@ impl Store {
             .await?;
         ids.sort();
         Ok(ids)
+    }
+
+    /// Up to `limit` sealed secrets not sealed under `master_key_id`, after the secret
+    /// `after` (credential id, version) in that order: what a re-seal pass works through.
+    pub async fn secrets_sealed_under_other_keys(
+        &self,
+        master_key_id: &str,
+        after: Option<(&str, i32)>,
+        limit: u64,
+    ) -> Result<Vec<CredentialSecret>, StoreError> {
+        let mut query = credential_secrets::Entity::find()
+            .filter(credential_secrets::Column::MasterKeyId.is_not_null())
+            .filter(credential_secrets::Column::MasterKeyId.ne(master_key_id))
+            .order_by_asc(credential_secrets::Column::CredentialId)
+            .order_by_asc(credential_secrets::Column::Version)
+            .limit(limit);
+        if let Some((credential_id, version)) = after {
+            query = query.filter(
+                Condition::any()
+                    .add(credential_secrets::Column::CredentialId.gt(credential_id))
+                    .add(
+                        Condition::all()
+                            .add(credential_secrets::Column::CredentialId.eq(credential_id))
+                            .add(credential_secrets::Column::Version.gt(version)),
+                    ),
+            );
+        }
+        query
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|row| CredentialSecret::try_from(row).map_err(StoreError::from))
+            .collect()
+    }
+
+    /// Replaces the sealed form of one secret version, if it is still sealed under
+    /// `previous_master_key_id` (false otherwise: it changed or went meanwhile). Nothing
+    /// else about the secret changes.
+    pub async fn reseal_secret(
+        &self,
+        credential_id: &str,
+        version: i32,
+        previous_master_key_id: &str,
+        ciphertext: Vec<u8>,
+        master_key_id: &str,
+    ) -> Result<bool, StoreError> {
+        let updated = credential_secrets::Entity::update_many()
+            .col_expr(
+                credential_secrets::Column::SecretCiphertext,
+                Expr::value(ciphertext),
+            )
+            .col_expr(
+                credential_secrets::Column::MasterKeyId,
+                Expr::value(master_key_id),
+            )
+            .filter(credential_secrets::Column::CredentialId.eq(credential_id))
+            .filter(credential_secrets::Column::Version.eq(version))
+            .filter(credential_secrets::Column::MasterKeyId.eq(previous_master_key_id))
+            .exec(&self.db)
+            .await?
+            .rows_affected;
+        Ok(updated == 1)
     }
 
     /// One stored secret sealed under `master_key_id`, if any: startup opens it to prove the

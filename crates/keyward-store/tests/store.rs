@@ -18,8 +18,8 @@ use keyward_store::{
     AccountSeed, AccountUpdate, ApiKeyFilter, ApiKeyState, ApiKeyUpdate, ApiSetUpdate,
     AuditOutcome, Backend, CredentialScheme, CredentialState, IdempotencyClaim, NewAccount,
     NewApiKey, NewApiSet, NewAuditEvent, NewCredential, NewIdempotencyRecord, NewRole,
-    NewSecretVersion, NewUser, Page, PageRequest, RoleUpdate, SecretMaterial, Store, StoreError,
-    StoreOptions, UserState, UserUpdate,
+    NewSecretVersion, NewUser, Page, PageRequest, RoleUpdate, SecretMaterial, SecretRenewal, Store,
+    StoreError, StoreOptions, UserState, UserUpdate,
     testing::{POSTGRES_URL_VAR, TestBackend, TestDatabase, random_suffix},
 };
 
@@ -2836,6 +2836,107 @@ fn live_versions(secrets: &[keyward_store::CredentialSecret], now: DateTime<Utc>
         .filter(|s| s.is_live(now))
         .map(|s| s.version)
         .collect()
+}
+
+fn sealed_secret(n: u8, master_key_id: &str) -> NewSecretVersion {
+    NewSecretVersion {
+        material: SecretMaterial::Sealed {
+            ciphertext: vec![n; 48],
+            master_key_id: master_key_id.to_owned(),
+        },
+        key_id: format!("{n:020}"),
+    }
+}
+
+#[tokio::test]
+async fn secrets_sealed_under_an_old_master_key_are_found_in_order_and_resealed_once() {
+    for db in backends().await {
+        let (store, b) = (&db.store, db.name);
+        seed(store).await;
+        let now = Utc::now();
+        for id in ["c1", "c2"] {
+            let mut credential =
+                new_credential("acme", id, &format!("{id}@acme.test"), &["keyward.verify"]);
+            credential.first_secret = sealed_secret(1, "mk-old");
+            store.create_credential(credential).await.unwrap();
+        }
+        store
+            .renew_credential_secret(
+                "acme",
+                "c1",
+                SecretRenewal {
+                    secret: sealed_secret(2, "mk-new"),
+                    grace_until: Some(now + chrono::Duration::hours(1)),
+                },
+                None,
+                now,
+            )
+            .await
+            .unwrap();
+        let found = |after: Option<(&'static str, i32)>| async move {
+            store
+                .secrets_sealed_under_other_keys("mk-new", after, 10)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|s| (s.credential_id, s.version))
+                .collect::<Vec<_>>()
+        };
+        let c = |id: &str, v: i32| (id.to_owned(), v);
+        assert_eq!(found(None).await, [c("c1", 1), c("c2", 1)], "{b}");
+        assert_eq!(found(Some(("c1", 1))).await, [c("c2", 1)], "{b}");
+        assert_eq!(
+            store
+                .secrets_sealed_under_other_keys("mk-new", None, 1)
+                .await
+                .unwrap()
+                .len(),
+            1,
+            "{b}: the limit holds"
+        );
+        // A basic secret is never listed: it is hashed, not sealed.
+        let mut basic = new_credential("acme", "c3", "c3@acme.test", &["keyward.verify"]);
+        basic.first_secret = basic_secret();
+        store.create_credential(basic).await.unwrap();
+
+        // Replaced only while still sealed as read.
+        assert!(
+            !store
+                .reseal_secret("c9", 1, "mk-old", vec![9; 48], "mk-new")
+                .await
+                .unwrap(),
+            "{b}: no such secret"
+        );
+        assert!(
+            store
+                .reseal_secret("c1", 1, "mk-old", vec![9; 48], "mk-new")
+                .await
+                .unwrap(),
+            "{b}"
+        );
+        assert!(
+            !store
+                .reseal_secret("c1", 1, "mk-old", vec![8; 48], "mk-new")
+                .await
+                .unwrap(),
+            "{b}: already re-sealed"
+        );
+        assert_eq!(found(None).await, [c("c2", 1)], "{b}");
+        let secrets = store
+            .credential_secrets_of(&["c1".to_owned()])
+            .await
+            .unwrap();
+        let v1 = secrets["c1"].iter().find(|s| s.version == 1).unwrap();
+        assert_eq!(
+            v1.material,
+            SecretMaterial::Sealed {
+                ciphertext: vec![9; 48],
+                master_key_id: "mk-new".to_owned()
+            },
+            "{b}"
+        );
+        assert_eq!(v1.key_id.as_deref(), Some("00000000000000000001"), "{b}");
+    }
 }
 
 #[tokio::test]
