@@ -336,15 +336,10 @@ impl AccountService for AccountServiceImpl {
                 .map_err(ServiceError::from)?;
             Ok::<_, ServiceError>((prepared.key, created))
         };
+        // The administrator names both: the account is the user's parent.
+        let administrator_resource = convert::user_name(&account_id, &administrator_id);
         let (administrator_key, created) = claim
-            .settle(self.store(), work.await, |(_, created)| {
-                // The administrator names both: the account is the user's parent.
-                created
-                    .users
-                    .first()
-                    .map(|user| convert::user_name(&account_id, &user.id))
-                    .unwrap_or_default()
-            })
+            .settle(self.store(), work.await, |_| administrator_resource)
             .await?;
         let user = created.users.first().ok_or_else(|| {
             ServiceError::Internal("the account was stored without its administrator".into())
