@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use keyward_store::{AuditOutcome, NewAuditEvent, Store};
+use keyward_store::{AuditOutcome, NewAuditEvent, Store, StoreError};
 
 use crate::auth::Caller;
 use crate::grpc::status::error_chain;
@@ -20,6 +20,7 @@ pub async fn record_success(
     detail: impl Into<String>,
 ) {
     let event = NewAuditEvent {
+        count: 1,
         account_id: account_id.to_owned(),
         actor: caller.principal.name(),
         action: caller.policy.method.to_owned(),
@@ -38,10 +39,22 @@ const MAX_FAILURE_KINDS: usize = 10_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct FailureKind {
-    account_id: String,
-    resource: String,
+    against: Against,
     action: &'static str,
     reason: &'static str,
+}
+
+/// What a failure is counted against.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Against {
+    /// A credential or key, by account and resource name.
+    Resource {
+        account_id: String,
+        resource: String,
+    },
+    /// The credential a presented Client ID names, if any: resolved when the counts are
+    /// written, so that answering costs the same whether the Client ID exists or not.
+    ClientId(String),
 }
 
 /// Failed verifications, counted in memory and written as one audit event per credential,
@@ -62,19 +75,34 @@ impl FailureCounter {
         action: &'static str,
         reason: &'static str,
     ) {
-        let kind = FailureKind {
-            account_id: account_id.to_owned(),
-            resource: resource.to_owned(),
+        self.add(FailureKind {
+            against: Against::Resource {
+                account_id: account_id.to_owned(),
+                resource: resource.to_owned(),
+            },
             action,
             reason,
-        };
+        });
+    }
+
+    /// Counts one failed verification of a secret presented for the Client ID `client_id`
+    /// whose credential was not identified (the secret names no version of it); it is
+    /// written against that Client ID's credential, if it has one, at the next flush.
+    pub fn count_client_id(&self, client_id: &str, action: &'static str, reason: &'static str) {
+        self.add(FailureKind {
+            against: Against::ClientId(client_id.to_owned()),
+            action,
+            reason,
+        });
+    }
+
+    fn add(&self, kind: FailureKind) {
         let Ok(mut counts) = self.counts.lock() else {
             return;
         };
         if counts.len() >= MAX_FAILURE_KINDS && !counts.contains_key(&kind) {
             tracing::warn!(
-                resource,
-                reason,
+                reason = kind.reason,
                 "failure counter full; failure not audited"
             );
             return;
@@ -89,12 +117,36 @@ impl FailureCounter {
             Err(_) => return,
         };
         for (kind, count) in counts {
+            let (account_id, resource) = match kind.against {
+                Against::Resource {
+                    account_id,
+                    resource,
+                } => (account_id, resource),
+                Against::ClientId(client_id) => {
+                    match store.get_credential_by_client_id(&client_id).await {
+                        Ok(credential) => {
+                            let resource = format!(
+                                "accounts/{}/credentials/{}",
+                                credential.account_id, credential.id
+                            );
+                            (credential.account_id, resource)
+                        }
+                        // Nobody's credential: nothing to audit.
+                        Err(StoreError::NotFound { .. }) => continue,
+                        Err(err) => {
+                            tracing::error!(error = %error_chain(&err), "cannot attribute failed verifications");
+                            continue;
+                        }
+                    }
+                }
+            };
             let attempts = if count == 1 { "attempt" } else { "attempts" };
             let event = NewAuditEvent {
-                account_id: kind.account_id,
-                actor: kind.resource.clone(),
+                count: i64::try_from(count).unwrap_or(i64::MAX),
+                account_id,
+                actor: resource.clone(),
                 action: kind.action.to_owned(),
-                resource: kind.resource,
+                resource,
                 outcome: AuditOutcome::Failure,
                 detail: format!("{count} failed verification {attempts}: {}", kind.reason),
             };

@@ -13,7 +13,10 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use secrecy::SecretString;
 
-use crate::clock::{SharedClock, SystemClock};
+use crate::auth::HasherConfig;
+use crate::auth::throttle::ThrottleConfig;
+use crate::clock::{SharedClock, SharedMonotonic, SystemClock, SystemMonotonic};
+use crate::index::IndexConfig;
 use crate::sealing::MasterKeySource;
 
 /// Keyward: issues, stores, renews, revokes and verifies API credentials.
@@ -129,6 +132,99 @@ pub struct ServeArgs {
         default_value = "operator@localhost"
     )]
     pub operator_email: String,
+
+    /// How the verification plane is sized and bounded.
+    #[command(flatten)]
+    pub verification: VerificationArgs,
+}
+
+/// Flags of the verification plane: the in-memory index, its freshness bound, the argon2
+/// pool and the budget of unproven secrets.
+#[derive(Debug, Clone, clap::Args)]
+pub struct VerificationArgs {
+    /// How many facts the verification index holds in memory (API keys, users, roles,
+    /// credentials…; about 300 bytes each), and as many proven secret digests.
+    #[arg(long, env = "KEYWARD_INDEX_CAPACITY", default_value_t = 1_000_000,
+          value_parser = clap::value_parser!(u64).range(1_000..=100_000_000))]
+    pub index_capacity: u64,
+
+    /// The freshness bound, in milliseconds: a replica answers verifications from memory
+    /// only while its last successful read of the change log started at most this long
+    /// ago; past it, it reads the database for every verification (and answers UNAVAILABLE
+    /// if it cannot), never a remembered "valid". Also the worst-case delay before a
+    /// revocation made on another replica is refused here.
+    #[arg(long, env = "KEYWARD_MAX_STALENESS_MS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(50..=600_000))]
+    pub max_staleness_ms: u64,
+
+    /// Threads that run argon2 (at most this many hashes at once, 19 MiB each). 0: one
+    /// less than the machine's cores, at least one.
+    #[arg(long, env = "KEYWARD_ARGON2_THREADS", default_value_t = 0,
+          value_parser = clap::value_parser!(u64).range(0..=256))]
+    pub argon2_threads: u64,
+
+    /// Secrets waiting for an argon2 thread, at most; more are shed at once with
+    /// RESOURCE_EXHAUSTED.
+    #[arg(long, env = "KEYWARD_ARGON2_QUEUE", default_value_t = 64,
+          value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub argon2_queue: u64,
+
+    /// Unproven secrets (never seen to verify by this server) one credential may present
+    /// per window before more are refused without checking (TOO_MANY_ATTEMPTS).
+    #[arg(long, env = "KEYWARD_UNPROVEN_ATTEMPTS", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub unproven_attempts: u32,
+
+    /// The window of `--unproven-attempts`, in seconds.
+    #[arg(long, env = "KEYWARD_UNPROVEN_WINDOW_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub unproven_window_secs: u64,
+}
+
+impl VerificationArgs {
+    /// The settings these flags describe.
+    pub fn settings(&self) -> VerificationSettings {
+        let machine = HasherConfig::for_this_machine();
+        VerificationSettings {
+            index: IndexConfig {
+                capacity: usize::try_from(self.index_capacity).unwrap_or(usize::MAX),
+                max_staleness: Duration::from_millis(self.max_staleness_ms),
+            },
+            hasher: HasherConfig {
+                threads: match self.argon2_threads {
+                    0 => machine.threads,
+                    n => usize::try_from(n).unwrap_or(machine.threads),
+                },
+                verify_queue: usize::try_from(self.argon2_queue).unwrap_or(machine.verify_queue),
+                issue_queue: machine.issue_queue,
+            },
+            throttle: ThrottleConfig {
+                attempts: self.unproven_attempts,
+                window: Duration::from_secs(self.unproven_window_secs),
+            },
+        }
+    }
+}
+
+/// How the verification plane runs (see [`VerificationArgs`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VerificationSettings {
+    /// The in-memory index and its freshness bound.
+    pub index: IndexConfig,
+    /// The argon2 pool.
+    pub hasher: HasherConfig,
+    /// The budget of unproven secrets per credential.
+    pub throttle: ThrottleConfig,
+}
+
+impl Default for VerificationSettings {
+    fn default() -> Self {
+        Self {
+            index: IndexConfig::default(),
+            hasher: HasherConfig::for_this_machine(),
+            throttle: ThrottleConfig::default(),
+        }
+    }
 }
 
 /// Everything the server needs to start, defaults resolved.
@@ -148,6 +244,10 @@ pub struct Settings {
     pub bootstrap_key_file: Option<PathBuf>,
     /// The clock expiry decisions are made by.
     pub clock: SharedClock,
+    /// The monotonic clock freshness and attempt budgets are measured with.
+    pub monotonic: SharedMonotonic,
+    /// The verification plane.
+    pub verification: VerificationSettings,
     /// Where the master keys come from.
     pub master_key: MasterKeySource,
     /// Last-used times are written at most about once per credential per
@@ -198,6 +298,8 @@ impl ServeArgs {
             operator_email: self.operator_email.clone(),
             bootstrap_key_file: self.bootstrap_key_file.clone(),
             clock: Arc::new(SystemClock),
+            monotonic: Arc::new(SystemMonotonic::default()),
+            verification: self.verification.settings(),
             master_key,
             last_used_interval: Duration::from_secs(self.last_used_interval_secs),
         }

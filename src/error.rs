@@ -71,6 +71,18 @@ pub enum ServiceError {
         /// Fully-qualified method, `/keyward.v1.Service/Method`.
         method: String,
     },
+    /// The server, or the credential presented, is asked more than it can answer right
+    /// now (secret checks queued up, too many unproven secrets for one credential): shed at
+    /// once, to be retried after `retry_after`.
+    #[error("{message}")]
+    ResourceExhausted {
+        /// UPPER_SNAKE reason for the ErrorInfo.
+        reason: &'static str,
+        /// What is exhausted.
+        message: String,
+        /// When trying again makes sense (a `google.rpc.RetryInfo`).
+        retry_after: Option<std::time::Duration>,
+    },
     /// A dependency (the database) is unreachable; the caller may retry.
     #[error("the service is temporarily unavailable")]
     Unavailable(#[source] StoreError),
@@ -94,9 +106,9 @@ impl ServiceError {
         match self {
             Self::InvalidArgument(_) => "INVALID_ARGUMENT",
             Self::Unauthenticated => "UNAUTHENTICATED",
-            Self::PermissionDenied { reason, .. } | Self::FailedPrecondition { reason, .. } => {
-                reason
-            }
+            Self::PermissionDenied { reason, .. }
+            | Self::FailedPrecondition { reason, .. }
+            | Self::ResourceExhausted { reason, .. } => reason,
             Self::NotFound { .. } => "NOT_FOUND",
             Self::AlreadyExists { .. } => "ALREADY_EXISTS",
             Self::Aborted { .. } => "ABORTED",

@@ -13,6 +13,8 @@ pub mod error;
 pub mod grpc;
 pub mod idempotency;
 pub mod identity;
+pub mod index;
+pub mod judgement;
 pub mod sealing;
 pub mod startup;
 pub mod telemetry;

@@ -23,6 +23,7 @@ use tonic_health::server::HealthReporter;
 use secrecy::SecretString;
 
 use crate::audit::FailureCounter;
+use crate::auth::throttle::Throttle;
 use crate::auth::{AuthLayer, Authenticator, SecretHasher};
 use crate::bootstrap::{bootstrap, hand_over};
 use crate::clock::SharedClock;
@@ -36,6 +37,8 @@ use crate::grpc::{
     AccountServiceImpl, ApiKeyServiceImpl, CredentialServiceImpl, SERVICE_NAMES, pb,
 };
 use crate::identity::sync_builtin_api_sets;
+use crate::index::feed::RETENTION;
+use crate::index::{ChangeFeed, VerificationIndex};
 use crate::sealing::{MasterKeyError, MasterKeys};
 use crate::telemetry;
 use crate::usage::UsageRecorder;
@@ -83,8 +86,12 @@ pub struct AppState {
     /// Failed verifications, counted until the next flush to the audit log.
     pub failures: FailureCounter,
     /// Resolves callers and judges presented credentials: the auth layer and the
-    /// verification RPCs share it (and its memory of verified secrets).
+    /// verification RPCs share it.
     pub authenticator: Authenticator,
+    /// What verifications are judged from, in memory.
+    pub index: Arc<VerificationIndex>,
+    /// Keeps the index fresh from the change log.
+    pub feed: Arc<ChangeFeed>,
     /// Last-used times, coalesced.
     pub usage: UsageRecorder,
 }
@@ -123,8 +130,19 @@ impl Application {
             keys = master_keys.ids().len(),
             "master keys ready"
         );
-        let parallelism = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let hasher = SecretHasher::new(parallelism).await?;
+        let hasher = SecretHasher::new(settings.verification.hasher)?;
+        tracing::info!(
+            threads = hasher.config().threads,
+            queue = hasher.config().verify_queue,
+            "argon2 pool ready"
+        );
+        let index = Arc::new(VerificationIndex::new(
+            store.clone(),
+            settings.verification.index,
+            settings.monotonic.clone(),
+        ));
+        let feed = ChangeFeed::start(index.clone()).await?;
+        store.observe_changes(&feed);
         sync_builtin_api_sets(&store).await?;
         let bootstrap_key = bootstrap(
             &store,
@@ -135,8 +153,14 @@ impl Application {
         .await?;
         let clock = settings.clock.clone();
         let usage = UsageRecorder::new(store.clone(), settings.last_used_interval);
-        let authenticator =
-            Authenticator::new(store.clone(), hasher.clone(), clock.clone(), usage.clone());
+        let throttle = Throttle::new(settings.verification.throttle, settings.monotonic.clone());
+        let authenticator = Authenticator::new(
+            index.clone(),
+            hasher.clone(),
+            throttle,
+            clock.clone(),
+            usage.clone(),
+        );
         Ok(Self {
             listener,
             local_addr,
@@ -147,6 +171,8 @@ impl Application {
                 clock,
                 authenticator,
                 usage,
+                index,
+                feed,
                 master_keys: Arc::new(master_keys),
             },
             settings,
@@ -206,6 +232,13 @@ impl Application {
                 .flush_periodically(clock.clone(), stopping_rx.clone()),
         );
 
+        let feed = tokio::spawn(
+            state
+                .feed
+                .clone()
+                .run(reporter.clone(), stopping_rx.clone()),
+        );
+
         let housekeeper = tokio::spawn(housekeeping(
             state.clone(),
             HOUSEKEEPING_INTERVAL,
@@ -218,6 +251,7 @@ impl Application {
             let _ = stopping_tx.send(true);
             let _ = watchdog.await;
             let _ = housekeeper.await;
+            let _ = feed.await;
             set_all(&reporter, ServingStatus::NotServing).await;
         };
 
@@ -260,7 +294,8 @@ impl Application {
     }
 }
 
-/// How often failure counts are written to the audit log and expired HMAC nonces purged.
+/// How often failure counts are written to the audit log, expired HMAC nonces purged and
+/// the change log pruned.
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Periodic bookkeeping until shutdown, then one last flush: failed verifications counted
@@ -286,6 +321,13 @@ async fn housekeeping(state: AppState, interval: Duration, mut stopping: watch::
             Ok(0) => {}
             Ok(purged) => tracing::debug!(purged, "purged expired HMAC nonces"),
             Err(err) => tracing::warn!(error = %error_chain(&err), "cannot purge HMAC nonces"),
+        }
+        let kept_since = state.clock.now()
+            - chrono::Duration::from_std(RETENTION).unwrap_or(chrono::Duration::MAX);
+        match state.store.prune_changes(kept_since).await {
+            Ok(0) => {}
+            Ok(pruned) => tracing::debug!(pruned, "pruned the change log"),
+            Err(err) => tracing::warn!(error = %error_chain(&err), "cannot prune the change log"),
         }
     }
 }

@@ -1,26 +1,25 @@
 //! What the three verification RPCs share: the API-set question a gateway asks with a
-//! credential ("may it call this API set, or this method?"), and checking HMAC-signed
-//! requests.
+//! credential ("may it call this API set, or this method?"), and finding and checking the
+//! credential of an HMAC-signed request. The rules themselves are in [`crate::judgement`];
+//! the facts come from the verification index.
 //!
 //! A verification answers OK with a decision whenever the gateway was allowed to ask;
 //! errors are only for the gateway's own mistakes (a malformed `api_set`, both `api_set` and
-//! `api_method`, a missing required field).
+//! `api_method`, a missing required field) and for a server that cannot answer now.
 
-use chrono::{DateTime, Duration, Utc};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
 use keyward_core::key::Key;
 use keyward_core::signing::{self, AuthorizationHeader, SignedRequest, SigningError};
-use keyward_store::{SecretMaterial, Store, StoreError};
+use keyward_store::Store;
 
-use crate::auth::Scope;
-use crate::auth::authenticate::{
-    ClientJudgement, ClientMatch, ClientRefusal, judge_matched_client,
-};
+use crate::auth::authenticate::ClientMatch;
 use crate::error::ServiceError;
+use crate::index::{Catalog, Material, VerificationIndex, id_text};
+use crate::judgement::{self, ClientRefusal, HMAC_WINDOW, Scope};
 use crate::sealing::MasterKeys;
 use crate::validate::names;
-
-/// How far an HMAC-signed request's timestamp may be from the server clock, either way.
-pub const HMAC_WINDOW: Duration = Duration::seconds(300);
 
 /// What a verification request asks about besides validity: an API set, a method, or
 /// neither; read from its `api_set` and `api_method` fields, the same for the three
@@ -54,29 +53,39 @@ impl Asked {
         }
     }
 
-    /// The API sets of the catalog that contain the method asked about (none otherwise).
-    pub async fn method_sets(&self, store: &Store) -> Result<Vec<String>, ServiceError> {
+    /// The catalog, when the question names a method (only then is it needed).
+    pub async fn catalog(
+        &self,
+        index: &VerificationIndex,
+    ) -> Result<Option<Arc<Catalog>>, ServiceError> {
         match self {
-            Asked::Method(method) => Ok(store.api_sets_containing_method(method).await?),
-            _ => Ok(Vec::new()),
+            Asked::Method(_) => Ok(Some(index.catalog().await?)),
+            _ => Ok(None),
         }
     }
 
-    /// The scope to judge a credential in, given [`Asked::method_sets`].
-    pub fn scope<'a>(&'a self, method_sets: &'a [String]) -> Scope<'a> {
+    /// The scope to judge a credential in; a method is looked up in `catalog` (from
+    /// [`Asked::catalog`]; a method in no API set, or no catalog, is held by nobody).
+    pub fn scope<'a>(&'a self, catalog: Option<&'a Catalog>) -> Scope<'a> {
         match self {
             Asked::Validity => Scope::Validity,
             Asked::ApiSet(id) => Scope::ApiSet(id),
-            Asked::Method(_) => Scope::AnyOf(method_sets),
+            Asked::Method(method) => {
+                Scope::AnyOf(catalog.map_or(&[], |catalog| catalog.sets_containing(method)))
+            }
         }
     }
 
     /// Whether a credential holding `held` (API-set IDs) may be used for what is asked,
     /// by the one API-set rule ([`Scope::permits`]). An API set not in the catalog, or a
     /// method in no API set, is held by nobody.
-    pub async fn allows(&self, store: &Store, held: &[String]) -> Result<bool, ServiceError> {
-        let method_sets = self.method_sets(store).await?;
-        Ok(self.scope(&method_sets).permits(held))
+    pub async fn allows(
+        &self,
+        index: &VerificationIndex,
+        held: &[String],
+    ) -> Result<bool, ServiceError> {
+        let catalog = self.catalog(index).await?;
+        Ok(self.scope(catalog.as_deref()).permits(held))
     }
 }
 
@@ -134,27 +143,28 @@ pub enum HmacJudgement {
         /// The parsed header, for claiming its nonce.
         header: AuthorizationHeader,
     },
-    /// Malformed header or request, unknown client ID, or a signature no live secret
+    /// Malformed header or request, unknown client ID, or a signature no stored secret
     /// made: never told apart. Carries the credential when the client ID exists, for the
     /// audit of failures.
-    Invalid(Option<Box<keyward_store::Credential>>),
+    Invalid(Option<Arc<crate::index::CredentialFacts>>),
 }
 
 /// Why a correctly signed request is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HmacRefusal {
-    /// The credential's state or expiry.
+    /// The credential's state or expiry, or the matched version's expiry.
     Client(ClientRefusal),
     /// The timestamp is more than [`HMAC_WINDOW`] from the server clock.
     StaleTimestamp,
 }
 
-/// Judges the signature of a request: finds the credential the header names, opens its
-/// live secret versions and checks the signature against each (constant-time, no early
-/// exit), then the credential's state and expiry and the timestamp's freshness. The nonce
-/// is not claimed here: see [`claim_nonce`].
+/// Judges the signature of a request: finds the credential the header names in the index,
+/// opens every stored secret version and checks the signature against each (constant-time,
+/// no early exit), then judges the matched version ([`judgement::judge_client`]: a version
+/// renewed away is EXPIRED once its grace period is over, as for Basic) and the timestamp's
+/// freshness. The nonce is not claimed here: see [`claim_nonce`].
 pub async fn judge_hmac(
-    store: &Store,
+    index: &VerificationIndex,
     master_keys: &MasterKeys,
     request: &HmacRequest<'_>,
     now: DateTime<Utc>,
@@ -173,50 +183,45 @@ pub async fn judge_hmac(
     {
         return Ok(HmacJudgement::Invalid(None));
     }
-    let credential = match store.get_credential_by_client_id(&header.client_id).await {
-        Ok(credential) => credential,
-        Err(StoreError::NotFound { .. }) => return Ok(HmacJudgement::Invalid(None)),
-        Err(err) => return Err(err.into()),
+    let Some(credential) = index.credential_by_client_id(&header.client_id).await? else {
+        return Ok(HmacJudgement::Invalid(None));
     };
-    let secrets = store.list_credential_secrets(&credential.id).await?;
     let mut found: Option<(i32, Option<DateTime<Utc>>)> = None;
-    for secret in secrets.iter().filter(|s| s.is_live(now)) {
+    for version in &credential.versions {
         let (
-            SecretMaterial::Sealed {
+            Material::Sealed {
                 ciphertext,
                 master_key_id,
             },
             Some(key_id),
-        ) = (&secret.material, &secret.key_id)
+        ) = (&version.material, &version.key_id)
         else {
             continue;
         };
         let key: Key = master_keys
-            .open(&credential.id, key_id, ciphertext, master_key_id)
+            .open(&credential.id, &id_text(key_id), ciphertext, master_key_id)
             .map_err(|err| ServiceError::Internal(Box::new(err)))?;
         let matches = signing::verify(&key, &header, &request.request).map_err(signing_bug)?;
         if matches && found.is_none() {
-            found = Some((secret.version, secret.expire_time));
+            found = Some((version.version, version.expire_time));
         }
     }
     let Some((version, version_expire_time)) = found else {
-        return Ok(HmacJudgement::Invalid(Some(Box::new(credential))));
+        return Ok(HmacJudgement::Invalid(Some(credential)));
     };
     let matched = ClientMatch {
         credential,
         version,
         version_expire_time,
     };
-    let (matched, refusal) = match judge_matched_client(matched, now) {
-        ClientJudgement::Valid(matched) => (matched, None),
-        ClientJudgement::RefusedMatched(refusal, matched) => {
-            (matched, Some(HmacRefusal::Client(refusal)))
-        }
-        ClientJudgement::Refused(known) => return Ok(HmacJudgement::Invalid(known)),
-    };
-    let skew = (now.timestamp() - header.timestamp).abs();
     let refusal =
-        refusal.or((skew > HMAC_WINDOW.num_seconds()).then_some(HmacRefusal::StaleTimestamp));
+        match judgement::judge_client(matched.credential.state, matched.expire_time(), now) {
+            Err(refusal) => Some(HmacRefusal::Client(refusal)),
+            Ok(()) if !judgement::hmac_timestamp_fresh(header.timestamp, now) => {
+                Some(HmacRefusal::StaleTimestamp)
+            }
+            Ok(()) => None,
+        };
     Ok(HmacJudgement::Matched {
         matched: Box::new(matched),
         refusal,

@@ -1,127 +1,56 @@
-//! Turning the `authorization` metadata of a request into a [`Principal`].
+//! Turning a presented credential into a judgement, and the `authorization` metadata of a
+//! request into a [`Principal`].
 //!
-//! `Bearer <api key>` resolves a user; `Basic <base64(client_id:secret)>`
-//! resolves an API client. Every way of failing — missing, malformed,
-//! unknown, wrong secret, expired, revoked, disabled — gives the same
-//! UNAUTHENTICATED, and an unknown ID costs one argon2 verification like a
-//! wrong secret does, so nothing tells them apart.
+//! Every presented secret takes the same path, whether it authenticates a caller or a
+//! gateway asks a `Verify*` call about it:
 //!
-//! A secret verified once is remembered as its SHA-256 digest: later calls
-//! compare digests in constant time instead of running argon2. The record's
-//! state is read from the database on every call, so revoking, disabling or
-//! deleting takes effect at once on every replica.
+//! 1. **Parse** (done by the caller): a malformed or checksum-broken key never gets here.
+//! 2. **Find** the facts in the verification index by the key id the secret embeds: an id
+//!    nobody issued is refused by the index's id filter without a lookup, an id not held
+//!    costs one indexed lookup; never argon2.
+//! 3. **Prove** the secret: a digest the index remembers is compared in constant time;
+//!    otherwise one attempt of the credential's budget is spent ([`Throttle`]) and argon2
+//!    runs once on the bounded pool — concurrent first checks of the same secret share
+//!    that one run (single flight) — and a match is remembered.
+//! 4. **Judge** with [`crate::judgement`], the one set of rules, at the application
+//!    clock's now; a usable credential has its use noted (last-used time, coalesced).
+//!
+//! Every failure of caller authentication — missing, malformed, unknown, wrong secret,
+//! expired, revoked, disabled — is the same UNAUTHENTICATED; only a credential whose guess
+//! budget is spent is told RESOURCE_EXHAUSTED (with a `RetryInfo`), and a usable credential
+//! without the RPC's API set PERMISSION_DENIED.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use keyward_core::key::{Key, KeyKind};
+use keyward_store::{CredentialScheme, UserState};
+use tokio::sync::OnceCell;
 
 use super::hashing::SecretHasher;
 use super::policy::Authority;
 use super::principal::{Principal, PrincipalKind};
+use super::throttle::{Budget, Throttle};
 use crate::clock::SharedClock;
 use crate::error::ServiceError;
-use crate::usage::{UsageRecorder, UsageTarget};
-use base64::Engine as _;
-use chrono::{DateTime, Utc};
-use keyward_core::key::{Key, KeyKind, SecretDigest};
-use keyward_store::{
-    ApiKeyAccess, ApiKeyState, CredentialState, SecretMaterial, Store, StoreError, UserState,
+use crate::index::{ApiKeyFacts, CredentialFacts, Material, ProvenKey, VerificationIndex};
+use crate::judgement::{
+    self, ClientRefusal, KeyFacts, KeyRefusal, Scope, client_expire_time, may_hold_keys,
 };
+use crate::usage::{UsageRecorder, UsageTarget};
 
-/// The longest `authorization` value looked at; longer ones are refused
-/// before any decoding.
+/// The longest `authorization` value looked at; longer ones are refused before any
+/// decoding.
 const MAX_AUTHORIZATION_LEN: usize = 1024;
 
-/// How many verified secrets are remembered before the memory is cleared.
-const MAX_REMEMBERED: usize = 100_000;
-
-/// What a presented credential is asked to be good for.
-#[derive(Debug, Clone, Copy)]
-pub enum Scope<'a> {
-    /// Validity only: no API set or method named.
-    Validity,
-    /// One API set, by ID: Keyward's own RPCs (the set of the RPC's row in the
-    /// authorization table) and `VerifyApiKey` with `api_set`.
-    ApiSet(&'a str),
-    /// A method: the credential must hold one of the API sets containing it
-    /// (none when the method is in no set of the catalog).
-    AnyOf(&'a [String]),
-}
-
-impl Scope<'_> {
-    /// Whether a credential holding `held` may be used in this scope. The
-    /// one API-set rule, for API keys and client credentials alike.
-    pub fn permits<'s>(&self, held: impl IntoIterator<Item = &'s String>) -> bool {
-        let mut held = held.into_iter();
-        match self {
-            Scope::Validity => true,
-            Scope::ApiSet(id) => held.any(|h| h == id),
-            Scope::AnyOf(ids) => held.any(|h| ids.contains(h)),
-        }
-    }
-}
-
-/// Why a known, correctly presented API key may not be used. Shared by
-/// authentication and `VerifyApiKey`, so both judge keys the same way.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyRefusal {
-    /// The key was revoked.
-    Revoked,
-    /// The key has expired.
-    Expired,
-    /// The owner is disabled or no longer holds an authority allowing keys.
-    OwnerDisabled,
-    /// The key is usable, but not for the API set or method asked about.
-    ApiSetNotAllowed,
-}
-
-/// The one judgement of an API key whose secret matched: whether it may be
-/// used at `now` in `scope`. Revoked, expired and owner checks come first, so
-/// API_SET_NOT_ALLOWED always means "usable, but not for this".
-///
-/// The owner is re-checked on every call: a user who is disabled or loses
-/// every role granting `MANAGE_USER_API_KEY` (administrators hold it) stops
-/// their keys at once; a deleted user's keys are deleted with them.
-pub fn evaluate_api_key(
-    access: &ApiKeyAccess,
-    now: DateTime<Utc>,
-    scope: Scope<'_>,
-) -> Result<(), KeyRefusal> {
-    if access.key.state == ApiKeyState::Revoked {
-        return Err(KeyRefusal::Revoked);
-    }
-    if access.key.expire_time.is_some_and(|expiry| expiry <= now) {
-        return Err(KeyRefusal::Expired);
-    }
-    let may_hold_keys = access.holds_builtin_role
-        || access
-            .authorities
-            .contains(Authority::ManageUserApiKey.as_str());
-    if access.user.state != UserState::Active || !may_hold_keys {
-        return Err(KeyRefusal::OwnerDisabled);
-    }
-    if !scope.permits(&access.key.api_set_ids) {
-        return Err(KeyRefusal::ApiSetNotAllowed);
-    }
-    Ok(())
-}
-
-/// Why a client credential is refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClientRefusal {
-    /// Unknown client ID, wrong secret, or a secret version that no longer exists: never
-    /// told apart.
-    Invalid,
-    /// The credential, or the secret version presented, has expired.
-    Expired,
-    /// The credential is disabled.
-    Disabled,
-}
-
-/// A client credential whose secret matched, and which version matched.
+/// A client credential whose secret (or signature) matched, and which version matched.
 #[derive(Debug, Clone)]
 pub struct ClientMatch {
     /// The credential.
-    pub credential: keyward_store::Credential,
+    pub credential: Arc<CredentialFacts>,
     /// The secret version that matched.
     pub version: i32,
     /// When that version stops verifying (set during a renewal grace period).
@@ -132,65 +61,145 @@ impl ClientMatch {
     /// When the match stops being valid: the earlier of the credential's and the version's
     /// expiry.
     pub fn expire_time(&self) -> Option<DateTime<Utc>> {
-        match (self.credential.expire_time, self.version_expire_time) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        client_expire_time(self.credential.expire_time, self.version_expire_time)
     }
 }
 
-/// The verdict on a presented client credential.
+/// The verdict on a presented client secret.
 #[derive(Debug, Clone)]
 pub enum ClientJudgement {
     /// It may be used.
     Valid(ClientMatch),
     /// The secret did not match (or there was nothing to match): always
-    /// [`ClientRefusal::Invalid`] to the outside. Carries the credential when the client ID
-    /// exists, so that the failure can be audited against its account.
-    Refused(Option<Box<keyward_store::Credential>>),
+    /// [`ClientRefusal::Invalid`] to the outside. Carries the credential when the secret's
+    /// key id is one of its versions and the Client ID is its own, so that the failure can
+    /// be audited against its account.
+    Refused(Option<Arc<CredentialFacts>>),
+    /// The secret was not checked: the credential's budget of unproven secrets is spent.
+    Throttled {
+        /// The credential.
+        credential: Arc<CredentialFacts>,
+        /// When an attempt is available again.
+        retry_after: Duration,
+    },
     /// The secret was right but the credential may not be used.
     RefusedMatched(ClientRefusal, ClientMatch),
 }
 
-/// Whether a client credential whose secret matched may be used at `now`. Shared by Basic
-/// and HMAC verification.
-pub fn judge_matched_client(matched: ClientMatch, now: DateTime<Utc>) -> ClientJudgement {
-    let refusal = if matched.expire_time().is_some_and(|expiry| expiry <= now) {
-        Some(ClientRefusal::Expired)
-    } else if matched.credential.state != CredentialState::Active {
-        Some(ClientRefusal::Disabled)
-    } else {
-        None
-    };
-    match refusal {
-        Some(refusal) => ClientJudgement::RefusedMatched(refusal, matched),
-        None => ClientJudgement::Valid(matched),
-    }
+/// What an API key's judgement knew about it.
+#[derive(Debug, Clone)]
+pub struct KnownKey {
+    /// The key.
+    pub key: Arc<ApiKeyFacts>,
+    /// Whether its owner still exists and is active, may hold keys, is an administrator,
+    /// and their authorities.
+    pub owner: Owner,
+    /// Whether the key's account is the operator account.
+    pub operator_account: bool,
+}
+
+/// What the judgement of a key knew about its owner.
+#[derive(Debug, Clone, Default)]
+pub struct Owner {
+    /// The owner's state; `None` when the owner no longer exists.
+    pub state: Option<UserState>,
+    /// The owner holds the built-in administrator role.
+    pub administrator: bool,
+    /// The authorities of the owner's roles.
+    pub authorities: BTreeSet<String>,
 }
 
 /// What [`Authenticator::judge_api_key`] found out about a presented key.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum KeyJudgement {
-    /// No key has that ID, or the secret does not match: deliberately one
-    /// case, so that nobody learns which IDs exist.
-    Invalid,
+    /// No key has that ID, or the secret does not match: deliberately one case to the
+    /// outside, so that nobody learns which IDs exist. Carries the key when its id exists
+    /// (a wrong secret), for the audit of failures.
+    Invalid(Option<Arc<ApiKeyFacts>>),
+    /// The secret was not checked: the key's budget of unproven secrets is spent.
+    Throttled {
+        /// The key.
+        key: Arc<ApiKeyFacts>,
+        /// When an attempt is available again.
+        retry_after: Duration,
+    },
     /// The key exists and its secret matched.
     Known {
-        /// The key, its owner and the owner's authorities, as read now.
-        access: Box<ApiKeyAccess>,
+        /// The key, its owner and account, as the index holds them now.
+        known: Box<KnownKey>,
         /// Whether it may be used.
         verdict: Result<(), KeyRefusal>,
     },
 }
 
-/// PERMISSION_DENIED for a usable credential that does not hold the API set
-/// of the RPC it calls.
+/// The outcome of proving a secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Proof {
+    Proven,
+    Wrong,
+    Throttled(Duration),
+}
+
+/// What one argon2 run found, shared by everyone who waited for it.
+#[derive(Debug, Clone)]
+enum Outcome {
+    Match,
+    Mismatch,
+    Throttled(Duration),
+    Shed(Option<Duration>),
+    Failed(Arc<str>),
+}
+
+type FlightKey = (ProvenKey, [u8; 32]);
+
+/// The argon2 runs in flight, by secret and presented digest: concurrent first checks of
+/// one secret wait for one run.
+#[derive(Debug, Default)]
+struct Flights {
+    running: Mutex<HashMap<FlightKey, Arc<OnceCell<Outcome>>>>,
+}
+
+impl Flights {
+    fn join(&self, key: FlightKey) -> Arc<OnceCell<Outcome>> {
+        let mut running = self
+            .running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        running.entry(key).or_default().clone()
+    }
+
+    fn leave(&self, key: &FlightKey, flight: &Arc<OnceCell<Outcome>>) {
+        let mut running = self
+            .running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if running
+            .get(key)
+            .is_some_and(|current| Arc::ptr_eq(current, flight))
+        {
+            running.remove(key);
+        }
+    }
+}
+
+/// PERMISSION_DENIED for a usable credential that does not hold the API set of the RPC it
+/// calls.
 fn api_set_not_allowed(api_set: &str) -> ServiceError {
     ServiceError::PermissionDenied {
         reason: "API_SET_NOT_ALLOWED",
         message: format!(
             "the credential does not hold the API set {api_set} this method belongs to"
         ),
+    }
+}
+
+/// RESOURCE_EXHAUSTED for a caller whose credential's guess budget is spent.
+fn too_many_attempts(retry_after: Duration) -> ServiceError {
+    ServiceError::ResourceExhausted {
+        reason: "TOO_MANY_ATTEMPTS",
+        message: "too many unproven secrets were presented for this credential; retry later"
+            .to_owned(),
+        retry_after: Some(retry_after),
     }
 }
 
@@ -241,14 +250,15 @@ fn parse_authorization(value: &str) -> Result<Presented, ServiceError> {
     }
 }
 
-/// Resolves principals from request metadata.
+/// Resolves principals and judges presented credentials. Cheap to clone.
 #[derive(Clone)]
 pub struct Authenticator {
-    store: Store,
+    index: Arc<VerificationIndex>,
     hasher: SecretHasher,
+    throttle: Arc<Throttle>,
+    flights: Arc<Flights>,
     clock: SharedClock,
     usage: UsageRecorder,
-    remembered: Arc<Mutex<HashMap<String, SecretDigest>>>,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -258,126 +268,190 @@ impl std::fmt::Debug for Authenticator {
 }
 
 impl Authenticator {
-    /// An authenticator over the store; successful uses of API keys are
-    /// noted in `usage`.
+    /// An authenticator over the index; argon2 runs on `hasher` within the budgets of
+    /// `throttle`; successful uses are noted in `usage`.
     pub fn new(
-        store: Store,
+        index: Arc<VerificationIndex>,
         hasher: SecretHasher,
+        throttle: Throttle,
         clock: SharedClock,
         usage: UsageRecorder,
     ) -> Self {
         Self {
-            store,
+            index,
             hasher,
+            throttle: Arc::new(throttle),
+            flights: Arc::default(),
             clock,
             usage,
-            remembered: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
-    /// The principal of an `authorization` value (None when absent), calling
-    /// an RPC of the API set `api_set`. A usable credential without that API
-    /// set is PERMISSION_DENIED (`API_SET_NOT_ALLOWED`); every other failure
-    /// is the same UNAUTHENTICATED.
+    /// The principal of an `authorization` value (None when absent), calling an RPC of the
+    /// API set `api_set`. A usable credential without that API set is PERMISSION_DENIED
+    /// (`API_SET_NOT_ALLOWED`); a credential whose guess budget is spent RESOURCE_EXHAUSTED;
+    /// every other failure the same UNAUTHENTICATED.
     pub async fn authenticate(
         &self,
         authorization: Option<&str>,
         api_set: &str,
     ) -> Result<Principal, ServiceError> {
         let value = authorization.ok_or(ServiceError::Unauthenticated)?;
-        let principal = match parse_authorization(value)? {
-            Presented::Bearer(key) => return self.api_key(key, api_set).await,
-            Presented::Basic { client_id, secret } => self.client(&client_id, secret).await?,
-        };
-        if Scope::ApiSet(api_set).permits(&principal.api_sets) {
-            Ok(principal)
-        } else {
-            Err(api_set_not_allowed(api_set))
+        match parse_authorization(value)? {
+            Presented::Bearer(key) => self.api_key_principal(&key, api_set).await,
+            Presented::Basic { client_id, secret } => {
+                self.client_principal(&client_id, &secret, api_set).await
+            }
         }
     }
 
-    /// Judges a presented API key in `scope`: the one path shared by
-    /// authentication and `VerifyApiKey`. An unknown ID costs one argon2 run
-    /// like a wrong secret does; a secret verified before is compared by
-    /// digest; the key's state, expiry, owner and API sets are read from the
-    /// store every time. A key found usable has its use noted (last-used
-    /// time, coalesced).
+    /// Judges a presented API key in `scope`: the one path shared by authentication and
+    /// `VerifyApiKey`. A key found usable has its use noted (last-used time, coalesced).
     pub async fn judge_api_key(
         &self,
         key: &Key,
         scope: Scope<'_>,
     ) -> Result<KeyJudgement, ServiceError> {
-        let Some(access) = self.store.api_key_access(key.id().as_str()).await? else {
-            self.hasher.verify_dummy_key(key).await?;
-            return Ok(KeyJudgement::Invalid);
+        let Some(facts) = self.index.api_key(key.id()).await? else {
+            return Ok(KeyJudgement::Invalid(None));
         };
-        let cache_key = format!("ak:{}", access.key.id);
-        if !self
-            .secret_matches(&cache_key, key, access.key.secret_hash.clone())
-            .await?
-        {
-            return Ok(KeyJudgement::Invalid);
+        let proof = self
+            .prove(
+                ProvenKey::new(KeyKind::ApiKey, key.id()),
+                key,
+                &facts.secret_hash,
+                Budget::ApiKey(key.id().to_bytes()),
+            )
+            .await?;
+        match proof {
+            Proof::Proven => {}
+            Proof::Wrong => return Ok(KeyJudgement::Invalid(Some(facts))),
+            Proof::Throttled(retry_after) => {
+                return Ok(KeyJudgement::Throttled {
+                    key: facts,
+                    retry_after,
+                });
+            }
         }
+        let owner = self.owner(&facts).await?;
+        let operator_account = self
+            .index
+            .account(&facts.account)
+            .await?
+            .is_some_and(|account| account.operator);
         let now = self.clock.now();
-        let verdict = evaluate_api_key(&access, now, scope);
+        let verdict = judgement::judge_api_key(
+            &KeyFacts {
+                state: facts.state,
+                expire_time: facts.expire_time,
+                owner: owner.state,
+                owner_may_hold_keys: may_hold_keys(
+                    owner.administrator,
+                    owner.authorities.iter().map(String::as_str),
+                ),
+                api_set_ids: &facts.api_set_ids,
+            },
+            now,
+            scope,
+        );
         if verdict.is_ok() {
             self.usage
-                .note(UsageTarget::ApiKey(access.key.id.clone()), now)
+                .note(UsageTarget::ApiKey(facts.id.to_string()), now)
                 .await;
         }
         Ok(KeyJudgement::Known {
-            access: Box::new(access),
+            known: Box::new(KnownKey {
+                key: facts,
+                owner,
+                operator_account,
+            }),
             verdict,
         })
     }
 
-    async fn api_key(&self, key: Key, api_set: &str) -> Result<Principal, ServiceError> {
-        let access = match self.judge_api_key(&key, Scope::ApiSet(api_set)).await? {
+    /// The owner of a key as the index holds them: state, roles, authorities.
+    async fn owner(&self, facts: &ApiKeyFacts) -> Result<Owner, ServiceError> {
+        let Some(user) = self.index.user(&facts.owner).await? else {
+            return Ok(Owner::default());
+        };
+        let mut owner = Owner {
+            state: Some(user.state),
+            ..Owner::default()
+        };
+        for role in &user.roles {
+            if let Some(role) = self.index.role(role).await? {
+                owner.administrator |= role.builtin;
+                owner.authorities.extend(role.authorities.iter().cloned());
+            }
+        }
+        Ok(owner)
+    }
+
+    async fn api_key_principal(&self, key: &Key, api_set: &str) -> Result<Principal, ServiceError> {
+        let known = match self.judge_api_key(key, Scope::ApiSet(api_set)).await? {
             KeyJudgement::Known {
-                access,
+                known,
                 verdict: Ok(()),
-            } => *access,
+            } => known,
             KeyJudgement::Known {
                 verdict: Err(KeyRefusal::ApiSetNotAllowed),
                 ..
             } => return Err(api_set_not_allowed(api_set)),
-            KeyJudgement::Known { .. } | KeyJudgement::Invalid => {
+            KeyJudgement::Throttled { retry_after, .. } => {
+                return Err(too_many_attempts(retry_after));
+            }
+            KeyJudgement::Known { .. } | KeyJudgement::Invalid(_) => {
                 return Err(ServiceError::Unauthenticated);
             }
         };
-        let ApiKeyAccess {
-            key: api_key,
-            user,
-            account,
-            authorities,
-            holds_builtin_role,
-        } = access;
+        let KnownKey {
+            key,
+            owner,
+            operator_account,
+        } = *known;
         Ok(Principal {
-            account_id: account.id,
-            operator_account: account.operator,
-            api_sets: api_key.api_set_ids.into_iter().collect(),
+            account_id: key.account_id.to_string(),
+            operator_account,
+            api_sets: key.api_set_ids.iter().cloned().collect(),
             kind: PrincipalKind::User {
-                user_id: user.id,
-                key_id: api_key.id,
-                administrator: holds_builtin_role,
-                authorities: Authority::set_from_stored(&authorities),
+                user_id: key.user_id.to_string(),
+                key_id: key.id.to_string(),
+                administrator: owner.administrator,
+                authorities: Authority::set_from_stored(&owner.authorities),
             },
         })
     }
 
-    async fn client(&self, client_id: &str, secret: Key) -> Result<Principal, ServiceError> {
-        let ClientJudgement::Valid(matched) = self.judge_client_secret(client_id, &secret).await?
-        else {
-            return Err(ServiceError::Unauthenticated);
+    async fn client_principal(
+        &self,
+        client_id: &str,
+        secret: &Key,
+        api_set: &str,
+    ) -> Result<Principal, ServiceError> {
+        let matched = match self.judge_client_secret(client_id, secret).await? {
+            ClientJudgement::Valid(matched) => matched,
+            ClientJudgement::Throttled { retry_after, .. } => {
+                return Err(too_many_attempts(retry_after));
+            }
+            ClientJudgement::Refused(_) | ClientJudgement::RefusedMatched(..) => {
+                return Err(ServiceError::Unauthenticated);
+            }
         };
         let credential = matched.credential;
-        let account = self.store.get_account(&credential.account_id).await?;
+        if !Scope::ApiSet(api_set).permits(&credential.api_set_ids) {
+            return Err(api_set_not_allowed(api_set));
+        }
+        let operator_account = self
+            .index
+            .account(&credential.account)
+            .await?
+            .is_some_and(|account| account.operator);
         Ok(Principal {
-            account_id: account.id,
-            operator_account: account.operator,
-            api_sets: credential.api_set_ids.into_iter().collect(),
+            account_id: credential.account_id.to_string(),
+            operator_account,
+            api_sets: credential.api_set_ids.iter().cloned().collect(),
             kind: PrincipalKind::Client {
-                credential_id: credential.id,
+                credential_id: credential.id.to_string(),
             },
         })
     }
@@ -385,95 +459,113 @@ impl Authenticator {
     /// The one judgement of a client ID and Basic secret, for authentication and
     /// `VerifyClientSecret` alike.
     ///
-    /// The secret's embedded key id picks the one stored version it claims to be, and
-    /// argon2 runs once against it (or against a dummy hash when there is no such version,
-    /// no such client ID, or the credential is an HMAC one), so every refusal before the
-    /// secret matched costs the same and answers [`ClientRefusal::Invalid`]. Only a caller
-    /// holding the right secret learns more: that the version or credential expired, or
-    /// that the credential is disabled. A usable secret has its use noted (last-used time
-    /// of its version, coalesced).
+    /// The secret's embedded key id finds its version before anything else (so the cost of
+    /// a refusal says nothing about whether the Client ID exists); the Client ID must be
+    /// that version's credential's, and the credential a Basic one. Only a caller holding
+    /// the right secret learns more than INVALID: that the version or credential expired,
+    /// or that the credential is disabled. A usable secret has its use noted (last-used
+    /// time of its version, coalesced).
     pub async fn judge_client_secret(
         &self,
         client_id: &str,
         secret: &Key,
     ) -> Result<ClientJudgement, ServiceError> {
-        let credential = match self.store.get_credential_by_client_id(client_id).await {
-            Ok(credential) => Some(credential),
-            Err(StoreError::NotFound { .. }) => None,
-            Err(err) => return Err(err.into()),
+        let Some(credential) = self.index.credential_by_secret_key(secret.id()).await? else {
+            return Ok(ClientJudgement::Refused(None));
         };
-        let candidate = match &credential {
-            Some(credential) => self
-                .store
-                .list_credential_secrets(&credential.id)
-                .await?
-                .into_iter()
-                .find(|s| s.key_id.as_deref() == Some(secret.id().as_str())),
-            None => None,
+        if &*credential.client_id != client_id {
+            return Ok(ClientJudgement::Refused(None));
+        }
+        let version = credential.version_with_key(&secret.id().to_bytes());
+        let (Some(version), CredentialScheme::Basic) = (version, credential.scheme) else {
+            return Ok(ClientJudgement::Refused(Some(credential)));
         };
-        let (Some(credential), Some(candidate)) = (credential.clone(), candidate) else {
-            self.hasher.verify_dummy_key(secret).await?;
-            return Ok(ClientJudgement::Refused(credential.map(Box::new)));
+        let Material::Hash(phc) = &version.material else {
+            return Ok(ClientJudgement::Refused(Some(credential)));
         };
-        let SecretMaterial::Hash(phc) = candidate.material else {
-            self.hasher.verify_dummy_key(secret).await?;
-            return Ok(ClientJudgement::Refused(Some(Box::new(credential))));
-        };
-        let cache_key = format!("cs:{}:{}", credential.id, candidate.version);
-        if !self.secret_matches(&cache_key, secret, phc).await? {
-            return Ok(ClientJudgement::Refused(Some(Box::new(credential))));
+        let proof = self
+            .prove(
+                ProvenKey::new(KeyKind::ClientSecret, secret.id()),
+                secret,
+                phc,
+                Budget::Credential(credential.id.clone()),
+            )
+            .await?;
+        match proof {
+            Proof::Proven => {}
+            Proof::Wrong => return Ok(ClientJudgement::Refused(Some(credential))),
+            Proof::Throttled(retry_after) => {
+                return Ok(ClientJudgement::Throttled {
+                    credential,
+                    retry_after,
+                });
+            }
         }
         let matched = ClientMatch {
-            credential,
-            version: candidate.version,
-            version_expire_time: candidate.expire_time,
+            version: version.version,
+            version_expire_time: version.expire_time,
+            credential: credential.clone(),
         };
         let now = self.clock.now();
-        let judgement = judge_matched_client(matched, now);
-        if let ClientJudgement::Valid(matched) = &judgement {
-            let target = UsageTarget::CredentialSecret {
-                credential_id: matched.credential.id.clone(),
-                version: matched.version,
-            };
-            self.usage.note(target, now).await;
-        }
-        Ok(judgement)
-    }
-
-    /// Whether `key`'s secret matches the stored hash: by digest when this
-    /// secret was verified before, by argon2 otherwise.
-    async fn secret_matches(
-        &self,
-        cache_key: &str,
-        key: &Key,
-        phc: String,
-    ) -> Result<bool, ServiceError> {
-        let digest = key.secret_digest();
-        if let Some(known) = self.remembered(cache_key)
-            && known.ct_eq(&digest)
-        {
-            return Ok(true);
-        }
-        let matches = self.hasher.verify_key(key, phc).await?;
-        if matches {
-            self.remember(cache_key, digest);
-        }
-        Ok(matches)
-    }
-
-    fn remembered(&self, cache_key: &str) -> Option<SecretDigest> {
-        self.remembered
-            .lock()
-            .ok()
-            .and_then(|map| map.get(cache_key).cloned())
-    }
-
-    fn remember(&self, cache_key: &str, digest: SecretDigest) {
-        if let Ok(mut map) = self.remembered.lock() {
-            if map.len() >= MAX_REMEMBERED {
-                map.clear();
+        match judgement::judge_client(credential.state, matched.expire_time(), now) {
+            Ok(()) => {
+                let target = UsageTarget::CredentialSecret {
+                    credential_id: credential.id.to_string(),
+                    version: matched.version,
+                };
+                self.usage.note(target, now).await;
+                Ok(ClientJudgement::Valid(matched))
             }
-            map.insert(cache_key.to_owned(), digest);
+            Err(refusal) => Ok(ClientJudgement::RefusedMatched(refusal, matched)),
+        }
+    }
+
+    /// Whether `key`'s secret is the one whose argon2id hash is `phc`: by the remembered
+    /// digest when it was proven before; else, within `budget`, by one argon2 run shared
+    /// with every concurrent check of the same secret, remembered when it matches.
+    async fn prove(
+        &self,
+        proven: ProvenKey,
+        key: &Key,
+        phc: &Arc<str>,
+        budget: Budget,
+    ) -> Result<Proof, ServiceError> {
+        let digest = key.secret_digest();
+        if self.index.is_proven(&proven, &digest) {
+            return Ok(Proof::Proven);
+        }
+        let flight_key = (proven, *digest.as_bytes());
+        let flight = self.flights.join(flight_key);
+        let outcome = flight
+            .get_or_init(|| async {
+                if let Err(retry_after) = self.throttle.spend(&budget) {
+                    return Outcome::Throttled(retry_after);
+                }
+                match self.hasher.verify_key(key, phc.clone()).await {
+                    Ok(true) => {
+                        self.index.remember_proven(proven, digest.clone());
+                        Outcome::Match
+                    }
+                    Ok(false) => Outcome::Mismatch,
+                    Err(ServiceError::ResourceExhausted { retry_after, .. }) => {
+                        Outcome::Shed(retry_after)
+                    }
+                    Err(err) => Outcome::Failed(crate::grpc::status::error_chain(&err).into()),
+                }
+            })
+            .await
+            .clone();
+        self.flights.leave(&flight_key, &flight);
+        match outcome {
+            Outcome::Match => Ok(Proof::Proven),
+            Outcome::Mismatch => Ok(Proof::Wrong),
+            Outcome::Throttled(retry_after) => Ok(Proof::Throttled(retry_after)),
+            Outcome::Shed(retry_after) => Err(ServiceError::ResourceExhausted {
+                reason: "SECRET_CHECKS_OVERLOADED",
+                message: "too many secrets are waiting to be checked; retry shortly".to_owned(),
+                retry_after,
+            }),
+            Outcome::Failed(message) => Err(ServiceError::Internal(message.to_string().into())),
         }
     }
 }
@@ -481,113 +573,6 @@ impl Authenticator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use keyward_store::{Account, ApiKey, User};
-
-    fn access() -> ApiKeyAccess {
-        let t = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
-        ApiKeyAccess {
-            key: ApiKey {
-                id: "0123456789abcdef0123".into(),
-                account_id: "acme".into(),
-                user_id: "kai".into(),
-                display_name: "ci".into(),
-                description: String::new(),
-                secret_hash: String::new(),
-                state: ApiKeyState::Active,
-                expire_time: Some(t + chrono::Duration::hours(1)),
-                revoke_time: None,
-                last_used_time: None,
-                creator: String::new(),
-                api_set_ids: vec!["billing".into(), "reports".into()],
-                revision: 1,
-                create_time: t,
-                update_time: t,
-            },
-            user: User {
-                account_id: "acme".into(),
-                id: "kai".into(),
-                display_name: "Kai".into(),
-                email: "kai@acme.example".into(),
-                state: UserState::Active,
-                role_ids: vec!["key-holders".into()],
-                revision: 1,
-                create_time: t,
-                update_time: t,
-            },
-            account: Account {
-                id: "acme".into(),
-                display_name: "Acme".into(),
-                client_id_prefix: "acme-".into(),
-                verified: true,
-                operator: false,
-                revision: 1,
-                create_time: t,
-                update_time: t,
-            },
-            authorities: ["MANAGE_USER_API_KEY".to_owned()].into(),
-            holds_builtin_role: false,
-        }
-    }
-
-    #[test]
-    fn scopes_admit_exactly_the_api_sets_they_name() {
-        let held = vec!["billing".to_owned(), "reports".to_owned()];
-        assert!(Scope::Validity.permits(&held));
-        assert!(Scope::Validity.permits(&Vec::<String>::new()));
-        assert!(Scope::ApiSet("reports").permits(&held));
-        assert!(!Scope::ApiSet("shipping").permits(&held));
-        let method_sets = vec!["audit".to_owned(), "billing".to_owned()];
-        assert!(Scope::AnyOf(&method_sets).permits(&held));
-        assert!(!Scope::AnyOf(&["audit".to_owned()]).permits(&held));
-        assert!(!Scope::AnyOf(&[]).permits(&held), "a method in no API set");
-    }
-
-    #[test]
-    fn a_key_is_judged_on_its_state_then_its_owner_then_its_api_sets() {
-        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
-        let usable = access();
-        assert_eq!(
-            evaluate_api_key(&usable, now, Scope::ApiSet("billing")),
-            Ok(())
-        );
-        assert_eq!(
-            evaluate_api_key(&usable, now, Scope::ApiSet("shipping")),
-            Err(KeyRefusal::ApiSetNotAllowed)
-        );
-        assert_eq!(
-            evaluate_api_key(&usable, now + chrono::Duration::hours(1), Scope::Validity),
-            Err(KeyRefusal::Expired),
-            "expired at its expire time"
-        );
-
-        let mut revoked = access();
-        revoked.key.state = ApiKeyState::Revoked;
-        assert_eq!(
-            evaluate_api_key(&revoked, now, Scope::ApiSet("shipping")),
-            Err(KeyRefusal::Revoked),
-            "a refused key is never merely out of scope"
-        );
-
-        let mut disabled = access();
-        disabled.user.state = UserState::Disabled;
-        assert_eq!(
-            evaluate_api_key(&disabled, now, Scope::Validity),
-            Err(KeyRefusal::OwnerDisabled)
-        );
-
-        let mut demoted = access();
-        demoted.authorities = ["VIEW_AUDIT_LOG".to_owned()].into();
-        assert_eq!(
-            evaluate_api_key(&demoted, now, Scope::ApiSet("billing")),
-            Err(KeyRefusal::OwnerDisabled)
-        );
-        demoted.holds_builtin_role = true;
-        assert_eq!(
-            evaluate_api_key(&demoted, now, Scope::ApiSet("billing")),
-            Ok(()),
-            "administrators hold every authority"
-        );
-    }
 
     #[test]
     fn malformed_authorization_values_are_all_unauthenticated() {

@@ -5,17 +5,21 @@
 //! - [`policy`]: the authorization table, RPC by RPC;
 //! - [`principal`]: the resolved caller and the one `authorize` function
 //!   handlers call with the account a request touches;
-//! - [`authenticate`]: API keys and client secrets, checked against the store;
-//! - [`hashing`]: argon2id on a bounded blocking pool.
+//! - [`authenticate`]: presented API keys and client secrets, found in the verification
+//!   index, proven (remembered digest or argon2) and judged;
+//! - [`hashing`]: argon2id on a pool of its own with bounded queues;
+//! - [`throttle`]: the per-credential budget of unproven secrets.
 
 pub mod authenticate;
 pub mod hashing;
 pub mod layer;
 pub mod policy;
 pub mod principal;
+pub mod throttle;
 
-pub use authenticate::{Authenticator, KeyJudgement, KeyRefusal, Scope, evaluate_api_key};
-pub use hashing::SecretHasher;
+pub use crate::judgement::{KeyRefusal, Scope};
+pub use authenticate::{Authenticator, KeyJudgement};
+pub use hashing::{HasherConfig, SecretHasher};
 pub use layer::AuthLayer;
 pub use policy::{Authority, BuiltinApiSet, Rule};
 pub use principal::{Caller, Principal, PrincipalKind};

@@ -27,10 +27,11 @@ use secrecy::ExposeSecret;
 
 use super::{convert, grantable_api_sets, pb};
 use crate::audit::record_success;
-use crate::auth::{Caller, KeyJudgement};
+use crate::auth::{Caller, KeyJudgement, KeyRefusal};
 use crate::error::ServiceError;
 use crate::idempotency::{self, Begun};
 use crate::identity::{KeyRequest, issue_api_key};
+use crate::index::ApiKeyFacts;
 use crate::startup::AppState;
 use crate::validate::{self, names, required};
 use crate::verification::{Asked, is_method};
@@ -228,6 +229,23 @@ fn authorized_key_name(caller: &Caller, field: &str, name: &str) -> Result<KeyNa
         user_id,
         key_id,
     })
+}
+
+/// The key and reason a refused verification is counted against in the audit log: a key
+/// that exists and was refused for anything but its scope (a wrong secret included).
+/// Unknown and malformed keys name nobody's key, and are not counted.
+fn failure(judgement: &KeyJudgement) -> Option<(&ApiKeyFacts, pb::decision::Reason)> {
+    match judgement {
+        KeyJudgement::Invalid(Some(key)) => Some((key, pb::decision::Reason::Invalid)),
+        KeyJudgement::Throttled { key, .. } => Some((key, pb::decision::Reason::TooManyAttempts)),
+        KeyJudgement::Known {
+            known,
+            verdict: Err(refusal),
+        } if *refusal != KeyRefusal::ApiSetNotAllowed => {
+            Some((&known.key, convert::key_reason(*refusal)))
+        }
+        KeyJudgement::Invalid(None) | KeyJudgement::Known { .. } => None,
+    }
 }
 
 #[tonic::async_trait]
@@ -481,21 +499,26 @@ impl ApiKeyService for ApiKeyServiceImpl {
             return Err(ServiceError::invalid("key", "is required").into());
         }
         let asked = Asked::parse(&req.api_set, &req.api_method)?;
+        // A malformed or checksum-broken key is refused before any lookup.
         let judgement = match Key::parse_kind(&req.key, KeyKind::ApiKey) {
-            Err(_) => KeyJudgement::Invalid,
+            Err(_) => KeyJudgement::Invalid(None),
             Ok(key) => {
-                let method_sets = asked.method_sets(&self.state.store).await?;
-                let scope = asked.scope(&method_sets);
-                self.state.authenticator.judge_api_key(&key, scope).await?
+                let catalog = asked.catalog(&self.state.index).await?;
+                self.state
+                    .authenticator
+                    .judge_api_key(&key, asked.scope(catalog.as_deref()))
+                    .await?
             }
         };
+        if let Some((key, reason)) = failure(&judgement) {
+            self.state.failures.count(
+                &key.account_id,
+                &convert::key_name(&key.account_id, &key.user_id, &key.id),
+                caller.policy.method,
+                reason.as_str_name(),
+            );
+        }
         let decision = convert::api_key_decision(&judgement);
-        tracing::debug!(
-            valid = decision.valid,
-            reason = ?decision.reason(),
-            principal = %decision.principal,
-            "api key verified"
-        );
         Ok(Response::new(VerifyApiKeyResponse {
             decision: Some(decision),
         }))

@@ -11,6 +11,7 @@ use keyward_store::{
 use super::pb;
 use crate::auth::{Authority, KeyJudgement, KeyRefusal};
 use crate::error::ServiceError;
+use crate::index::CredentialFacts;
 use crate::validate::{encode_page_token, etag_of};
 
 /// A protobuf timestamp.
@@ -156,10 +157,12 @@ pub fn api_set(set: &ApiSet) -> pb::ApiSet {
 
 /// `accounts/{account}/users/{user}/apiKeys/{api_key}`.
 pub fn api_key_name(key: &ApiKey) -> String {
-    format!(
-        "accounts/{}/users/{}/apiKeys/{}",
-        key.account_id, key.user_id, key.id
-    )
+    key_name(&key.account_id, &key.user_id, &key.id)
+}
+
+/// `accounts/{account}/users/{user}/apiKeys/{key}`.
+pub fn key_name(account_id: &str, user_id: &str, key_id: &str) -> String {
+    format!("accounts/{account_id}/users/{user_id}/apiKeys/{key_id}")
 }
 
 /// An API key as the API shows it at `now` (never the key itself).
@@ -256,7 +259,7 @@ pub fn invalid_decision() -> pb::Decision {
 
 /// The decision about an identified client credential: valid when `reason` is None.
 pub fn client_decision(
-    credential: &Credential,
+    credential: &CredentialFacts,
     version: i32,
     expire_time: Option<DateTime<Utc>>,
     reason: Option<pb::decision::Reason>,
@@ -267,7 +270,7 @@ pub fn client_decision(
         principal: credential_name(&credential.account_id, &credential.id),
         account: account_name(&credential.account_id),
         user: String::new(),
-        client_id: credential.client_id.clone(),
+        client_id: credential.client_id.to_string(),
         api_sets: credential
             .api_set_ids
             .iter()
@@ -278,29 +281,39 @@ pub fn client_decision(
     }
 }
 
+/// The decision for a credential whose secret was not checked because its budget of
+/// unproven secrets is spent: the reason only.
+pub fn too_many_attempts_decision() -> pb::Decision {
+    pb::Decision {
+        valid: false,
+        reason: pb::decision::Reason::TooManyAttempts as i32,
+        ..Default::default()
+    }
+}
+
 /// The decision of `VerifyApiKey` on a judged key. INVALID says nothing else
 /// (no principal, account or API sets), so that nobody learns which keys
-/// exist. A known key names its principal, account and owner; its API sets
-/// are the ones it may use now: its own while it is usable, none once it is
-/// revoked, expired or its owner may no longer hold keys.
+/// exist; TOO_MANY_ATTEMPTS says only that. A known key names its principal,
+/// account and owner; its API sets are the ones it may use now: its own while
+/// it is usable, none once it is revoked, expired or its owner may no longer
+/// hold keys.
 pub fn api_key_decision(judgement: &KeyJudgement) -> pb::Decision {
     use pb::decision::Reason;
-    let KeyJudgement::Known { access, verdict } = judgement else {
-        return invalid_decision();
+    let (known, verdict) = match judgement {
+        KeyJudgement::Invalid(_) => return invalid_decision(),
+        KeyJudgement::Throttled { .. } => return too_many_attempts_decision(),
+        KeyJudgement::Known { known, verdict } => (known, verdict),
     };
-    let key = &access.key;
+    let key = &known.key;
     let reason = match verdict {
         Ok(()) => Reason::Unspecified,
-        Err(KeyRefusal::Revoked) => Reason::Revoked,
-        Err(KeyRefusal::Expired) => Reason::Expired,
-        Err(KeyRefusal::OwnerDisabled) => Reason::OwnerDisabled,
-        Err(KeyRefusal::ApiSetNotAllowed) => Reason::ApiSetNotAllowed,
+        Err(refusal) => key_reason(*refusal),
     };
     let usable = matches!(verdict, Ok(()) | Err(KeyRefusal::ApiSetNotAllowed));
     pb::Decision {
         valid: verdict.is_ok(),
         reason: reason as i32,
-        principal: api_key_name(key),
+        principal: key_name(&key.account_id, &key.user_id, &key.id),
         account: account_name(&key.account_id),
         user: user_name(&key.account_id, &key.user_id),
         client_id: String::new(),
@@ -311,5 +324,16 @@ pub fn api_key_decision(judgement: &KeyJudgement) -> pb::Decision {
         },
         secret_version: 0,
         expire_time: key.expire_time.map(timestamp),
+    }
+}
+
+/// The decision reason of a key refusal.
+pub fn key_reason(refusal: KeyRefusal) -> pb::decision::Reason {
+    use pb::decision::Reason;
+    match refusal {
+        KeyRefusal::Revoked => Reason::Revoked,
+        KeyRefusal::Expired => Reason::Expired,
+        KeyRefusal::OwnerDisabled => Reason::OwnerDisabled,
+        KeyRefusal::ApiSetNotAllowed => Reason::ApiSetNotAllowed,
     }
 }

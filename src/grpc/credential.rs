@@ -32,10 +32,12 @@ use super::pb::{
 use super::{convert, grantable_api_sets};
 use crate::audit::record_success;
 use crate::auth::Caller;
-use crate::auth::authenticate::{ClientJudgement, ClientMatch, ClientRefusal, parse_basic};
+use crate::auth::authenticate::{ClientJudgement, ClientMatch, parse_basic};
 use crate::error::ServiceError;
 use crate::idempotency::{self, Begun};
 use crate::identity::generated_id;
+use crate::index::CredentialFacts;
+use crate::judgement::ClientRefusal;
 use crate::startup::AppState;
 use crate::usage::UsageTarget;
 use crate::validate::{self, names, required};
@@ -96,7 +98,7 @@ impl CredentialServiceImpl {
     }
 
     /// Counts a failed verification of `credential` for the audit log.
-    fn failed(&self, caller: &Caller, credential: &Credential, reason: pb::decision::Reason) {
+    fn failed(&self, caller: &Caller, credential: &CredentialFacts, reason: pb::decision::Reason) {
         self.state.failures.count(
             &credential.account_id,
             &convert::credential_name(&credential.account_id, &credential.id),
@@ -109,7 +111,7 @@ impl CredentialServiceImpl {
     /// (coalesced; Basic secrets are noted by `judge_client_secret` itself).
     async fn secret_used(&self, matched: &ClientMatch) {
         let target = UsageTarget::CredentialSecret {
-            credential_id: matched.credential.id.clone(),
+            credential_id: matched.credential.id.to_string(),
             version: matched.version,
         };
         self.state.usage.note(target, self.state.clock.now()).await;
@@ -656,10 +658,21 @@ impl CredentialService for CredentialServiceImpl {
             .await?;
         let decision = match judgement {
             ClientJudgement::Refused(known) => {
-                if let Some(credential) = known {
-                    self.failed(&caller, &credential, pb::decision::Reason::Invalid);
+                match known {
+                    Some(credential) => {
+                        self.failed(&caller, &credential, pb::decision::Reason::Invalid);
+                    }
+                    None => self.state.failures.count_client_id(
+                        &client_id,
+                        caller.policy.method,
+                        pb::decision::Reason::Invalid.as_str_name(),
+                    ),
                 }
                 convert::invalid_decision()
+            }
+            ClientJudgement::Throttled { credential, .. } => {
+                self.failed(&caller, &credential, pb::decision::Reason::TooManyAttempts);
+                convert::too_many_attempts_decision()
             }
             ClientJudgement::RefusedMatched(refusal, matched) => {
                 self.failed(&caller, &matched.credential, client_reason(refusal));
@@ -667,7 +680,7 @@ impl CredentialService for CredentialServiceImpl {
             }
             ClientJudgement::Valid(matched) => {
                 if asked
-                    .allows(&self.state.store, &matched.credential.api_set_ids)
+                    .allows(&self.state.index, &matched.credential.api_set_ids)
                     .await?
                 {
                     decision_for(&matched, None)
@@ -701,7 +714,7 @@ impl CredentialService for CredentialServiceImpl {
         check_hmac_request(&signed)?;
         let now = self.state.clock.now();
         let judgement =
-            judge_hmac(&self.state.store, &self.state.master_keys, &signed, now).await?;
+            judge_hmac(&self.state.index, &self.state.master_keys, &signed, now).await?;
         let decision = match judgement {
             HmacJudgement::Invalid(known) => {
                 if let Some(credential) = known {
@@ -727,7 +740,7 @@ impl CredentialService for CredentialServiceImpl {
                 header,
             } => {
                 if !asked
-                    .allows(&self.state.store, &matched.credential.api_set_ids)
+                    .allows(&self.state.index, &matched.credential.api_set_ids)
                     .await?
                 {
                     decision_for(&matched, Some(pb::decision::Reason::ApiSetNotAllowed))

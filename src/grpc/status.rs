@@ -26,6 +26,7 @@ impl From<ServiceError> for Status {
             ServiceError::FailedPrecondition { .. } => Code::FailedPrecondition,
             ServiceError::Aborted { .. } => Code::Aborted,
             ServiceError::Unimplemented { .. } => Code::Unimplemented,
+            ServiceError::ResourceExhausted { .. } => Code::ResourceExhausted,
             ServiceError::Unavailable(_) => Code::Unavailable,
             ServiceError::Internal(_) => Code::Internal,
         };
@@ -39,6 +40,13 @@ impl From<ServiceError> for Status {
             for v in violations {
                 details.add_bad_request_violation(v.field.clone(), v.description.clone());
             }
+        }
+        if let ServiceError::ResourceExhausted {
+            retry_after: Some(delay),
+            ..
+        } = &err
+        {
+            details.set_retry_info(Some(*delay));
         }
 
         match &err {

@@ -1244,6 +1244,7 @@ async fn failed_verifications_are_audited_as_counts(backend: Backend) {
         "{:?}",
         failures[0].detail
     );
+    assert_eq!(failures[0].count, 7, "the row counts the attempts");
 }
 
 async fn credentials_are_listed_filtered_and_updated(backend: Backend) {

@@ -69,6 +69,8 @@ async fn spawn_server(backend: Backend) -> Server {
         operator_email: "operator@example.com".to_owned(),
         bootstrap_key_file: None,
         clock: std::sync::Arc::new(keyward::clock::SystemClock),
+        monotonic: std::sync::Arc::new(keyward::clock::SystemMonotonic::default()),
+        verification: keyward::config::VerificationSettings::default(),
         master_key: keyward::sealing::MasterKeySource::Value(
             keyward::sealing::MasterKeys::generate()
                 .expect("master key")

@@ -123,6 +123,18 @@ pub enum ClientError {
         /// The server's message.
         message: String,
     },
+    /// RESOURCE_EXHAUSTED: the server sheds the call (too many secrets waiting to be
+    /// checked, or too many unproven secrets for one credential); try again after
+    /// `retry_after`.
+    #[error("resource exhausted ({reason}): {message}")]
+    ResourceExhausted {
+        /// The ErrorInfo reason, for example `SECRET_CHECKS_OVERLOADED`.
+        reason: String,
+        /// The server's message.
+        message: String,
+        /// From the `RetryInfo` detail: when trying again makes sense.
+        retry_after: Option<std::time::Duration>,
+    },
     /// UNIMPLEMENTED: the RPC is part of the API but not served.
     #[error("unimplemented: {message}")]
     Unimplemented {
@@ -150,6 +162,7 @@ impl ClientError {
             Self::Aborted { .. } => Code::Aborted,
             Self::Unavailable { .. } => Code::Unavailable,
             Self::Unimplemented { .. } => Code::Unimplemented,
+            Self::ResourceExhausted { .. } => Code::ResourceExhausted,
             Self::Other(status) => status.code(),
             Self::InvalidUrl { .. }
             | Self::TlsNotEnabled { .. }
@@ -162,9 +175,9 @@ impl ClientError {
     /// The ErrorInfo reason where the variant keeps one.
     pub fn reason(&self) -> Option<&str> {
         match self {
-            Self::PermissionDenied { reason, .. } | Self::FailedPrecondition { reason, .. } => {
-                Some(reason)
-            }
+            Self::PermissionDenied { reason, .. }
+            | Self::FailedPrecondition { reason, .. }
+            | Self::ResourceExhausted { reason, .. } => Some(reason),
             _ => None,
         }
     }
@@ -207,6 +220,11 @@ impl From<Status> for ClientError {
             Code::Aborted => Self::Aborted { message },
             Code::Unavailable => Self::Unavailable { message },
             Code::Unimplemented => Self::Unimplemented { message },
+            Code::ResourceExhausted => Self::ResourceExhausted {
+                reason,
+                message,
+                retry_after: details.retry_info().and_then(|info| info.retry_delay),
+            },
             _ => Self::Other(Box::new(status)),
         }
     }
@@ -216,6 +234,7 @@ fn default_reason(code: Code) -> &'static str {
     match code {
         Code::PermissionDenied => "PERMISSION_DENIED",
         Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
         _ => "",
     }
 }

@@ -183,6 +183,30 @@ impl KeyId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The 10 bytes the id spells in hex: a compact, copyable form for in-memory indexes.
+    ///
+    /// ```
+    /// use keyward_core::key::KeyId;
+    ///
+    /// let id: KeyId = "0123456789abcdef0123".parse()?;
+    /// assert_eq!(id.to_bytes(), [0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0x01, 0x23]);
+    /// # Ok::<(), keyward_core::key::KeyError>(())
+    /// ```
+    pub fn to_bytes(&self) -> [u8; ID_BYTES] {
+        fn nibble(digit: u8) -> u8 {
+            match digit {
+                b'0'..=b'9' => digit - b'0',
+                _ => digit - b'a' + 10,
+            }
+        }
+        let mut bytes = [0_u8; ID_BYTES];
+        // Every id is 20 lowercase hex digits: checked when it was made.
+        for (byte, pair) in bytes.iter_mut().zip(self.0.as_bytes().chunks_exact(2)) {
+            *byte = (nibble(pair[0]) << 4) | nibble(pair[1]);
+        }
+        bytes
+    }
 }
 
 impl TryFrom<&str> for KeyId {

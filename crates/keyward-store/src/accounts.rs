@@ -9,9 +9,11 @@ use sea_orm::{
 };
 
 use crate::{
-    Store, StoreError, api_keys,
+    Store, StoreError, api_keys, changes,
     entity::accounts,
-    model::{Account, AccountCreated, AccountSeed, AccountUpdate, NewAccount, Page, PageRequest},
+    model::{
+        Account, AccountCreated, AccountSeed, AccountUpdate, Changed, NewAccount, Page, PageRequest,
+    },
     paging::{now, page, page_size, revised},
     roles, users,
 };
@@ -23,7 +25,12 @@ impl Store {
     /// ("account id", "account client id prefix", or "operator account": there is at most
     /// one).
     pub async fn create_account(&self, new: NewAccount) -> Result<Account, StoreError> {
-        insert_account(&self.db, new, now()).await
+        let txn = self.db.begin().await?;
+        let account = insert_account(&txn, new, now()).await?;
+        changes::record(&txn, [account_changed(&account.id)]).await?;
+        txn.commit().await?;
+        self.after_commit().await;
+        Ok(account)
     }
 
     /// Creates an account with its roles, then its users (who may hold those roles), then
@@ -87,7 +94,28 @@ impl Store {
                 .api_keys
                 .push(api_keys::insert_api_key(&txn, new, now).await?);
         }
+        let changed = std::iter::once(account_changed(&created.account.id))
+            .chain(
+                created
+                    .roles
+                    .iter()
+                    .map(|r| roles::role_changed(&r.account_id, &r.id)),
+            )
+            .chain(
+                created
+                    .users
+                    .iter()
+                    .map(|u| users::user_changed(&u.account_id, &u.id)),
+            )
+            .chain(
+                created
+                    .api_keys
+                    .iter()
+                    .map(|k| api_keys::key_changed(&k.account_id, &k.id)),
+            );
+        changes::record(&txn, changed).await?;
         txn.commit().await?;
+        self.after_commit().await;
         Ok(created)
     }
 
@@ -176,7 +204,9 @@ impl Store {
         let updated = update.exec(&txn).await?.rows_affected;
         let row = accounts::Entity::find_by_id(id).one(&txn).await?;
         let account = Account::from(revised(updated, row, || not_found(id))?);
+        changes::record(&txn, [account_changed(id)]).await?;
         txn.commit().await?;
+        self.after_commit().await;
         Ok(account)
     }
 }
@@ -200,6 +230,13 @@ async fn insert_account(
         .exec_without_returning(db)
         .await?;
     Ok(row.into())
+}
+
+/// The change-log entry of an account.
+fn account_changed(account_id: &str) -> Changed {
+    Changed::Account {
+        account_id: account_id.to_owned(),
+    }
 }
 
 fn not_found(id: &str) -> StoreError {

@@ -13,11 +13,12 @@ use sea_orm::{
 use crate::{
     Store, StoreError,
     api_sets::first_unknown_api_set,
+    changes,
     entity::{accounts, api_key_api_sets, api_keys, role_authorities, roles, user_roles, users},
     error::on_foreign_key,
     model::{
-        Account, ApiKey, ApiKeyAccess, ApiKeyFilter, ApiKeyState, ApiKeyUpdate, NewApiKey, Page,
-        PageRequest,
+        Account, ApiKey, ApiKeyAccess, ApiKeyFilter, ApiKeyState, ApiKeyUpdate, Changed, NewApiKey,
+        Page, PageRequest,
     },
     paging::{micros, now, page, page_size, revised, sorted_unique},
 };
@@ -30,7 +31,9 @@ impl Store {
     pub async fn create_api_key(&self, new: NewApiKey) -> Result<ApiKey, StoreError> {
         let txn = self.db.begin().await?;
         let key = insert_api_key(&txn, new, now()).await?;
+        changes::record(&txn, [key_changed(&key.account_id, &key.id)]).await?;
         txn.commit().await?;
+        self.after_commit().await;
         Ok(key)
     }
 
@@ -129,7 +132,9 @@ impl Store {
         let updated = query.exec(&txn).await?.rows_affected;
         let row = api_keys::Entity::find_by_id(id).one(&txn).await?;
         let key = with_api_sets(&txn, revised(updated, row, || not_found(id))?).await?;
+        changes::record(&txn, [key_changed(&key.account_id, &key.id)]).await?;
         txn.commit().await?;
+        self.after_commit().await;
         Ok(key)
     }
 
@@ -158,7 +163,9 @@ impl Store {
             .await?
             .ok_or_else(|| not_found(id))?;
         let key = with_api_sets(&txn, row).await?;
+        changes::record(&txn, [key_changed(&key.account_id, &key.id)]).await?;
         txn.commit().await?;
+        self.after_commit().await;
         Ok(key)
     }
 
@@ -169,15 +176,21 @@ impl Store {
         id: &str,
         expected_revision: Option<i64>,
     ) -> Result<(), StoreError> {
+        let txn = self.db.begin().await?;
+        let row = api_keys::Entity::find_by_id(id).one(&txn).await?;
         let mut query = api_keys::Entity::delete_many().filter(api_keys::Column::Id.eq(id));
         if let Some(revision) = expected_revision {
             query = query.filter(api_keys::Column::Revision.eq(revision));
         }
         // One statement: the API-set grants go with the key (cascade).
-        if query.exec(&self.db).await?.rows_affected == 0 {
-            let row = api_keys::Entity::find_by_id(id).one(&self.db).await?;
+        if query.exec(&txn).await?.rows_affected == 0 {
             revised(0, row, || not_found(id))?;
+            return Ok(());
         }
+        let account_id = row.map(|row| row.account_id).unwrap_or_default();
+        changes::record(&txn, [key_changed(&account_id, id)]).await?;
+        txn.commit().await?;
+        self.after_commit().await;
         Ok(())
     }
 
@@ -317,6 +330,14 @@ pub(crate) async fn insert_api_key(
         "an api set was deleted meanwhile".to_owned()
     }))?;
     Ok(api_key(row, api_set_ids)?)
+}
+
+/// The change-log entry of an API key.
+pub(crate) fn key_changed(account_id: &str, key_id: &str) -> Changed {
+    Changed::ApiKey {
+        account_id: account_id.to_owned(),
+        key_id: key_id.to_owned(),
+    }
 }
 
 fn not_found(id: &str) -> StoreError {

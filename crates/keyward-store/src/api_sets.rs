@@ -10,10 +10,10 @@ use sea_orm::{
 };
 
 use crate::{
-    Backend, Store, StoreError,
+    Backend, Store, StoreError, changes,
     entity::{api_set_methods, api_sets},
     error::on_foreign_key,
-    model::{ApiSet, ApiSetUpdate, NewApiSet, Page, PageRequest},
+    model::{ApiSet, ApiSetUpdate, Changed, NewApiSet, Page, PageRequest},
     paging::{now, page, page_size, revised, sorted_unique},
 };
 
@@ -41,7 +41,9 @@ impl Store {
             .exec_without_returning(&txn)
             .await?;
         insert_methods(&txn, &row.id, &methods).await?;
+        changes::record(&txn, [Changed::Catalog]).await?;
         txn.commit().await?;
+        self.after_commit().await;
         Ok(api_set(row, methods))
     }
 
@@ -113,15 +115,18 @@ impl Store {
             replace_methods(&txn, id, &sorted_unique(&methods)).await?;
         }
         let api_set = with_methods(&txn, row).await?;
+        changes::record(&txn, [Changed::Catalog]).await?;
         txn.commit().await?;
+        self.after_commit().await;
         Ok(api_set)
     }
 
     /// Deletes an API set and its methods. Refuses with [`StoreError::ForeignKey`] while a
     /// credential or an API key may still use it.
     pub async fn delete_api_set(&self, id: &str) -> Result<(), StoreError> {
+        let txn = self.db.begin().await?;
         let deleted = api_sets::Entity::delete_by_id(id)
-            .exec(&self.db)
+            .exec(&txn)
             .await
             .map_err(on_foreign_key("api set", || {
                 format!("api set `{id}` is still granted to credentials or api keys")
@@ -129,6 +134,9 @@ impl Store {
         if deleted.rows_affected == 0 {
             return Err(not_found(id));
         }
+        changes::record(&txn, [Changed::Catalog]).await?;
+        txn.commit().await?;
+        self.after_commit().await;
         Ok(())
     }
 
@@ -233,7 +241,13 @@ impl Store {
             }
             updated += 1;
         }
+        if created + updated > 0 {
+            changes::record(&txn, [Changed::Catalog]).await?;
+        }
         txn.commit().await?;
+        if created + updated > 0 {
+            self.after_commit().await;
+        }
         tracing::info!(created, updated, "built-in api sets are up to date");
         Ok(())
     }

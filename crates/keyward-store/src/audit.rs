@@ -13,9 +13,10 @@ use crate::{
 };
 
 impl Store {
-    /// Appends an event (time now, count 1) and returns it with its id.
+    /// Appends an event (time now) and returns it with its id.
     pub async fn append_audit_event(&self, new: NewAuditEvent) -> Result<AuditEvent, StoreError> {
         let time = now();
+        let count = new.count.max(1);
         let inserted = audit_events::Entity::insert(audit_events::ActiveModel {
             id: NotSet,
             account_id: Set(new.account_id.clone()),
@@ -25,7 +26,7 @@ impl Store {
             resource: Set(new.resource.clone()),
             outcome: Set(new.outcome.as_str().to_owned()),
             detail: Set(new.detail.clone()),
-            count: Set(1),
+            count: Set(count),
         })
         .exec(&self.db)
         .await?;
@@ -38,7 +39,7 @@ impl Store {
             resource: new.resource,
             outcome: new.outcome,
             detail: new.detail,
-            count: 1,
+            count,
         })
     }
 

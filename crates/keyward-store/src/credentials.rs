@@ -13,10 +13,11 @@ use sea_orm::{
 use crate::{
     Store, StoreError,
     api_sets::first_unknown_api_set,
+    changes,
     entity::{credential_api_sets, credential_secrets, credentials, hmac_nonces},
     error::on_foreign_key,
     model::{
-        Credential, CredentialScheme, CredentialSecret, CredentialState, CredentialUpdate,
+        Changed, Credential, CredentialScheme, CredentialSecret, CredentialState, CredentialUpdate,
         NewCredential, NewSecretVersion, Page, PageRequest, SecretMaterial, SecretRenewal,
     },
     paging::{micros, normalize_email, now, page, page_size, revised, sorted_unique},
@@ -80,10 +81,24 @@ impl Store {
         .map_err(on_foreign_key("api set", || {
             "an api set was deleted meanwhile".to_owned()
         }))?;
+        let key_id = secret.key_id.clone();
         credential_secrets::Entity::insert(secret.into_active_model())
             .exec_without_returning(&txn)
             .await?;
+        let mut changed = vec![
+            credential_changed(&row.account_id, &row.id),
+            Changed::ClientId {
+                account_id: row.account_id.clone(),
+                client_id: row.client_id.clone(),
+            },
+        ];
+        changed.extend(key_id.map(|key_id| Changed::SecretKey {
+            account_id: row.account_id.clone(),
+            key_id,
+        }));
+        changes::record(&txn, changed).await?;
         txn.commit().await?;
+        self.after_commit().await;
         Ok(credential(row, api_set_ids)?)
     }
 
@@ -243,7 +258,9 @@ impl Store {
             }))?;
         }
         let credential = with_api_sets(&txn, row).await?;
+        changes::record(&txn, [credential_changed(account_id, id)]).await?;
         txn.commit().await?;
+        self.after_commit().await;
         Ok(credential)
     }
 
@@ -271,7 +288,13 @@ impl Store {
             return Err(StoreError::Conflict);
         }
         let credential = with_api_sets(&txn, row).await?;
+        if updated > 0 {
+            changes::record(&txn, [credential_changed(account_id, id)]).await?;
+        }
         txn.commit().await?;
+        if updated > 0 {
+            self.after_commit().await;
+        }
         Ok(credential)
     }
 
@@ -285,6 +308,7 @@ impl Store {
         expected_revision: Option<i64>,
     ) -> Result<(), StoreError> {
         let txn = self.db.begin().await?;
+        let row = find_in_account(&txn, account_id, id).await?;
         let mut query = credentials::Entity::delete_many()
             .filter(credentials::Column::Id.eq(id))
             .filter(credentials::Column::AccountId.eq(account_id));
@@ -294,11 +318,23 @@ impl Store {
         // One statement: the API sets, secret versions and nonces go with the credential
         // (cascade).
         let deleted = query.exec(&txn).await?.rows_affected;
-        if deleted == 0 {
-            let row = find_in_account(&txn, account_id, id).await?;
-            revised(0, row, || not_found(id))?;
-        }
+        let row = match (deleted, row) {
+            (0, row) => {
+                revised(0, row, || not_found(id))?;
+                return Ok(());
+            }
+            (_, row) => row.ok_or_else(|| not_found(id))?,
+        };
+        let changed = [
+            credential_changed(account_id, id),
+            Changed::ClientId {
+                account_id: account_id.to_owned(),
+                client_id: row.client_id,
+            },
+        ];
+        changes::record(&txn, changed).await?;
         txn.commit().await?;
+        self.after_commit().await;
         Ok(())
     }
 
@@ -368,13 +404,23 @@ impl Store {
                 .exec(&txn)
                 .await?;
         }
+        let key_id = renewal.secret.key_id.clone();
         credential_secrets::Entity::insert(
             secret_row(id, newest + 1, renewal.secret, now).into_active_model(),
         )
         .exec_without_returning(&txn)
         .await?;
         let credential = with_api_sets(&txn, row).await?;
+        let changed = [
+            credential_changed(account_id, id),
+            Changed::SecretKey {
+                account_id: account_id.to_owned(),
+                key_id,
+            },
+        ];
+        changes::record(&txn, changed).await?;
         txn.commit().await?;
+        self.after_commit().await;
         Ok(credential)
     }
 
@@ -504,6 +550,7 @@ impl Store {
         ciphertext: Vec<u8>,
         master_key_id: &str,
     ) -> Result<bool, StoreError> {
+        let txn = self.db.begin().await?;
         let updated = credential_secrets::Entity::update_many()
             .col_expr(
                 credential_secrets::Column::SecretCiphertext,
@@ -516,10 +563,23 @@ impl Store {
             .filter(credential_secrets::Column::CredentialId.eq(credential_id))
             .filter(credential_secrets::Column::Version.eq(version))
             .filter(credential_secrets::Column::MasterKeyId.eq(previous_master_key_id))
-            .exec(&self.db)
+            .exec(&txn)
             .await?
             .rows_affected;
-        Ok(updated == 1)
+        if updated != 1 {
+            return Ok(false);
+        }
+        let account_id: Option<String> = credentials::Entity::find_by_id(credential_id)
+            .select_only()
+            .column(credentials::Column::AccountId)
+            .into_tuple()
+            .one(&txn)
+            .await?;
+        let account_id = account_id.unwrap_or_default();
+        changes::record(&txn, [credential_changed(&account_id, credential_id)]).await?;
+        txn.commit().await?;
+        self.after_commit().await;
+        Ok(true)
     }
 
     /// One stored secret sealed under `master_key_id`, if any: startup opens it to prove the
@@ -533,6 +593,14 @@ impl Store {
             .one(&self.db)
             .await?;
         Ok(row.map(CredentialSecret::try_from).transpose()?)
+    }
+}
+
+/// The change-log entry of a credential.
+fn credential_changed(account_id: &str, credential_id: &str) -> Changed {
+    Changed::Credential {
+        account_id: account_id.to_owned(),
+        credential_id: credential_id.to_owned(),
     }
 }
 

@@ -9,6 +9,7 @@ pub(crate) mod api_keys;
 pub(crate) mod api_set_methods;
 pub(crate) mod api_sets;
 pub(crate) mod audit_events;
+pub(crate) mod changes;
 pub(crate) mod credential_api_sets;
 pub(crate) mod credential_secrets;
 pub(crate) mod credentials;
@@ -51,6 +52,7 @@ mod tests {
             api_set_methods,
             api_sets,
             audit_events,
+            changes,
             credential_api_sets,
             credential_secrets,
             credentials,

@@ -11,6 +11,10 @@
 //!   health checks;
 //! - `accounts`, `users`, `roles`, `api_sets`, `api_keys`, `credentials`, `idempotency`,
 //!   `audit`: the queries of each area, as methods on [`Store`];
+//! - `changes`: the change log every write that can change a verification records in its
+//!   transaction, read by every replica's verification index ([`ChangeListener`],
+//!   [`ChangeObserver`]);
+//! - `lookups`: what the verification index loads on a miss, one fact at a time;
 //! - [`model`]: the plain structs those methods take and return;
 //! - `entity`: one SeaORM entity per table (private);
 //! - `migration`: the schema, as `sea-orm-migration` migrations (private; run through
@@ -22,10 +26,12 @@ mod accounts;
 mod api_keys;
 mod api_sets;
 mod audit;
+mod changes;
 mod credentials;
 mod entity;
 mod error;
 mod idempotency;
+mod lookups;
 mod migration;
 pub mod model;
 mod paging;
@@ -35,6 +41,7 @@ mod store;
 pub mod testing;
 mod users;
 
+pub use changes::{CHANGE_CHANNEL, ChangeListener, ChangeObserver, ChangeSignal};
 pub use error::StoreError;
 pub use model::*;
 pub use store::{Backend, Store, StoreOptions};

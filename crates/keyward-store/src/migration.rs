@@ -7,6 +7,7 @@ use sea_orm_migration::{MigrationTrait, MigratorTrait};
 mod m20261123_000001_initial;
 mod m20261123_000002_access_indexes;
 mod m20261123_000003_secret_key_ids;
+mod m20261125_000004_change_log;
 
 /// Every migration of the schema, oldest first.
 pub(crate) struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_initial::Migration),
             Box::new(m20261123_000002_access_indexes::Migration),
             Box::new(m20261123_000003_secret_key_ids::Migration),
+            Box::new(m20261125_000004_change_log::Migration),
         ]
     }
 }

@@ -698,9 +698,12 @@ pub struct AuditEvent {
     pub count: i64,
 }
 
-/// What it takes to append an [`AuditEvent`]; the store sets `id`, `time` and `count = 1`.
+/// What it takes to append an [`AuditEvent`]; the store sets `id` and `time`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewAuditEvent {
+    /// How many identical events the row stands for: 1 for one action, the number of
+    /// attempts for counted failures (at least 1 is stored).
+    pub count: i64,
     /// The account the event concerns.
     pub account_id: String,
     /// Resource name of the principal that acted.
@@ -748,3 +751,73 @@ stored_text!(ApiKeyState { Active => "active", Revoked => "revoked" });
 stored_text!(CredentialScheme { Basic => "basic", Hmac => "hmac" });
 stored_text!(CredentialState { Active => "active", Disabled => "disabled" });
 stored_text!(AuditOutcome { Success => "success", Failure => "failure", Denied => "denied" });
+
+/// A fact that verifications depend on and that a write changed: what one row of the change
+/// log names (see [`crate::Store::changes_after`]). Replicas drop what they remember of it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Changed {
+    /// An API key: created, revoked, updated or deleted (also when its owner was deleted).
+    ApiKey {
+        /// The key's account.
+        account_id: String,
+        /// The key's id.
+        key_id: String,
+    },
+    /// A user: created, updated (roles), enabled, disabled or deleted.
+    User {
+        /// The user's account.
+        account_id: String,
+        /// The user's id.
+        user_id: String,
+    },
+    /// A role: created, updated (authorities) or deleted.
+    Role {
+        /// The role's account.
+        account_id: String,
+        /// The role's id.
+        role_id: String,
+    },
+    /// An account: created or updated.
+    Account {
+        /// The account's id.
+        account_id: String,
+    },
+    /// A client credential: created, updated (API sets), enabled, disabled, renewed,
+    /// re-sealed or deleted.
+    Credential {
+        /// The credential's account.
+        account_id: String,
+        /// The credential's id.
+        credential_id: String,
+    },
+    /// A Client ID now names a credential, or no longer does.
+    ClientId {
+        /// The credential's account.
+        account_id: String,
+        /// The Client ID.
+        client_id: String,
+    },
+    /// A client secret version with this key id was created.
+    SecretKey {
+        /// The credential's account.
+        account_id: String,
+        /// The key id embedded in the secret.
+        key_id: String,
+    },
+    /// The API-set catalog: a set created, updated or deleted.
+    Catalog,
+    /// A kind of change this version does not know (written by a newer replica during a
+    /// rolling upgrade): whoever reads it must forget everything.
+    Unknown,
+}
+
+/// One row of the change log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// Position in the log: strictly increasing in commit order, never reused.
+    pub seq: i64,
+    /// What changed.
+    pub changed: Changed,
+    /// When the change was committed (the database's clock, to the microsecond).
+    pub time: DateTime<Utc>,
+}

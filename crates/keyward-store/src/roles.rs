@@ -10,10 +10,10 @@ use sea_orm::{
 };
 
 use crate::{
-    Store, StoreError,
+    Store, StoreError, changes,
     entity::{role_authorities, roles, user_roles},
     error::{is_foreign_key_violation, on_foreign_key},
-    model::{NewRole, Page, PageRequest, Role, RoleUpdate},
+    model::{Changed, NewRole, Page, PageRequest, Role, RoleUpdate},
     paging::{now, page, page_size, revised, sorted_unique},
 };
 
@@ -24,7 +24,9 @@ impl Store {
     pub async fn create_role(&self, new: NewRole) -> Result<Role, StoreError> {
         let txn = self.db.begin().await?;
         let role = insert_role(&txn, new, now()).await?;
+        changes::record(&txn, [role_changed(&role.account_id, &role.id)]).await?;
         txn.commit().await?;
+        self.after_commit().await;
         Ok(role)
     }
 
@@ -111,7 +113,9 @@ impl Store {
             insert_authorities(&txn, account_id, role_id, &sorted_unique(&authorities)).await?;
         }
         let role = with_authorities(&txn, row).await?;
+        changes::record(&txn, [role_changed(account_id, role_id)]).await?;
         txn.commit().await?;
+        self.after_commit().await;
         Ok(role)
     }
 
@@ -133,9 +137,12 @@ impl Store {
         // One statement: the authorities go with the role (cascade), and the `RESTRICT`
         // foreign key from `user_roles` refuses while the role is held, even by an
         // assignment made a moment ago.
-        let deleted = match query.exec(&self.db).await {
+        let txn = self.db.begin().await?;
+        let deleted = match query.exec(&txn).await {
             Ok(result) => result.rows_affected,
             Err(err) if is_foreign_key_violation(&err) => {
+                // The failed statement aborted the transaction on PostgreSQL: count outside.
+                drop(txn);
                 let holders = user_roles::Entity::find()
                     .filter(user_roles::Column::AccountId.eq(account_id))
                     .filter(user_roles::Column::RoleId.eq(role_id))
@@ -150,11 +157,23 @@ impl Store {
         };
         if deleted == 0 {
             let row = roles::Entity::find_by_id((account_id.to_owned(), role_id.to_owned()))
-                .one(&self.db)
+                .one(&txn)
                 .await?;
             revised(0, row, || not_found(role_id))?;
+            return Ok(());
         }
+        changes::record(&txn, [role_changed(account_id, role_id)]).await?;
+        txn.commit().await?;
+        self.after_commit().await;
         Ok(())
+    }
+}
+
+/// The change-log entry of a role.
+pub(crate) fn role_changed(account_id: &str, role_id: &str) -> Changed {
+    Changed::Role {
+        account_id: account_id.to_owned(),
+        role_id: role_id.to_owned(),
     }
 }
 

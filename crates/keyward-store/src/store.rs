@@ -7,7 +7,7 @@ use std::{
     fs::{File, OpenOptions, TryLockError},
     path::{Path, PathBuf},
     str::FromStr,
-    sync::Arc,
+    sync::{Arc, OnceLock, Weak},
     time::Duration,
 };
 
@@ -21,7 +21,7 @@ use sea_orm::{
 };
 use sea_orm_migration::MigratorTrait;
 
-use crate::{error::StoreError, migration::Migrator};
+use crate::{changes::ChangeObserver, error::StoreError, migration::Migrator};
 
 /// Which database engine a [`Store`] runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -69,6 +69,9 @@ pub struct Store {
     backend: Backend,
     /// The locked `<db file>.lock`, for a SQLite file.
     _file_lock: Option<Arc<File>>,
+    /// Awaited after every commit that recorded changes (see `crate::changes`); shared by
+    /// every clone. Weak: the observer usually holds a clone of the store.
+    pub(crate) observer: Arc<OnceLock<Weak<dyn ChangeObserver>>>,
 }
 
 impl fmt::Debug for Store {
@@ -147,6 +150,7 @@ impl Store {
             db,
             backend,
             _file_lock: file_lock,
+            observer: Arc::new(OnceLock::new()),
         })
     }
 

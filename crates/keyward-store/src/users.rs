@@ -11,10 +11,12 @@ use sea_orm::{
 
 use crate::{
     Store, StoreError,
+    api_keys::key_changed,
+    changes,
     entity::accounts,
     entity::{user_roles, users},
     error::on_foreign_key,
-    model::{NewUser, Page, PageRequest, User, UserChange, UserState, UserUpdate},
+    model::{Changed, NewUser, Page, PageRequest, User, UserChange, UserState, UserUpdate},
     paging::{normalize_email, now, page, page_size, revised, sorted_unique},
     roles::first_unknown_role,
 };
@@ -27,7 +29,9 @@ impl Store {
     pub async fn create_user(&self, new: NewUser) -> Result<User, StoreError> {
         let txn = self.db.begin().await?;
         let user = insert_user(&txn, new, now()).await?;
+        changes::record(&txn, [user_changed(&user.account_id, &user.id)]).await?;
         txn.commit().await?;
+        self.after_commit().await;
         Ok(user)
     }
 
@@ -165,6 +169,7 @@ impl Store {
             }
             None => false,
         };
+        let mut changed = vec![user_changed(account_id, user_id)];
         let user = match change {
             UserChange::Update(update) => {
                 Some(apply_update(&txn, account_id, user_id, update, expected_revision).await?)
@@ -176,7 +181,10 @@ impl Store {
                 Some(with_roles(&txn, row).await?)
             }
             UserChange::Delete => {
+                // The user's keys go with them (cascade): each is a change of its own.
+                let keys = changes::keys_of_user(&txn, account_id, user_id).await?;
                 delete_row(&txn, account_id, user_id, expected_revision).await?;
+                changed.extend(keys.iter().map(|key| key_changed(account_id, key)));
                 None
             }
         };
@@ -189,8 +197,18 @@ impl Store {
                 role_id: role_id.to_owned(),
             });
         }
+        changes::record(&txn, changed).await?;
         txn.commit().await?;
+        self.after_commit().await;
         Ok(user)
+    }
+}
+
+/// The change-log entry of a user.
+pub(crate) fn user_changed(account_id: &str, user_id: &str) -> Changed {
+    Changed::User {
+        account_id: account_id.to_owned(),
+        user_id: user_id.to_owned(),
     }
 }
 

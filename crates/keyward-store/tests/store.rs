@@ -358,7 +358,8 @@ async fn migrations_apply_to_a_fresh_database_and_roll_back_cleanly() {
             [
                 "m20261123_000001_initial",
                 "m20261123_000002_access_indexes",
-                "m20261123_000003_secret_key_ids"
+                "m20261123_000003_secret_key_ids",
+                "m20261125_000004_change_log"
             ],
             "{b}"
         );
@@ -1033,6 +1034,7 @@ async fn audit_events_list_newest_first_per_account_every_event_once() {
     for db in backends().await {
         let (store, b) = (&db.store, db.name);
         let event = |account: &str, n: usize| NewAuditEvent {
+            count: 1,
             account_id: account.to_owned(),
             actor: format!("accounts/{account}/users/alice"),
             action: "CreateCredential".to_owned(),

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19keyward/v1/decision.proto\x12\nkeyward.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa3\x04\n\x08\x44\x65\x63ision\x12\x14\n\x05valid\x18\x01 \x01(\x08R\x05valid\x12\x33\n\x06reason\x18\x02 \x01(\x0e\x32\x1b.keyward.v1.Decision.ReasonR\x06reason\x12\x1c\n\tprincipal\x18\x03 \x01(\tR\tprincipal\x12\x18\n\x07\x61\x63\x63ount\x18\x04 \x01(\tR\x07\x61\x63\x63ount\x12\x12\n\x04user\x18\x05 \x01(\tR\x04user\x12\x1b\n\tclient_id\x18\x06 \x01(\tR\x08\x63lientId\x12\x19\n\x08\x61pi_sets\x18\x07 \x03(\tR\x07\x61piSets\x12%\n\x0esecret_version\x18\x08 \x01(\x05R\rsecretVersion\x12;\n\x0b\x65xpire_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nexpireTime\"\xe3\x01\n\x06Reason\x12\x16\n\x12REASON_UNSPECIFIED\x10\x00\x12\x12\n\x0eREASON_INVALID\x10\x01\x12\x12\n\x0eREASON_EXPIRED\x10\x02\x12\x12\n\x0eREASON_REVOKED\x10\x03\x12\x13\n\x0fREASON_DISABLED\x10\x04\x12\x19\n\x15REASON_OWNER_DISABLED\x10\x05\x12\x1e\n\x1aREASON_API_SET_NOT_ALLOWED\x10\x06\x12\x1a\n\x16REASON_STALE_TIMESTAMP\x10\x07\x12\x19\n\x15REASON_REPLAYED_NONCE\x10\x08\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19keyward/v1/decision.proto\x12\nkeyward.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc1\x04\n\x08\x44\x65\x63ision\x12\x14\n\x05valid\x18\x01 \x01(\x08R\x05valid\x12\x33\n\x06reason\x18\x02 \x01(\x0e\x32\x1b.keyward.v1.Decision.ReasonR\x06reason\x12\x1c\n\tprincipal\x18\x03 \x01(\tR\tprincipal\x12\x18\n\x07\x61\x63\x63ount\x18\x04 \x01(\tR\x07\x61\x63\x63ount\x12\x12\n\x04user\x18\x05 \x01(\tR\x04user\x12\x1b\n\tclient_id\x18\x06 \x01(\tR\x08\x63lientId\x12\x19\n\x08\x61pi_sets\x18\x07 \x03(\tR\x07\x61piSets\x12%\n\x0esecret_version\x18\x08 \x01(\x05R\rsecretVersion\x12;\n\x0b\x65xpire_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nexpireTime\"\x81\x02\n\x06Reason\x12\x16\n\x12REASON_UNSPECIFIED\x10\x00\x12\x12\n\x0eREASON_INVALID\x10\x01\x12\x12\n\x0eREASON_EXPIRED\x10\x02\x12\x12\n\x0eREASON_REVOKED\x10\x03\x12\x13\n\x0fREASON_DISABLED\x10\x04\x12\x19\n\x15REASON_OWNER_DISABLED\x10\x05\x12\x1e\n\x1aREASON_API_SET_NOT_ALLOWED\x10\x06\x12\x1a\n\x16REASON_STALE_TIMESTAMP\x10\x07\x12\x19\n\x15REASON_REPLAYED_NONCE\x10\x08\x12\x1c\n\x18REASON_TOO_MANY_ATTEMPTS\x10\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,7 +33,7 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'keyward.v1.decision_pb2', _
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_DECISION']._serialized_start=75
-  _globals['_DECISION']._serialized_end=622
+  _globals['_DECISION']._serialized_end=652
   _globals['_DECISION_REASON']._serialized_start=395
-  _globals['_DECISION_REASON']._serialized_end=622
+  _globals['_DECISION_REASON']._serialized_end=652
 # @@protoc_insertion_point(module_scope)

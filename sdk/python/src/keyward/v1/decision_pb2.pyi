@@ -23,6 +23,7 @@ class Decision(_message.Message):
         REASON_API_SET_NOT_ALLOWED: _ClassVar[Decision.Reason]
         REASON_STALE_TIMESTAMP: _ClassVar[Decision.Reason]
         REASON_REPLAYED_NONCE: _ClassVar[Decision.Reason]
+        REASON_TOO_MANY_ATTEMPTS: _ClassVar[Decision.Reason]
     REASON_UNSPECIFIED: Decision.Reason
     REASON_INVALID: Decision.Reason
     REASON_EXPIRED: Decision.Reason
@@ -32,6 +33,7 @@ class Decision(_message.Message):
     REASON_API_SET_NOT_ALLOWED: Decision.Reason
     REASON_STALE_TIMESTAMP: Decision.Reason
     REASON_REPLAYED_NONCE: Decision.Reason
+    REASON_TOO_MANY_ATTEMPTS: Decision.Reason
     VALID_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     PRINCIPAL_FIELD_NUMBER: _ClassVar[int]

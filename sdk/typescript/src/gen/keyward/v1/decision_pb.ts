@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file keyward/v1/decision.proto.
  */
 export const file_keyward_v1_decision: GenFile = /*@__PURE__*/
-  fileDesc("ChlrZXl3YXJkL3YxL2RlY2lzaW9uLnByb3RvEgprZXl3YXJkLnYxIswDCghEZWNpc2lvbhINCgV2YWxpZBgBIAEoCBIrCgZyZWFzb24YAiABKA4yGy5rZXl3YXJkLnYxLkRlY2lzaW9uLlJlYXNvbhIRCglwcmluY2lwYWwYAyABKAkSDwoHYWNjb3VudBgEIAEoCRIMCgR1c2VyGAUgASgJEhEKCWNsaWVudF9pZBgGIAEoCRIQCghhcGlfc2V0cxgHIAMoCRIWCg5zZWNyZXRfdmVyc2lvbhgIIAEoBRIvCgtleHBpcmVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi4wEKBlJlYXNvbhIWChJSRUFTT05fVU5TUEVDSUZJRUQQABISCg5SRUFTT05fSU5WQUxJRBABEhIKDlJFQVNPTl9FWFBJUkVEEAISEgoOUkVBU09OX1JFVk9LRUQQAxITCg9SRUFTT05fRElTQUJMRUQQBBIZChVSRUFTT05fT1dORVJfRElTQUJMRUQQBRIeChpSRUFTT05fQVBJX1NFVF9OT1RfQUxMT1dFRBAGEhoKFlJFQVNPTl9TVEFMRV9USU1FU1RBTVAQBxIZChVSRUFTT05fUkVQTEFZRURfTk9OQ0UQCGIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("ChlrZXl3YXJkL3YxL2RlY2lzaW9uLnByb3RvEgprZXl3YXJkLnYxIuoDCghEZWNpc2lvbhINCgV2YWxpZBgBIAEoCBIrCgZyZWFzb24YAiABKA4yGy5rZXl3YXJkLnYxLkRlY2lzaW9uLlJlYXNvbhIRCglwcmluY2lwYWwYAyABKAkSDwoHYWNjb3VudBgEIAEoCRIMCgR1c2VyGAUgASgJEhEKCWNsaWVudF9pZBgGIAEoCRIQCghhcGlfc2V0cxgHIAMoCRIWCg5zZWNyZXRfdmVyc2lvbhgIIAEoBRIvCgtleHBpcmVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAigQIKBlJlYXNvbhIWChJSRUFTT05fVU5TUEVDSUZJRUQQABISCg5SRUFTT05fSU5WQUxJRBABEhIKDlJFQVNPTl9FWFBJUkVEEAISEgoOUkVBU09OX1JFVk9LRUQQAxITCg9SRUFTT05fRElTQUJMRUQQBBIZChVSRUFTT05fT1dORVJfRElTQUJMRUQQBRIeChpSRUFTT05fQVBJX1NFVF9OT1RfQUxMT1dFRBAGEhoKFlJFQVNPTl9TVEFMRV9USU1FU1RBTVAQBxIZChVSRUFTT05fUkVQTEFZRURfTk9OQ0UQCBIcChhSRUFTT05fVE9PX01BTllfQVRURU1QVFMQCWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * The answer of a verification call (VerifyApiKey, VerifyClientSecret,
@@ -177,6 +177,17 @@ export enum Decision_Reason {
    * @generated from enum value: REASON_REPLAYED_NONCE = 8;
    */
   REPLAYED_NONCE = 8,
+
+  /**
+   * The secret was not checked: too many secrets that this server had not
+   * seen verify before were presented for this credential recently (guessing
+   * is throttled per credential and per server, before the secret is
+   * hashed). A secret that verified before keeps verifying. Says that the
+   * key ID or Client ID exists, nothing more; the gateway may retry later.
+   *
+   * @generated from enum value: REASON_TOO_MANY_ATTEMPTS = 9;
+   */
+  TOO_MANY_ATTEMPTS = 9,
 }
 
 /**
