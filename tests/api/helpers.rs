@@ -48,6 +48,8 @@ pub struct TestApp {
     pub url: String,
     /// The server's store, hasher and clock, to arrange what the API cannot.
     pub state: keyward::startup::AppState,
+    /// The settings it runs with (a replica takes the same database and master keys).
+    pub settings: Settings,
     database: Option<TestDatabase>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<Result<(), StartupError>>>,
@@ -83,7 +85,11 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 /// Starts the real server with explicit settings.
 pub async fn spawn_app_with(database: TestDatabase, settings: Settings) -> TestApp {
-    let mut app = Application::build(settings)
+    spawn(Some(database), settings).await
+}
+
+async fn spawn(database: Option<TestDatabase>, settings: Settings) -> TestApp {
+    let mut app = Application::build(settings.clone())
         .await
         .expect("the server builds");
     let operator_key = app
@@ -104,7 +110,8 @@ pub async fn spawn_app_with(database: TestDatabase, settings: Settings) -> TestA
         operator,
         url,
         state,
-        database: Some(database),
+        settings,
+        database,
         shutdown: Some(shutdown),
         server: Some(server),
     }
@@ -120,6 +127,17 @@ pub async fn connect(url: &str, api_key: Option<&str>) -> Client {
 }
 
 impl TestApp {
+    /// Another server over the same database with the same master keys, as a second
+    /// replica would run (PostgreSQL: SQLite admits one server per file). It does not own
+    /// the database; keep `self` alive as long as it runs.
+    pub async fn spawn_replica(&self) -> TestApp {
+        let settings = Settings {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            ..self.settings.clone()
+        };
+        spawn(None, settings).await
+    }
+
     /// Arranges an API key for a user directly in the store, holding every
     /// built-in API set: how a test gives a non-administrator user their
     /// first key (the API only lets users create keys for themselves).

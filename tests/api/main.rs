@@ -20,3 +20,4 @@ mod health;
 mod reflection;
 mod rpcs;
 mod startup;
+mod verification;

@@ -161,6 +161,32 @@ impl TestDatabase {
         self.migrated_store().await.close().await;
     }
 
+    /// PostgreSQL only: terminates every connection to the database that is listening for
+    /// change announcements (`pg_terminate_backend`), as a network failure would cut them;
+    /// returns how many. Their owners reconnect.
+    pub async fn terminate_listeners(&self) -> usize {
+        let (admin_url, name) = self.postgres_place("terminate_listeners");
+        let admin = Database::connect(admin_url)
+            .await
+            .unwrap_or_else(|err| panic!("{POSTGRES_URL_VAR}: cannot connect: {err}"));
+        let sql = format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = '{name}' AND query ILIKE 'LISTEN%'"
+        );
+        let rows = admin
+            .query_all_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                sql,
+            ))
+            .await
+            .unwrap_or_else(|err| panic!("terminating listeners: {err}"));
+        admin
+            .close()
+            .await
+            .unwrap_or_else(|err| panic!("closing the admin connection: {err}"));
+        rows.len()
+    }
+
     fn postgres_place(&self, what: &str) -> (&str, &str) {
         match &self.place {
             Place::Postgres { admin_url, name } => (admin_url, name),
