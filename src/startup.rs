@@ -395,32 +395,38 @@ async fn watch_database(
     }
 }
 
-/// Completes on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
+/// Completes on Ctrl-C or SIGTERM. The handlers are installed when this is called, not
+/// when the future is first polled, so that a signal arriving while the server starts is
+/// a request to stop rather than the default, abrupt exit.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let interrupt = signal(SignalKind::interrupt()).ok();
+        let terminate = signal(SignalKind::terminate()).ok();
+        async move {
+            let wait = |signal: Option<tokio::signal::unix::Signal>| async move {
+                match signal {
+                    Some(mut signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = wait(interrupt) => {}
+                () = wait(terminate) => {}
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
     }
 }
 
-/// `keyward serve`: logs, builds and runs the server until a signal. Every
-/// failure is one line on stderr and a non-zero exit code.
 /// `keyward reseal-secrets`: re-seals every HMAC client secret under the first master key,
 /// reports what it did on stdout, and exits (1 when a secret could not be opened or the
 /// database or keys are unusable). The server may run meanwhile on PostgreSQL; the embedded
@@ -470,7 +476,10 @@ pub async fn reseal_secrets(args: ResealArgs) -> ExitCode {
     }
 }
 
+/// `keyward serve`: logs, builds and runs the server until a signal. Every
+/// failure is one line on stderr and a non-zero exit code.
 pub async fn serve(args: ServeArgs) -> ExitCode {
+    let stop = shutdown_signal();
     if let Err(message) = telemetry::init(args.storage.log_format, &args.storage.log_filter()) {
         eprintln!("error: {message}");
         return ExitCode::from(2);
@@ -488,7 +497,7 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
         eprintln!("error: cannot hand over the operator API key: {err}");
         return ExitCode::FAILURE;
     }
-    match app.run_until_stopped(shutdown_signal()).await {
+    match app.run_until_stopped(stop).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {}", error_chain(&err));

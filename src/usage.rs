@@ -34,12 +34,12 @@ const MAX_TRACKED: usize = 100_000;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum UsageTarget {
     /// A user API key, by its ID.
-    ApiKey(String),
+    ApiKey(Arc<str>),
     /// One version of a client credential's secret, so that an administrator can see when
     /// the previous secret went quiet during a renewal's grace period.
     CredentialSecret {
         /// The credential's ID.
-        credential_id: String,
+        credential_id: Arc<str>,
         /// The secret version.
         version: i32,
     },
@@ -251,7 +251,7 @@ mod tests {
     }
 
     fn key(id: &str) -> UsageTarget {
-        UsageTarget::ApiKey(id.to_owned())
+        UsageTarget::ApiKey(id.into())
     }
 
     fn at(seconds: i64) -> DateTime<Utc> {

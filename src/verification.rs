@@ -15,6 +15,7 @@ use keyward_core::signing::{self, AuthorizationHeader, SignedRequest, SigningErr
 use keyward_store::Store;
 
 use crate::auth::authenticate::ClientMatch;
+use crate::auth::memo::Question;
 use crate::error::ServiceError;
 use crate::index::{Catalog, Material, VerificationIndex, id_text};
 use crate::judgement::{self, ClientRefusal, HMAC_WINDOW, Scope};
@@ -50,6 +51,15 @@ impl Asked {
                 "must be 1 to 200 characters without spaces, for example \
                  `/billing.v1.InvoiceService/ListInvoices`",
             )),
+        }
+    }
+
+    /// The question as the memo of outcomes tells questions apart.
+    pub fn question(&self) -> Question<'_> {
+        match self {
+            Asked::Validity => Question::validity(),
+            Asked::ApiSet(id) => Question::api_set(id),
+            Asked::Method(method) => Question::method(method),
         }
     }
 

@@ -31,6 +31,7 @@ use keyward_store::{CredentialScheme, UserState};
 use tokio::sync::OnceCell;
 
 use super::hashing::SecretHasher;
+use super::memo::{Basis, Memo, Question, token_digest};
 use super::policy::Authority;
 use super::principal::{Principal, PrincipalKind};
 use super::throttle::{Budget, Throttle};
@@ -126,7 +127,7 @@ pub enum KeyJudgement {
     /// The key exists and its secret matched.
     Known {
         /// The key, its owner and account, as the index holds them now.
-        known: Box<KnownKey>,
+        known: Arc<KnownKey>,
         /// Whether it may be used.
         verdict: Result<(), KeyRefusal>,
     },
@@ -203,9 +204,10 @@ fn too_many_attempts(retry_after: Duration) -> ServiceError {
     }
 }
 
-/// What the caller presented, parsed but not yet checked.
-enum Presented {
-    Bearer(Key),
+/// What the caller presented: a bearer token (not parsed yet: the memo is asked first),
+/// or a Basic client ID and parsed secret.
+enum Presented<'a> {
+    Bearer(&'a str),
     Basic { client_id: String, secret: Key },
 }
 
@@ -228,8 +230,9 @@ pub fn parse_basic(value: &str) -> Option<(String, Key)> {
     Some((client_id.to_owned(), secret))
 }
 
-/// Parses an `authorization` value; any malformation is UNAUTHENTICATED.
-fn parse_authorization(value: &str) -> Result<Presented, ServiceError> {
+/// Parses an `authorization` value; any malformation is UNAUTHENTICATED (a bearer token's
+/// own format is checked when it is judged).
+fn parse_authorization(value: &str) -> Result<Presented<'_>, ServiceError> {
     if value.len() > MAX_AUTHORIZATION_LEN {
         return Err(ServiceError::Unauthenticated);
     }
@@ -239,9 +242,7 @@ fn parse_authorization(value: &str) -> Result<Presented, ServiceError> {
         .ok_or(ServiceError::Unauthenticated)?;
     let rest = rest.trim();
     if scheme.eq_ignore_ascii_case("bearer") {
-        let key =
-            Key::parse_kind(rest, KeyKind::ApiKey).map_err(|_| ServiceError::Unauthenticated)?;
-        Ok(Presented::Bearer(key))
+        Ok(Presented::Bearer(rest))
     } else if scheme.eq_ignore_ascii_case("basic") {
         let (client_id, secret) = parse_basic(value).ok_or(ServiceError::Unauthenticated)?;
         Ok(Presented::Basic { client_id, secret })
@@ -259,6 +260,10 @@ pub struct Authenticator {
     flights: Arc<Flights>,
     clock: SharedClock,
     usage: UsageRecorder,
+    /// Principals of bearer tokens, by key id and API set.
+    callers: Arc<Memo<Arc<Principal>>>,
+    /// Judgements of API keys gateways ask about, by key id and question.
+    keys: Arc<Memo<KeyJudgement>>,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -277,6 +282,7 @@ impl Authenticator {
         clock: SharedClock,
         usage: UsageRecorder,
     ) -> Self {
+        let capacity = index.config().capacity;
         Self {
             index,
             hasher,
@@ -284,6 +290,8 @@ impl Authenticator {
             flights: Arc::default(),
             clock,
             usage,
+            callers: Arc::new(Memo::new(capacity / 16)),
+            keys: Arc::new(Memo::new(capacity / 4)),
         }
     }
 
@@ -295,14 +303,96 @@ impl Authenticator {
         &self,
         authorization: Option<&str>,
         api_set: &str,
-    ) -> Result<Principal, ServiceError> {
+    ) -> Result<Arc<Principal>, ServiceError> {
         let value = authorization.ok_or(ServiceError::Unauthenticated)?;
         match parse_authorization(value)? {
-            Presented::Bearer(key) => self.api_key_principal(&key, api_set).await,
-            Presented::Basic { client_id, secret } => {
-                self.client_principal(&client_id, &secret, api_set).await
-            }
+            Presented::Bearer(token) => self.bearer(token, api_set).await,
+            Presented::Basic { client_id, secret } => self
+                .client_principal(&client_id, &secret, api_set)
+                .await
+                .map(Arc::new),
         }
+    }
+
+    /// The principal of a bearer token calling an RPC of `api_set`: remembered while it
+    /// holds (see [`Memo`]), judged otherwise.
+    async fn bearer(&self, token: &str, api_set: &str) -> Result<Arc<Principal>, ServiceError> {
+        let Ok((KeyKind::ApiKey, id)) = Key::peek_id(token) else {
+            return Err(ServiceError::Unauthenticated);
+        };
+        let id = id.to_bytes();
+        let digest = token_digest(token);
+        let question = Question::api_set(api_set);
+        let now = self.clock.now();
+        let applied = self.index.applied();
+        if self.index.trusted()
+            && let Some(hit) = self.callers.get(&id, &digest, question, applied, now)
+        {
+            if let Some(usage) = &hit.usage {
+                self.usage.note(usage.clone(), now).await;
+            }
+            return Ok(hit.value.clone());
+        }
+        let key =
+            Key::parse_kind(token, KeyKind::ApiKey).map_err(|_| ServiceError::Unauthenticated)?;
+        let (principal, valid_until) = self.api_key_principal(&key, api_set).await?;
+        let principal = Arc::new(principal);
+        let usage = UsageTarget::ApiKey(key.id().as_str().into());
+        let basis = Basis {
+            applied,
+            valid_until,
+        };
+        self.callers
+            .insert(&id, digest, question, basis, principal.clone(), Some(usage));
+        Ok(principal)
+    }
+
+    /// Judges an API key token a gateway presents, asked `question` (resolved to `scope`):
+    /// remembered while the outcome holds (see [`Memo`]), else parsed and judged by
+    /// [`judge_api_key`](Self::judge_api_key). A malformed token is INVALID before any
+    /// lookup.
+    pub async fn judge_api_key_token(
+        &self,
+        token: &str,
+        question: Question<'_>,
+        scope: Scope<'_>,
+    ) -> Result<KeyJudgement, ServiceError> {
+        let Ok((KeyKind::ApiKey, id)) = Key::peek_id(token) else {
+            return Ok(KeyJudgement::Invalid(None));
+        };
+        let id = id.to_bytes();
+        let digest = token_digest(token);
+        let now = self.clock.now();
+        let applied = self.index.applied();
+        if self.index.trusted()
+            && let Some(hit) = self.keys.get(&id, &digest, question, applied, now)
+        {
+            if let Some(usage) = &hit.usage {
+                self.usage.note(usage.clone(), now).await;
+            }
+            return Ok(hit.value.clone());
+        }
+        let Ok(key) = Key::parse_kind(token, KeyKind::ApiKey) else {
+            return Ok(KeyJudgement::Invalid(None));
+        };
+        let judgement = self.judge_api_key(&key, scope).await?;
+        if let KeyJudgement::Known { known, verdict } = &judgement {
+            let valid_until = match verdict {
+                // Expired for good: no later time makes it hold less.
+                Err(KeyRefusal::Expired) => None,
+                _ => known.key.expire_time,
+            };
+            let usage = verdict
+                .is_ok()
+                .then(|| UsageTarget::ApiKey(known.key.id.clone()));
+            let basis = Basis {
+                applied,
+                valid_until,
+            };
+            self.keys
+                .insert(&id, digest, question, basis, judgement.clone(), usage);
+        }
+        Ok(judgement)
     }
 
     /// Judges a presented API key in `scope`: the one path shared by authentication and
@@ -356,11 +446,11 @@ impl Authenticator {
         );
         if verdict.is_ok() {
             self.usage
-                .note(UsageTarget::ApiKey(facts.id.to_string()), now)
+                .note(UsageTarget::ApiKey(facts.id.clone()), now)
                 .await;
         }
         Ok(KeyJudgement::Known {
-            known: Box::new(KnownKey {
+            known: Arc::new(KnownKey {
                 key: facts,
                 owner,
                 operator_account,
@@ -387,7 +477,13 @@ impl Authenticator {
         Ok(owner)
     }
 
-    async fn api_key_principal(&self, key: &Key, api_set: &str) -> Result<Principal, ServiceError> {
+    /// The principal of a key calling an RPC of `api_set`, and until when it holds (the key's
+    /// expiry).
+    async fn api_key_principal(
+        &self,
+        key: &Key,
+        api_set: &str,
+    ) -> Result<(Principal, Option<DateTime<Utc>>), ServiceError> {
         let known = match self.judge_api_key(key, Scope::ApiSet(api_set)).await? {
             KeyJudgement::Known {
                 known,
@@ -408,10 +504,10 @@ impl Authenticator {
             key,
             owner,
             operator_account,
-        } = *known;
-        Ok(Principal {
+        } = &*known;
+        let principal = Principal {
             account_id: key.account_id.to_string(),
-            operator_account,
+            operator_account: *operator_account,
             api_sets: key.api_set_ids.iter().cloned().collect(),
             kind: PrincipalKind::User {
                 user_id: key.user_id.to_string(),
@@ -419,7 +515,8 @@ impl Authenticator {
                 administrator: owner.administrator,
                 authorities: Authority::set_from_stored(&owner.authorities),
             },
-        })
+        };
+        Ok((principal, key.expire_time))
     }
 
     async fn client_principal(
@@ -510,7 +607,7 @@ impl Authenticator {
         match judgement::judge_client(credential.state, matched.expire_time(), now) {
             Ok(()) => {
                 let target = UsageTarget::CredentialSecret {
-                    credential_id: credential.id.to_string(),
+                    credential_id: credential.id.clone(),
                     version: matched.version,
                 };
                 self.usage.note(target, now).await;
@@ -594,17 +691,17 @@ mod tests {
             ),
         ];
         for case in cases {
-            assert!(
-                matches!(
-                    parse_authorization(&case),
-                    Err(ServiceError::Unauthenticated)
-                ),
-                "{case:.40}"
-            );
+            let refused = match parse_authorization(&case) {
+                Err(ServiceError::Unauthenticated) => true,
+                // A bearer token's format is checked when it is judged.
+                Ok(Presented::Bearer(token)) => Key::parse_kind(token, KeyKind::ApiKey).is_err(),
+                _ => false,
+            };
+            assert!(refused, "{case:.40}");
         }
         assert!(matches!(
             parse_authorization(&format!("bearer {token}")),
-            Ok(Presented::Bearer(_))
+            Ok(Presented::Bearer(presented)) if presented == token
         ));
     }
 }

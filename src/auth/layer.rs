@@ -82,10 +82,9 @@ where
                 .await
             {
                 Ok(principal) => {
-                    request.extensions_mut().insert(Caller {
-                        principal: Arc::new(principal),
-                        policy,
-                    });
+                    request
+                        .extensions_mut()
+                        .insert(Caller { principal, policy });
                     inner.call(request).await
                 }
                 Err(err) => Ok(Status::from(err).into_http()),

@@ -8,11 +8,13 @@
 //! - [`authenticate`]: presented API keys and client secrets, found in the verification
 //!   index, proven (remembered digest or argon2) and judged;
 //! - [`hashing`]: argon2id on a pool of its own with bounded queues;
-//! - [`throttle`]: the per-credential budget of unproven secrets.
+//! - [`throttle`]: the per-credential budget of unproven secrets;
+//! - [`memo`]: outcomes of tokens presented before, kept while nothing changed.
 
 pub mod authenticate;
 pub mod hashing;
 pub mod layer;
+pub mod memo;
 pub mod policy;
 pub mod principal;
 pub mod throttle;

@@ -219,7 +219,10 @@ policies! {
 
 /// The table row of a request path, if it is a Keyward RPC.
 pub fn policy_for(path: &str) -> Option<&'static RpcPolicy> {
-    POLICIES.iter().find(|p| p.method == path)
+    static BY_METHOD: std::sync::LazyLock<
+        std::collections::HashMap<&'static str, &'static RpcPolicy>,
+    > = std::sync::LazyLock::new(|| POLICIES.iter().map(|p| (p.method, p)).collect());
+    BY_METHOD.get(path).copied()
 }
 
 #[cfg(test)]

@@ -17,7 +17,6 @@ use super::pb::{
     UpdateApiSetResponse, VerifyApiKeyRequest, VerifyApiKeyResponse,
 };
 use chrono::{DateTime, Utc};
-use keyward_core::key::{Key, KeyKind};
 use keyward_core::key_file;
 use keyward_store::{
     ApiKey, ApiKeyFilter, ApiKeyUpdate, ApiSetUpdate, NewApiSet, PageRequest, StoreError,
@@ -500,16 +499,12 @@ impl ApiKeyService for ApiKeyServiceImpl {
         }
         let asked = Asked::parse(&req.api_set, &req.api_method)?;
         // A malformed or checksum-broken key is refused before any lookup.
-        let judgement = match Key::parse_kind(&req.key, KeyKind::ApiKey) {
-            Err(_) => KeyJudgement::Invalid(None),
-            Ok(key) => {
-                let catalog = asked.catalog(&self.state.index).await?;
-                self.state
-                    .authenticator
-                    .judge_api_key(&key, asked.scope(catalog.as_deref()))
-                    .await?
-            }
-        };
+        let catalog = asked.catalog(&self.state.index).await?;
+        let judgement = self
+            .state
+            .authenticator
+            .judge_api_key_token(&req.key, asked.question(), asked.scope(catalog.as_deref()))
+            .await?;
         if let Some((key, reason)) = failure(&judgement) {
             self.state.failures.count(
                 &key.account_id,

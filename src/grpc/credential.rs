@@ -111,7 +111,7 @@ impl CredentialServiceImpl {
     /// (coalesced; Basic secrets are noted by `judge_client_secret` itself).
     async fn secret_used(&self, matched: &ClientMatch) {
         let target = UsageTarget::CredentialSecret {
-            credential_id: matched.credential.id.to_string(),
+            credential_id: matched.credential.id.clone(),
             version: matched.version,
         };
         self.state.usage.note(target, self.state.clock.now()).await;

@@ -559,6 +559,11 @@ impl VerificationIndex {
         }
     }
 
+    /// The number of the last change applied (moves with every change and reset).
+    pub fn applied(&self) -> i64 {
+        self.applied.load(Ordering::SeqCst)
+    }
+
     /// Starts at change `seq`: nothing before it needs applying.
     pub fn start_at(&self, seq: i64) {
         self.applied.fetch_max(seq, Ordering::SeqCst);

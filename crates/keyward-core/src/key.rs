@@ -311,6 +311,41 @@ impl Key {
         Ok(Key { kind, id, secret })
     }
 
+    /// The kind and id of a token, read without decoding its body or checking its checksum:
+    /// cheap enough to look up what is remembered about a token before paying for
+    /// [`Key::parse`]. Whatever it accepts must still be parsed before its secret is trusted.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Key::parse`] about the prefix, the kind, the characters and the id.
+    ///
+    /// ```
+    /// use keyward_core::key::{Key, KeyKind};
+    /// use secrecy::ExposeSecret;
+    ///
+    /// let key = Key::generate(KeyKind::ApiKey)?;
+    /// let (kind, id) = Key::peek_id(key.to_token().expose_secret())?;
+    /// assert_eq!((kind, &id), (KeyKind::ApiKey, key.id()));
+    /// # Ok::<(), keyward_core::key::KeyError>(())
+    /// ```
+    pub fn peek_id(text: &str) -> Result<(KeyKind, KeyId), KeyError> {
+        if text.len() > MAX_INPUT_LEN {
+            return Err(KeyError::TooLong);
+        }
+        if !text.starts_with(KEY_PREFIX) {
+            return Err(KeyError::NotKeyward);
+        }
+        if !text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(KeyError::InvalidCharacter);
+        }
+        let (kind, rest) = KeyKind::ALL
+            .into_iter()
+            .find_map(|kind| text.strip_prefix(kind.prefix()).map(|rest| (kind, rest)))
+            .ok_or(KeyError::UnknownKind)?;
+        let (id, _) = rest.split_once('_').ok_or(KeyError::Malformed)?;
+        Ok((kind, KeyId::try_from(id)?))
+    }
+
     /// Like [`Key::parse`], and the key must be of the `expected` kind.
     ///
     /// # Errors
