@@ -22,6 +22,8 @@ mod accounts;
 mod api_keys;
 mod api_sets;
 mod audit;
+#[cfg(feature = "testing")]
+mod bulk;
 mod credentials;
 mod entity;
 mod error;
