@@ -148,6 +148,27 @@ impl Plan {
         plan
     }
 
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "throughput_warmup_s": self.warmup.as_secs_f64(),
+            "throughput_measure_s": self.measure.as_secs_f64(),
+            "latency_warmup_s": self.latency_warmup.as_secs_f64(),
+            "latency_measure_s": self.latency_measure.as_secs_f64(),
+            "unknown_keys": self.unknown_keys,
+            "attack_keys": self.attack_keys,
+            "after_attack_s": self.after_attack.as_secs_f64(),
+            "cold_start_before_s": self.cold_before.as_secs_f64(),
+            "cold_start_limit_s": self.cold_limit.as_secs_f64(),
+            "cold_keys": self.cold_keys,
+            "raw_argon2_s": self.raw_argon2.as_secs_f64(),
+            "index_small": self.index_small,
+            "index_large": self.index_large,
+            "lag_keys": self.lag_keys,
+            "cache_entries": self.cache_entries,
+            "cache_seconds": self.cache_seconds,
+        })
+    }
+
     fn throughput(&self) -> Until {
         Until::Timed {
             warmup: self.warmup,
@@ -232,7 +253,7 @@ pub(crate) async fn run(options: Options) -> Result<bool> {
     let plan = Plan::new(&options);
     let mut report = Report::new(options.quick, Machine::detect());
     report.print_header();
-    report.setting("plan", format!("{plan:?}"));
+    report.setting("plan", plan.to_json());
     report.setting("argon2_threads", options.argon2_threads);
     report.setting("server_args", options.server_args.clone());
     let flags = ServerFlags::detect()?;
@@ -331,6 +352,14 @@ pub(crate) async fn run(options: Options) -> Result<bool> {
         summary_rows_lag(&mut report, "postgres", &Summary::default());
     }
     report.print_summary();
+    if report.any_failed() {
+        // The servers' logs explain failures: keep them.
+        let kept = logs.keep();
+        #[allow(clippy::print_stdout, reason = "the report")]
+        {
+            println!("server logs kept in {}", kept.display());
+        }
+    }
     if let Some(path) = &options.json {
         std::fs::write(path, serde_json::to_string_pretty(&report.to_json())?)?;
         #[allow(clippy::print_stdout, reason = "the report")]
@@ -655,7 +684,8 @@ async fn refusals(
         .map(|t| keys::break_checksum(&t.token).map(|k| keys::verify_body(&k)))
         .collect::<Result<_>>()?;
     let generated = Instant::now();
-    let unknown = keys::unknown_bodies(plan.unknown_keys)?;
+    let count = plan.unknown_keys;
+    let unknown = tokio::task::spawn_blocking(move || keys::unknown_bodies(count)).await??;
     figures.say(&format!(
         "{} unknown keys generated in {}",
         unknown.len(),
@@ -735,14 +765,18 @@ async fn attack(
         .iter()
         .map(|t| keys::key_id(&t.token))
         .collect::<Result<_>>()?;
-    let attack_bodies = keys::on_every_core(plan.attack_keys, |i| {
-        let key = if i % 2 == 0 {
-            keys::unknown_key()?
-        } else {
-            keys::forge_random(&ids[(i / 2) % ids.len()])?
-        };
-        Ok(keys::verify_body(&key))
-    })?;
+    let count = plan.attack_keys;
+    let attack_bodies = tokio::task::spawn_blocking(move || {
+        keys::on_every_core(count, |i| {
+            let key = if i % 2 == 0 {
+                keys::unknown_key()?
+            } else {
+                keys::forge_random(&ids[(i / 2) % ids.len()])?
+            };
+            Ok(keys::verify_body(&key))
+        })
+    })
+    .await??;
     let forged: Vec<Bytes> = attack_bodies.iter().skip(1).step_by(2).cloned().collect();
     let unknown: Vec<Bytes> = attack_bodies.iter().step_by(2).cloned().collect();
     let invalid = Expect::Refused(Reason::Invalid);
@@ -1222,6 +1256,10 @@ async fn index_size(
 
 /// Inserts `count` cheaply hashed keys of the administrator straight into the database (the
 /// server is stopped), and returns their VerifyApiKey bodies.
+///
+/// The keys are inserted in ID order: random IDs inserted at random would touch a different
+/// page of every index for each row, and a million-row SQLite file would spend most of its
+/// time rewriting pages; in order, each chunk fills pages one after the other.
 async fn insert_cheap_keys(
     backend: &Backend,
     count: usize,
@@ -1229,33 +1267,40 @@ async fn insert_cheap_keys(
 ) -> Result<Vec<Bytes>> {
     const CHUNK: usize = 50_000;
     let started = Instant::now();
+    if count > CHUNK {
+        figures.say(&format!(
+            "hashing {count} keys (cheap argon2id parameters)..."
+        ));
+    }
+    let made = tokio::task::spawn_blocking(move || {
+        let mut made = keys::cheap_keys(count)?;
+        made.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        Ok::<_, crate::Error>(made)
+    })
+    .await??;
+    if count > CHUNK {
+        figures.say(&format!("hashed in {}", secs(started.elapsed())));
+    }
+    let owner = &backend.world.admin_user_id;
     let store = Store::connect(&backend.spec.database_url).await?;
-    let mut bodies = Vec::with_capacity(count);
     let mut done = 0;
-    while done < count {
-        let n = CHUNK.min(count - done);
-        let made = tokio::task::spawn_blocking(move || keys::cheap_keys(n)).await??;
-        let records: Vec<NewApiKey> = made
+    for chunk in made.chunks(CHUNK) {
+        let records: Vec<NewApiKey> = chunk
             .iter()
             .map(|key| NewApiKey {
                 id: key.id.clone(),
                 account_id: setup::ACCOUNT.to_owned(),
-                user_id: backend.world.admin_user_id.clone(),
+                user_id: owner.clone(),
                 display_name: "bulk".to_owned(),
                 description: String::new(),
                 secret_hash: key.phc.clone(),
                 expire_time: None,
-                creator: format!(
-                    "accounts/{}/users/{}",
-                    setup::ACCOUNT,
-                    backend.world.admin_user_id
-                ),
+                creator: format!("accounts/{}/users/{owner}", setup::ACCOUNT),
                 api_set_ids: vec![API_SET_ID.to_owned()],
             })
             .collect();
         store.bulk_insert_api_keys(&records).await?;
-        bodies.extend(made.iter().map(|key| keys::verify_body(&key.token)));
-        done += n;
+        done += chunk.len();
         if count > CHUNK {
             figures.say(&format!(
                 "inserted {done}/{count} keys ({})",
@@ -1268,7 +1313,10 @@ async fn insert_cheap_keys(
         "{count} keys hashed and inserted in {}",
         secs(started.elapsed())
     ));
-    Ok(bodies)
+    Ok(made
+        .iter()
+        .map(|key| keys::verify_body(&key.token))
+        .collect())
 }
 
 /// Verifies every body once (1×32) so that all keys are cached, checks a sample, then
