@@ -283,6 +283,8 @@ struct Shared {
     next: AtomicUsize,
     /// Completed requests (counted or not): progress for long runs.
     done: AtomicU64,
+    /// Completed requests counted in the measured window.
+    counted: AtomicU64,
     started: Instant,
     buckets: Vec<AtomicU64>,
     transport_errors: AtomicU64,
@@ -387,6 +389,7 @@ pub(crate) fn start(target: &Target, load: Load) -> Running {
         stop: watch::Sender::new(false),
         next: AtomicUsize::new(0),
         done: AtomicU64::new(0),
+        counted: AtomicU64::new(0),
         started: Instant::now(),
         buckets: (0..bucket_count).map(|_| AtomicU64::new(0)).collect(),
         transport_errors: AtomicU64::new(0),
@@ -411,6 +414,12 @@ async fn drive(shared: Arc<Shared>) -> Result<LoadResult> {
             shared.phase.store(MEASURING, Ordering::SeqCst);
             let from = Instant::now();
             tokio::time::sleep(measure).await;
+            // A server slower than the window (a short quick-mode window under attack) still
+            // gets its first answers counted: the window stretches until one arrives.
+            let stretch = Instant::now() + Duration::from_secs(30);
+            while shared.counted.load(Ordering::Relaxed) == 0 && Instant::now() < stretch {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
             shared.stop();
             (from, Some(Instant::now()))
         }
@@ -548,6 +557,7 @@ async fn stream_loop(
         if shared.phase.load(Ordering::Relaxed) != MEASURING {
             continue;
         }
+        shared.counted.fetch_add(1, Ordering::Relaxed);
         match status {
             Some(Ok(code)) => {
                 stats.statuses[code] += 1;

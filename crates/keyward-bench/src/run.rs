@@ -113,7 +113,7 @@ impl Plan {
                 attack_keys: 2_000,
                 after_attack: Duration::from_secs(2),
                 cold_before: Duration::from_millis(1500),
-                cold_limit: Duration::from_secs(15),
+                cold_limit: Duration::from_secs(10),
                 cold_keys: 10,
                 raw_argon2: Duration::from_millis(500),
                 index_small: 1_000,
