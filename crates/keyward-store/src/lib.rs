@@ -26,6 +26,8 @@ mod accounts;
 mod api_keys;
 mod api_sets;
 mod audit;
+#[cfg(feature = "testing")]
+mod bulk;
 mod changes;
 mod credentials;
 mod entity;
