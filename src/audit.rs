@@ -55,6 +55,13 @@ enum Against {
     /// The credential a presented Client ID names, if any: resolved when the counts are
     /// written, so that answering costs the same whether the Client ID exists or not.
     ClientId(String),
+    /// An API key: its resource name is made when the counts are written (counting a
+    /// flood of refusals allocates nothing new per refusal).
+    ApiKey {
+        account_id: Arc<str>,
+        user_id: Arc<str>,
+        key_id: Arc<str>,
+    },
 }
 
 /// Failed verifications, counted in memory and written as one audit event per credential,
@@ -79,6 +86,26 @@ impl FailureCounter {
             against: Against::Resource {
                 account_id: account_id.to_owned(),
                 resource: resource.to_owned(),
+            },
+            action,
+            reason,
+        });
+    }
+
+    /// Counts one failed verification of the API key `key_id` of `user_id` in `account_id`.
+    pub fn count_api_key(
+        &self,
+        account_id: &Arc<str>,
+        user_id: &Arc<str>,
+        key_id: &Arc<str>,
+        action: &'static str,
+        reason: &'static str,
+    ) {
+        self.add(FailureKind {
+            against: Against::ApiKey {
+                account_id: account_id.clone(),
+                user_id: user_id.clone(),
+                key_id: key_id.clone(),
             },
             action,
             reason,
@@ -122,6 +149,14 @@ impl FailureCounter {
                     account_id,
                     resource,
                 } => (account_id, resource),
+                Against::ApiKey {
+                    account_id,
+                    user_id,
+                    key_id,
+                } => (
+                    account_id.to_string(),
+                    format!("accounts/{account_id}/users/{user_id}/apiKeys/{key_id}"),
+                ),
                 Against::ClientId(client_id) => {
                     match store.get_credential_by_client_id(&client_id).await {
                         Ok(credential) => {

@@ -97,6 +97,29 @@ pub struct KnownKey {
     pub owner: Owner,
     /// Whether the key's account is the operator account.
     pub operator_account: bool,
+    /// The resource names a decision about the key shows, made once (by the edge).
+    names: std::sync::OnceLock<KeyNames>,
+}
+
+/// The resource names a decision about an API key shows.
+#[derive(Debug, Clone)]
+pub struct KeyNames {
+    /// The key's resource name.
+    pub principal: String,
+    /// Its account's.
+    pub account: String,
+    /// Its owner's.
+    pub user: String,
+    /// Its API sets'.
+    pub api_sets: Vec<String>,
+}
+
+impl KnownKey {
+    /// The names a decision shows, made by `make` the first time: a remembered judgement
+    /// formats them once, not on every answer.
+    pub fn names(&self, make: impl FnOnce(&ApiKeyFacts) -> KeyNames) -> &KeyNames {
+        self.names.get_or_init(|| make(&self.key))
+    }
 }
 
 /// What the judgement of a key knew about its owner.
@@ -264,6 +287,8 @@ pub struct Authenticator {
     callers: Arc<Memo<Arc<Principal>>>,
     /// Judgements of API keys gateways ask about, by key id and question.
     keys: Arc<Memo<KeyJudgement>>,
+    /// Digests of tokens that look like keys (kind and id) but do not parse.
+    malformed: Arc<quick_cache::sync::Cache<[u8; 32], ()>>,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -292,6 +317,7 @@ impl Authenticator {
             usage,
             callers: Arc::new(Memo::new(capacity / 16)),
             keys: Arc::new(Memo::new(capacity / 4)),
+            malformed: Arc::new(quick_cache::sync::Cache::new(10_000)),
         }
     }
 
@@ -320,7 +346,6 @@ impl Authenticator {
         let Ok((KeyKind::ApiKey, id)) = Key::peek_id(token) else {
             return Err(ServiceError::Unauthenticated);
         };
-        let id = id.to_bytes();
         let digest = token_digest(token);
         let question = Question::api_set(api_set);
         let now = self.clock.now();
@@ -328,7 +353,7 @@ impl Authenticator {
         if self.index.trusted()
             && let Some(hit) = self.callers.get(&id, &digest, question, applied, now)
         {
-            if let Some(usage) = &hit.usage {
+            if let Some(usage) = hit.usage_to_note(now) {
                 self.usage.note(usage.clone(), now).await;
             }
             return Ok(hit.value.clone());
@@ -341,6 +366,7 @@ impl Authenticator {
         let basis = Basis {
             applied,
             valid_until,
+            noted_at: now.timestamp(),
         };
         self.callers
             .insert(&id, digest, question, basis, principal.clone(), Some(usage));
@@ -360,19 +386,28 @@ impl Authenticator {
         let Ok((KeyKind::ApiKey, id)) = Key::peek_id(token) else {
             return Ok(KeyJudgement::Invalid(None));
         };
-        let id = id.to_bytes();
+        // An id nobody issued: refused before anything else is done.
+        if self.index.no_api_key(&id) {
+            return Ok(KeyJudgement::Invalid(None));
+        }
         let digest = token_digest(token);
         let now = self.clock.now();
         let applied = self.index.applied();
         if self.index.trusted()
             && let Some(hit) = self.keys.get(&id, &digest, question, applied, now)
         {
-            if let Some(usage) = &hit.usage {
+            if let Some(usage) = hit.usage_to_note(now) {
                 self.usage.note(usage.clone(), now).await;
             }
             return Ok(hit.value.clone());
         }
+        // A token that failed to parse never parses: remembered by its digest, so that a
+        // client repeating a mistyped key costs what a remembered valid one costs.
+        if self.malformed.get(&digest).is_some() {
+            return Ok(KeyJudgement::Invalid(None));
+        }
         let Ok(key) = Key::parse_kind(token, KeyKind::ApiKey) else {
+            self.malformed.insert(digest, ());
             return Ok(KeyJudgement::Invalid(None));
         };
         let judgement = self.judge_api_key(&key, scope).await?;
@@ -388,6 +423,7 @@ impl Authenticator {
             let basis = Basis {
                 applied,
                 valid_until,
+                noted_at: if verdict.is_ok() { now.timestamp() } else { 0 },
             };
             self.keys
                 .insert(&id, digest, question, basis, judgement.clone(), usage);
@@ -454,6 +490,7 @@ impl Authenticator {
                 key: facts,
                 owner,
                 operator_account,
+                names: std::sync::OnceLock::new(),
             }),
             verdict,
         })
@@ -504,6 +541,7 @@ impl Authenticator {
             key,
             owner,
             operator_account,
+            ..
         } = &*known;
         let principal = Principal {
             account_id: key.account_id.to_string(),
@@ -630,6 +668,10 @@ impl Authenticator {
         let digest = key.secret_digest();
         if self.index.is_proven(&proven, &digest) {
             return Ok(Proof::Proven);
+        }
+        // A spent budget refuses at once, without joining or starting a run.
+        if let Some(retry_after) = self.throttle.spent(&budget) {
+            return Ok(Proof::Throttled(retry_after));
         }
         let flight_key = (proven, *digest.as_bytes());
         let flight = self.flights.join(flight_key);

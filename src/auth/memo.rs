@@ -14,8 +14,8 @@
 //! right secret): unknown ids and wrong secrets are cheap to refuse again and must keep
 //! spending the guess budget.
 
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::{DateTime, Utc};
 use quick_cache::sync::Cache;
@@ -52,11 +52,16 @@ impl<'a> Question<'a> {
         }
     }
 
+    /// FNV-1a of the tag and text: a cache key, confirmed against the full text on every
+    /// hit, so it needs speed, not resistance to collisions.
     fn hash64(&self) -> u64 {
-        let mut hasher = std::hash::DefaultHasher::new();
-        self.tag.hash(&mut hasher);
-        self.text.hash(&mut hasher);
-        hasher.finish()
+        const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+        const PRIME: u64 = 0x0000_0100_0000_01b3;
+        std::iter::once(self.tag)
+            .chain(self.text.bytes())
+            .fold(OFFSET, |hash, byte| {
+                (hash ^ u64::from(byte)).wrapping_mul(PRIME)
+            })
     }
 }
 
@@ -82,7 +87,20 @@ pub struct Entry<T> {
     /// The outcome.
     pub value: T,
     /// The use to note when the outcome is used (a usable credential).
-    pub usage: Option<UsageTarget>,
+    usage: Option<UsageTarget>,
+    /// The second (Unix time) of the last use noted through this entry.
+    noted: AtomicI64,
+}
+
+impl<T> Entry<T> {
+    /// The use to note for a use at `now`, unless one was noted through this entry in the
+    /// same second: last-used times are kept to the second, and a busy credential should not
+    /// take the recorder's lock on every call.
+    pub fn usage_to_note(&self, now: DateTime<Utc>) -> Option<&UsageTarget> {
+        let usage = self.usage.as_ref()?;
+        let second = now.timestamp();
+        (self.noted.swap(second, Ordering::Relaxed) != second).then_some(usage)
+    }
 }
 
 /// Remembered outcomes of one kind.
@@ -105,6 +123,8 @@ pub struct Basis {
     pub applied: i64,
     /// When the outcome stops holding by itself (the credential's expiry).
     pub valid_until: Option<DateTime<Utc>>,
+    /// The second (Unix time) the judgement noted the credential's use in, if it did.
+    pub noted_at: i64,
 }
 
 impl<T> Memo<T> {
@@ -164,6 +184,7 @@ impl<T> Memo<T> {
                 valid_until: basis.valid_until,
                 value,
                 usage,
+                noted: AtomicI64::new(basis.noted_at),
             }),
         );
     }
@@ -185,6 +206,7 @@ mod tests {
         let basis = Basis {
             applied: 5,
             valid_until: Some(at(100)),
+            noted_at: 0,
         };
         memo.insert(
             &id,

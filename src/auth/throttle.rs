@@ -85,6 +85,17 @@ impl Throttle {
         }
     }
 
+    /// `Some(retry_after)` when `budget` has no attempt left now; spends nothing. Cheap (a
+    /// shared read): what a flood of guesses against a spent budget costs.
+    pub fn spent(&self, budget: &Budget) -> Option<Duration> {
+        let bucket = self.buckets.get(budget)?;
+        let capacity = f64::from(self.config.attempts);
+        let per_second = capacity / self.config.window.as_secs_f64();
+        let refilled = self.clock.elapsed().saturating_sub(bucket.at).as_secs_f64() * per_second;
+        let tokens = (bucket.tokens + refilled).min(capacity);
+        (tokens < 1.0).then(|| Duration::from_secs_f64((1.0 - tokens) / per_second))
+    }
+
     /// Spends one attempt of `budget`: `Err(retry_after)` when none is left.
     pub fn spend(&self, budget: &Budget) -> Result<(), Duration> {
         let capacity = f64::from(self.config.attempts);

@@ -506,9 +506,10 @@ impl ApiKeyService for ApiKeyServiceImpl {
             .judge_api_key_token(&req.key, asked.question(), asked.scope(catalog.as_deref()))
             .await?;
         if let Some((key, reason)) = failure(&judgement) {
-            self.state.failures.count(
+            self.state.failures.count_api_key(
                 &key.account_id,
-                &convert::key_name(&key.account_id, &key.user_id, &key.id),
+                &key.user_id,
+                &key.id,
                 caller.policy.method,
                 reason.as_str_name(),
             );

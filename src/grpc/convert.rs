@@ -9,6 +9,7 @@ use keyward_store::{
 };
 
 use super::pb;
+use crate::auth::authenticate::KeyNames;
 use crate::auth::{Authority, KeyJudgement, KeyRefusal};
 use crate::error::ServiceError;
 use crate::index::CredentialFacts;
@@ -304,26 +305,31 @@ pub fn api_key_decision(judgement: &KeyJudgement) -> pb::Decision {
         KeyJudgement::Throttled { .. } => return too_many_attempts_decision(),
         KeyJudgement::Known { known, verdict } => (known, verdict),
     };
-    let key = &known.key;
     let reason = match verdict {
         Ok(()) => Reason::Unspecified,
         Err(refusal) => key_reason(*refusal),
     };
     let usable = matches!(verdict, Ok(()) | Err(KeyRefusal::ApiSetNotAllowed));
-    pb::Decision {
-        valid: verdict.is_ok(),
-        reason: reason as i32,
+    let names = known.names(|key| KeyNames {
         principal: key_name(&key.account_id, &key.user_id, &key.id),
         account: account_name(&key.account_id),
         user: user_name(&key.account_id, &key.user_id),
+        api_sets: key.api_set_ids.iter().map(|id| api_set_name(id)).collect(),
+    });
+    pb::Decision {
+        valid: verdict.is_ok(),
+        reason: reason as i32,
+        principal: names.principal.clone(),
+        account: names.account.clone(),
+        user: names.user.clone(),
         client_id: String::new(),
         api_sets: if usable {
-            key.api_set_ids.iter().map(|id| api_set_name(id)).collect()
+            names.api_sets.clone()
         } else {
             Vec::new()
         },
         secret_version: 0,
-        expire_time: key.expire_time.map(timestamp),
+        expire_time: known.key.expire_time.map(timestamp),
     }
 }
 

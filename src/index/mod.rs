@@ -284,6 +284,12 @@ impl VerificationIndex {
         }
     }
 
+    /// True only when no API key has the id `id`, known without a lookup (the id filter,
+    /// while the index is trusted).
+    pub fn no_api_key(&self, id: &IdBytes) -> bool {
+        self.certainly_absent(IdKind::ApiKey, id)
+    }
+
     /// The user an entry names (`FactKey::User`).
     pub async fn user(&self, key: &FactKey) -> Result<Option<Arc<UserFacts>>, ServiceError> {
         match self.fact(key).await? {

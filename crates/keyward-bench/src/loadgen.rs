@@ -12,8 +12,10 @@
 //!
 //! A run is timed (warm-up, then a measured window: only answers completed inside it count),
 //! runs each body exactly once, or runs until told to stop. When a timed run's window closes
-//! or a run is stopped, the requests still in flight are cancelled (RST_STREAM), so that the
-//! next phase does not start under the previous one's backlog. With `reconnect`, a connection
+//! or a run is stopped, no new request is sent and those in flight are let finish (at most
+//! 30 s), so that the next phase does not start under the previous one's backlog. (They are
+//! not cancelled: resetting dozens of streams at once is what HTTP/2 servers treat as a
+//! rapid-reset attack, and they answer it with GOAWAY.) With `reconnect`, a connection
 //! that fails is replaced as soon as the server accepts again (connection errors are counted
 //! apart, never as requests): what the cold-start phase needs.
 
@@ -230,6 +232,28 @@ impl LoadResult {
             ));
         }
         Ok(())
+    }
+
+    /// The runs taken together: their answers and errors added, their windows laid end to
+    /// end, their latencies pooled.
+    pub(crate) fn combined(results: &[LoadResult]) -> LoadResult {
+        let mut all = LoadResult::default();
+        for result in results {
+            all.ok += result.ok;
+            for (total, n) in all.statuses.iter_mut().zip(result.statuses) {
+                *total += n;
+            }
+            all.malformed += result.malformed;
+            all.transport_errors += result.transport_errors;
+            all.connect_errors += result.connect_errors;
+            if all.first_error.is_none() {
+                all.first_error.clone_from(&result.first_error);
+            }
+            all.elapsed += result.elapsed;
+            all.latencies_us.extend_from_slice(&result.latencies_us);
+        }
+        all.latencies_us.sort_unstable();
+        all
     }
 
     fn merge(&mut self, other: StreamStats) {
@@ -535,7 +559,7 @@ async fn stream_loop(
     let bodies = &shared.load.bodies;
     let mut stop = shared.stop.subscribe();
     loop {
-        if shared.stopping() {
+        if shared.stopping() || *stop.borrow_and_update() {
             return Ok(());
         }
         let index = shared.next.fetch_add(1, Ordering::Relaxed);
@@ -547,11 +571,9 @@ async fn stream_loop(
             _ => bodies[index % bodies.len()].clone(),
         };
         let sent = Instant::now();
-        let status = tokio::select! {
-            answer = exchange(&shared.target, &mut sender, body) => answer?,
-            // A stopped run drops the requests in flight (the stream is reset).
-            _ = stop.wait_for(|stopped| *stopped) => return Ok(()),
-        };
+        // A stopped run lets the requests in flight finish (resetting dozens of streams at
+        // once is what HTTP/2 servers treat as a rapid-reset attack and answer with GOAWAY).
+        let status = exchange(&shared.target, &mut sender, body).await?;
         let latency = sent.elapsed();
         shared.done.fetch_add(1, Ordering::Relaxed);
         if shared.phase.load(Ordering::Relaxed) != MEASURING {

@@ -12,6 +12,11 @@
 //! through `keyward-client`), `keys` (keys and request bodies), `echo` (the baseline
 //! server), `caches` (the cache comparison), `report` (what is printed and written).
 
+/// The allocator of the `keyward` binary (see its `main.rs`), for the servers this binary
+/// runs (Keyward and the echo baseline alike) and its own load generator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod caches;
 mod echo;
 mod keys;

@@ -83,6 +83,8 @@ impl Options {
 /// Durations and counts of one mode.
 #[derive(Clone, Debug)]
 struct Plan {
+    /// Rounds of interleaved windows each ratio is the median of.
+    rounds: usize,
     warmup: Duration,
     measure: Duration,
     latency_warmup: Duration,
@@ -105,6 +107,7 @@ impl Plan {
     fn new(options: &Options) -> Plan {
         let mut plan = if options.quick {
             Plan {
+                rounds: 1,
                 warmup: Duration::from_millis(200),
                 measure: Duration::from_millis(500),
                 latency_warmup: Duration::from_millis(100),
@@ -124,10 +127,11 @@ impl Plan {
             }
         } else {
             Plan {
-                warmup: Duration::from_secs(2),
-                measure: Duration::from_secs(10),
-                latency_warmup: Duration::from_secs(1),
-                latency_measure: Duration::from_secs(10),
+                rounds: 5,
+                warmup: Duration::from_secs(1),
+                measure: Duration::from_secs(3),
+                latency_warmup: Duration::from_millis(500),
+                latency_measure: Duration::from_secs(3),
                 unknown_keys: 500_000,
                 attack_keys: 100_000,
                 after_attack: Duration::from_secs(10),
@@ -150,6 +154,7 @@ impl Plan {
 
     fn to_json(&self) -> serde_json::Value {
         serde_json::json!({
+            "rounds": self.rounds,
             "throughput_warmup_s": self.warmup.as_secs_f64(),
             "throughput_measure_s": self.measure.as_secs_f64(),
             "latency_warmup_s": self.latency_warmup.as_secs_f64(),
@@ -184,10 +189,11 @@ impl Plan {
     }
 }
 
-/// The echo baseline's figures.
-struct Baseline {
-    throughput: LoadResult,
-    latency: LoadResult,
+/// The echo baseline: a running echo server and the body it is sent.
+struct Echo {
+    _server: ServerProcess,
+    target: Target,
+    bodies: Arc<[Bytes]>,
 }
 
 /// The summary figures of one backend.
@@ -226,8 +232,8 @@ struct Backend {
     request_frame_len: usize,
     /// The encoded size of a valid VerifyApiKeyResponse (message).
     response_len: usize,
-    /// R1's throughput run, the reference of R3.
-    cached: Option<LoadResult>,
+    /// The echo baseline, running beside this backend's server.
+    echo: Option<Echo>,
     flags: ServerFlags,
     extra_args: Vec<String>,
 }
@@ -266,7 +272,6 @@ pub(crate) async fn run(options: Options) -> Result<bool> {
     if options.postgres_url.is_some() {
         backends.push(TestBackend::Postgres);
     }
-    let mut baseline: Option<Baseline> = None;
     let mut summaries: Vec<(&'static str, Summary)> = Vec::new();
     for kind in backends {
         let name = kind.name();
@@ -286,21 +291,21 @@ pub(crate) async fn run(options: Options) -> Result<bool> {
             }
         };
 
-        if baseline.is_none() && options.wants(PhaseName::Echo) {
+        if options.wants(PhaseName::Echo) {
             let title = "echo baseline";
-            report.begin("-", title);
+            report.begin(name, title);
             let mut figures = Figures::default();
-            match echo_phase(&backend, logs.path(), &plan, &mut figures).await {
-                Ok(measured) => {
-                    report.end("-", title, Outcome::Ok, figures);
-                    baseline = Some(measured);
+            match echo_phase(&backend, logs.path(), &mut figures).await {
+                Ok(echo) => {
+                    report.end(name, title, Outcome::Ok, figures);
+                    backend.echo = Some(echo);
                 }
-                Err(err) => report.end("-", title, outcome(Err(err)), figures),
+                Err(err) => report.end(name, title, outcome(Err(err)), figures),
             }
         }
         if options.wants(PhaseName::Cached) {
             phase!(report, name, "cached valid (R1, R2)", figures =>
-                cached(&mut backend, baseline.as_ref(), &plan, &mut figures, &mut summary));
+                cached(&mut backend, &plan, &mut figures, &mut summary));
         }
         if options.wants(PhaseName::Refusals) {
             phase!(report, name, "refusals (R3)", figures =>
@@ -515,7 +520,7 @@ impl Backend {
             attacker_gateway,
             request_frame_len,
             response_len,
-            cached: None,
+            echo: None,
             flags: flags.clone(),
             extra_args: options.server_args.clone(),
         })
@@ -588,14 +593,11 @@ fn show(value: Option<f64>) -> String {
 }
 
 /// The echo baseline: the same generator against a bare tonic service.
-async fn echo_phase(
-    backend: &Backend,
-    logs: &Path,
-    plan: &Plan,
-    figures: &mut Figures,
-) -> Result<Baseline> {
+async fn echo_phase(backend: &Backend, logs: &Path, figures: &mut Figures) -> Result<Echo> {
     let server = process::start_echo(logs, backend.response_len).await?;
-    let target = Target::new(server.addr, echo::PATH, None)?;
+    // The same request bytes as Keyward gets: the gateway's `authorization` header too
+    // (the echo server ignores it, but the transport carries and decodes it).
+    let target = Target::new(server.addr, echo::PATH, Some(&backend.world.gateway_key))?;
     let body = echo::request_body(backend.request_frame_len);
     let (status, answer) = loadgen::unary(&target, body.clone()).await?;
     if status != 0 {
@@ -612,30 +614,97 @@ async fn echo_phase(
     figures.set("request_frame_bytes", body.len());
     figures.set("response_message_bytes", answered);
     figures.say(&format!(
-        "request {} B (VerifyApiKey: {} B), response {answered} B (VerifyApiKey: {} B)",
+        "echo server up: request {} B (VerifyApiKey: {} B), response {answered} B \
+         (VerifyApiKey: {} B); measured in rounds beside Keyward in the next phase",
         body.len(),
         backend.request_frame_len,
         backend.response_len
     ));
-    let bodies: Arc<[Bytes]> = Arc::from(vec![body]);
-    let throughput =
-        loadgen::run(&target, Load::new(4, 64, bodies.clone(), plan.throughput())).await?;
-    figures.load("throughput_4x64", "echo 4×64", &throughput);
-    throughput.require_all_ok("echo 4×64")?;
-    let latency = loadgen::run(&target, Load::new(1, 1, bodies, plan.latency())).await?;
-    figures.load("latency_1x1", "echo 1×1", &latency);
-    latency.require_all_ok("echo 1×1")?;
-    drop(server);
-    Ok(Baseline {
-        throughput,
-        latency,
+    Ok(Echo {
+        _server: server,
+        target,
+        bodies: Arc::from(vec![body]),
     })
 }
 
-/// R1, R2: a cached valid key, against the echo baseline.
+/// One load of a round: where to, what, how.
+struct Leg {
+    key: &'static str,
+    label: &'static str,
+    target: Target,
+    bodies: Arc<[Bytes]>,
+    connections: usize,
+    streams: usize,
+}
+
+/// Runs `legs` one after the other, `rounds` times over (A, B, C, A, B, C…), each a timed
+/// window of `until`. The servers share a machine whose speed drifts from one second to the
+/// next, so a ratio is taken between windows of the same round and the median of the rounds
+/// is kept. Returns each leg's windows in round order; fails on any answer that is not OK.
+async fn rounds(legs: &[Leg], rounds: usize, until: &Until) -> Result<Vec<Vec<LoadResult>>> {
+    let mut results: Vec<Vec<LoadResult>> = legs.iter().map(|_| Vec::new()).collect();
+    for _ in 0..rounds.max(1) {
+        for (leg, windows) in legs.iter().zip(results.iter_mut()) {
+            let load = Load::new(
+                leg.connections,
+                leg.streams,
+                leg.bodies.clone(),
+                until.clone(),
+            );
+            let result = loadgen::run(&leg.target, load).await?;
+            result.require_all_ok(leg.label)?;
+            windows.push(result);
+        }
+    }
+    Ok(results)
+}
+
+/// Prints and records each leg's windows taken together.
+fn record_legs(figures: &mut Figures, legs: &[Leg], results: &[Vec<LoadResult>]) {
+    for (leg, windows) in legs.iter().zip(results) {
+        let label = format!("{} ({} rounds)", leg.label, windows.len());
+        figures.load(leg.key, &label, &LoadResult::combined(windows));
+    }
+}
+
+/// The median of the per-round ratios `f(a_i) / f(b_i)`.
+fn median_ratio(
+    a: &[LoadResult],
+    b: &[LoadResult],
+    f: impl Fn(&LoadResult) -> Option<f64>,
+) -> Option<f64> {
+    let mut ratios: Vec<f64> = a
+        .iter()
+        .zip(b)
+        .filter_map(|(a, b)| ratio(f(a)?, f(b)?))
+        .collect();
+    if ratios.is_empty() {
+        return None;
+    }
+    ratios.sort_by(f64::total_cmp);
+    Some(ratios[ratios.len() / 2])
+}
+
+fn rps(result: &LoadResult) -> Option<f64> {
+    Some(result.throughput())
+}
+
+fn p50(result: &LoadResult) -> Option<f64> {
+    result.quantile_us(0.50).map(f64::from)
+}
+
+/// The ratio of the p99s of every window taken together (one window's p99 rests on few
+/// answers).
+fn pooled_p99_ratio(a: &[LoadResult], b: &[LoadResult]) -> Option<f64> {
+    ratio_us(
+        LoadResult::combined(a).quantile_us(0.99),
+        LoadResult::combined(b).quantile_us(0.99),
+    )
+}
+
+/// R1, R2: a cached valid key against the echo baseline, in interleaved rounds.
 async fn cached(
     backend: &mut Backend,
-    baseline: Option<&Baseline>,
     plan: &Plan,
     figures: &mut Figures,
     summary: &mut Summary,
@@ -644,30 +713,75 @@ async fn cached(
     setup::check_body(&backend.gateway, &body, Expect::Valid, "cached valid key").await?;
     let bodies: Arc<[Bytes]> = Arc::from(vec![body]);
     let target = backend.gateway_target()?;
-    let throughput =
-        loadgen::run(&target, Load::new(4, 64, bodies.clone(), plan.throughput())).await?;
-    figures.load("throughput_4x64", "cached valid 4×64", &throughput);
-    throughput.require_all_ok("cached valid 4×64")?;
-    let latency = loadgen::run(&target, Load::new(1, 1, bodies, plan.latency())).await?;
-    figures.load("latency_1x1", "cached valid 1×1", &latency);
-    latency.require_all_ok("cached valid 1×1")?;
-    if let Some(base) = baseline {
-        summary.r1 = ratio(throughput.throughput(), base.throughput.throughput());
-        summary.r2_p50 = ratio_us(latency.quantile_us(0.50), base.latency.quantile_us(0.50));
-        summary.r2_p99 = ratio_us(latency.quantile_us(0.99), base.latency.quantile_us(0.99));
-        figures.set("r1", summary.r1);
-        figures.set("r2_p50", summary.r2_p50);
-        figures.set("r2_p99", summary.r2_p99);
-        figures.say(&format!(
-            "R1 {}   R2 p50 {}   R2 p99 {}",
-            show(summary.r1),
-            show(summary.r2_p50),
-            show(summary.r2_p99)
-        ));
-    } else {
+    let leg = |key, label, target: &Target, bodies: &Arc<[Bytes]>, connections, streams| Leg {
+        key,
+        label,
+        target: target.clone(),
+        bodies: bodies.clone(),
+        connections,
+        streams,
+    };
+    let Some(echo) = &backend.echo else {
+        let legs = [leg(
+            "throughput_4x64",
+            "cached valid 4×64",
+            &target,
+            &bodies,
+            4,
+            64,
+        )];
+        let results = rounds(&legs, plan.rounds, &plan.throughput()).await?;
+        record_legs(figures, &legs, &results);
         figures.say("no echo baseline: R1 and R2 not computed");
-    }
-    backend.cached = Some(throughput);
+        return Ok(());
+    };
+    let throughput_legs = [
+        leg(
+            "echo_throughput_4x64",
+            "echo 4×64",
+            &echo.target,
+            &echo.bodies,
+            4,
+            64,
+        ),
+        leg(
+            "throughput_4x64",
+            "cached valid 4×64",
+            &target,
+            &bodies,
+            4,
+            64,
+        ),
+    ];
+    let throughput = rounds(&throughput_legs, plan.rounds, &plan.throughput()).await?;
+    record_legs(figures, &throughput_legs, &throughput);
+    let latency_legs = [
+        leg(
+            "echo_latency_1x1",
+            "echo 1×1",
+            &echo.target,
+            &echo.bodies,
+            1,
+            1,
+        ),
+        leg("latency_1x1", "cached valid 1×1", &target, &bodies, 1, 1),
+    ];
+    let latency = rounds(&latency_legs, plan.rounds, &plan.latency()).await?;
+    record_legs(figures, &latency_legs, &latency);
+
+    summary.r1 = median_ratio(&throughput[1], &throughput[0], rps);
+    summary.r2_p50 = median_ratio(&latency[1], &latency[0], p50);
+    summary.r2_p99 = pooled_p99_ratio(&latency[1], &latency[0]);
+    figures.set("r1", summary.r1);
+    figures.set("r2_p50", summary.r2_p50);
+    figures.set("r2_p99", summary.r2_p99);
+    figures.say(&format!(
+        "R1 {}   R2 p50 {}   R2 p99 {}   (medians of {} rounds; p99 over every round's answers)",
+        show(summary.r1),
+        show(summary.r2_p50),
+        show(summary.r2_p99),
+        plan.rounds
+    ));
     Ok(())
 }
 
@@ -702,50 +816,52 @@ async fn refusals(
     .await?;
     backend.world.admin.revoke_api_key(&revoked[0].name).await?;
 
-    let reference = backend.cached.as_ref().map(LoadResult::throughput);
-    if reference.is_none() {
-        figures.say("no cached-valid run: R3 not computed");
-    }
     let target = backend.gateway_target()?;
-    let cases: [(&str, &str, Vec<Bytes>, Reason); 3] = [
-        ("checksum", "checksum-broken 4×64", broken, Reason::Invalid),
-        ("unknown", "unknown IDs 4×64", unknown, Reason::Invalid),
-        (
-            "revoked",
-            "revoked 4×64",
-            vec![revoked_body],
-            Reason::Revoked,
-        ),
+    let valid = vec![keys::verify_body(&backend.targets[0].token)];
+    setup::check_bodies(&backend.gateway, &valid, Expect::Valid, "cached valid key").await?;
+    let invalid = Expect::Refused(Reason::Invalid);
+    setup::check_bodies(&backend.gateway, &broken, invalid, "checksum-broken keys").await?;
+    setup::check_bodies(&backend.gateway, &unknown, invalid, "unknown IDs").await?;
+    let revoked_bodies = vec![revoked_body];
+    let expect = Expect::Refused(Reason::Revoked);
+    setup::check_bodies(&backend.gateway, &revoked_bodies, expect, "revoked key").await?;
+    let distinct = unknown.len();
+    let leg = |key, label, bodies: Vec<Bytes>| Leg {
+        key,
+        label,
+        target: target.clone(),
+        bodies: bodies.into(),
+        connections: 4,
+        streams: 64,
+    };
+    let legs = [
+        leg("valid", "cached valid 4×64", valid),
+        leg("checksum", "checksum-broken 4×64", broken),
+        leg("unknown", "unknown IDs 4×64", unknown),
+        leg("revoked", "revoked 4×64", revoked_bodies),
     ];
-    for (key, label, bodies, reason) in cases {
-        setup::check_bodies(&backend.gateway, &bodies, Expect::Refused(reason), label).await?;
-        let distinct = bodies.len();
-        let result =
-            loadgen::run(&target, Load::new(4, 64, bodies.into(), plan.throughput())).await?;
-        figures.load(key, label, &result);
-        result.require_all_ok(label)?;
-        let r3 = reference.and_then(|r| ratio(result.throughput(), r));
-        figures.set(&format!("r3_{key}"), r3);
-        if key == "unknown" {
-            figures.set("unknown_distinct_keys", distinct);
-            if result.answers() > distinct as u64 {
-                figures.say(&format!(
-                    "note: {} answers for {distinct} distinct unknown keys (keys repeated)",
-                    result.answers()
-                ));
-            }
-        }
-        match key {
-            "checksum" => summary.r3_checksum = r3,
-            "unknown" => summary.r3_unknown = r3,
-            _ => summary.r3_revoked = r3,
-        }
+    let results = rounds(&legs, plan.rounds, &plan.throughput()).await?;
+    record_legs(figures, &legs, &results);
+    let answered: u64 = results[2].iter().map(LoadResult::answers).sum();
+    figures.set("unknown_distinct_keys", distinct);
+    if answered > distinct as u64 {
+        figures.say(&format!(
+            "note: {answered} answers for {distinct} distinct unknown keys (keys repeated)"
+        ));
     }
+    summary.r3_checksum = median_ratio(&results[1], &results[0], rps);
+    summary.r3_unknown = median_ratio(&results[2], &results[0], rps);
+    summary.r3_revoked = median_ratio(&results[3], &results[0], rps);
+    figures.set("r3_checksum", summary.r3_checksum);
+    figures.set("r3_unknown", summary.r3_unknown);
+    figures.set("r3_revoked", summary.r3_revoked);
     figures.say(&format!(
-        "R3 checksum {}   unknown {}   revoked {}",
+        "R3 checksum {}   unknown {}   revoked {}   (medians of {} rounds, each against the \
+         cached-valid window of its round)",
         show(summary.r3_checksum),
         show(summary.r3_unknown),
-        show(summary.r3_revoked)
+        show(summary.r3_revoked),
+        plan.rounds
     ));
     Ok(())
 }
@@ -797,10 +913,7 @@ async fn attack(
 
     let target = backend.gateway_target()?;
     let attacker_target = backend.target(&backend.world.attacker_gateway_key)?;
-    let alone = loadgen::run(&target, Load::new(4, 64, legit.clone(), plan.throughput())).await?;
-    figures.load("legit_alone", "legitimate 4×64 alone", &alone);
-    alone.require_all_ok("legitimate load alone")?;
-
+    let attack_bodies: Arc<[Bytes]> = attack_bodies.into();
     let pid = backend.server_pid()?;
     let sampling = Arc::new(AtomicBool::new(false));
     let samples: Arc<Mutex<Vec<(Instant, u64)>>> = Arc::default();
@@ -817,28 +930,54 @@ async fn attack(
         }
     });
     let before = process::rss_kib(pid).ok_or_else(|| fail!("cannot read the server's RSS"))?;
-    let attack_started = Instant::now();
-    let attacker = loadgen::start(
-        &attacker_target,
-        Load::new(1, 64, attack_bodies.into(), Until::Stopped),
-    );
-    let under = loadgen::run(&target, Load::new(4, 64, legit, plan.throughput())).await;
-    attacker.stop();
-    let attack_ended = Instant::now();
-    let attacker = attacker.finish().await;
+
+    // Rounds of (the legitimate load alone, the legitimate load under attack).
+    let mut alone = Vec::new();
+    let mut under = Vec::new();
+    let mut attackers = Vec::new();
+    let mut attack_windows = Vec::new();
+    for _ in 0..plan.rounds.max(1) {
+        let load = Load::new(4, 64, legit.clone(), plan.throughput());
+        let result = loadgen::run(&target, load).await?;
+        result.require_all_ok("legitimate load alone")?;
+        alone.push(result);
+        let started = Instant::now();
+        let attacker = loadgen::start(
+            &attacker_target,
+            Load::new(1, 64, attack_bodies.clone(), Until::Stopped),
+        );
+        let load = Load::new(4, 64, legit.clone(), plan.throughput());
+        let result = loadgen::run(&target, load).await;
+        attacker.stop();
+        attack_windows.push((started, Instant::now()));
+        let attacker = attacker.finish().await?;
+        let result = result?;
+        result.require_all_ok("legitimate load under attack")?;
+        under.push(result);
+        attackers.push(attacker);
+    }
     tokio::time::sleep(plan.after_attack).await;
     let after = process::rss_kib(pid);
     sampling.store(true, Ordering::Relaxed);
     let _ = sampler.await;
-    let under = under?;
-    let attacker = attacker?;
-    figures.load("legit_under_attack", "legitimate 4×64 under attack", &under);
-    figures.load("attacker", "attacker 1×64 (answers)", &attacker);
+    let legs = [
+        ("legit_alone", "legitimate 4×64 alone", &alone),
+        ("legit_under_attack", "legitimate 4×64 under attack", &under),
+        ("attacker", "attacker 1×64 (answers)", &attackers),
+    ];
+    for (key, label, windows) in legs {
+        let label = format!("{label} ({} rounds)", windows.len());
+        figures.load(key, &label, &LoadResult::combined(windows));
+    }
     let peak = samples
         .lock()
         .map_err(|_| fail!("sampler poisoned"))?
         .iter()
-        .filter(|(at, _)| *at >= attack_started && *at <= attack_ended)
+        .filter(|(at, _)| {
+            attack_windows
+                .iter()
+                .any(|(from, to)| at >= from && at <= to)
+        })
         .map(|(_, kib)| *kib)
         .max()
         .unwrap_or(before);
@@ -847,8 +986,8 @@ async fn attack(
     figures.set("rss_peak_kib", peak);
     figures.set("rss_after_kib", after);
     figures.set("rss_after_wait_s", plan.after_attack.as_secs_f64());
-    summary.r5_throughput = ratio(under.throughput(), alone.throughput());
-    summary.r5_p99 = ratio_us(under.quantile_us(0.99), alone.quantile_us(0.99));
+    summary.r5_throughput = median_ratio(&under, &alone, rps);
+    summary.r5_p99 = pooled_p99_ratio(&under, &alone);
     summary.memory = ratio(after as f64, before as f64);
     figures.set("r5_throughput", summary.r5_throughput);
     figures.set("r5_p99", summary.r5_p99);
@@ -861,17 +1000,20 @@ async fn attack(
         after / 1024
     ));
     figures.say(&format!(
-        "R5 throughput {}   R5 p99 {}   memory after/before {}",
+        "R5 throughput {}   R5 p99 {}   memory after/before {}   (throughput: median of {} \
+         rounds; p99 over every round's answers)",
         show(summary.r5_throughput),
         show(summary.r5_p99),
-        show(summary.memory)
+        show(summary.memory),
+        plan.rounds
     ));
+    let attacker = LoadResult::combined(&attackers);
     if !attacker.non_ok().is_empty() || attacker.transport_errors > 0 {
         figures.say(
             "note: the attacker got answers other than OK decisions (reported, not a failure)",
         );
     }
-    under.require_all_ok("legitimate load under attack")
+    Ok(())
 }
 
 /// Revocation lag: three replicas on one PostgreSQL database; revoke through A, poll B and C.

@@ -194,18 +194,21 @@ impl KeyId {
     /// # Ok::<(), keyward_core::key::KeyError>(())
     /// ```
     pub fn to_bytes(&self) -> [u8; ID_BYTES] {
-        fn nibble(digit: u8) -> u8 {
-            match digit {
-                b'0'..=b'9' => digit - b'0',
-                _ => digit - b'a' + 10,
-            }
-        }
         let mut bytes = [0_u8; ID_BYTES];
         // Every id is 20 lowercase hex digits: checked when it was made.
         for (byte, pair) in bytes.iter_mut().zip(self.0.as_bytes().chunks_exact(2)) {
-            *byte = (nibble(pair[0]) << 4) | nibble(pair[1]);
+            *byte = (lower_hex(pair[0]).unwrap_or(0) << 4) | lower_hex(pair[1]).unwrap_or(0);
         }
         bytes
+    }
+}
+
+/// The value of a lowercase hex digit.
+fn lower_hex(digit: u8) -> Result<u8, KeyError> {
+    match digit {
+        b'0'..=b'9' => Ok(digit - b'0'),
+        b'a'..=b'f' => Ok(digit - b'a' + 10),
+        _ => Err(KeyError::InvalidId),
     }
 }
 
@@ -311,13 +314,15 @@ impl Key {
         Ok(Key { kind, id, secret })
     }
 
-    /// The kind and id of a token, read without decoding its body or checking its checksum:
-    /// cheap enough to look up what is remembered about a token before paying for
-    /// [`Key::parse`]. Whatever it accepts must still be parsed before its secret is trusted.
+    /// The kind and id (as [`KeyId::to_bytes`]) of a token, read without decoding its body,
+    /// checking its checksum or allocating: cheap enough to look up what is remembered about
+    /// a token before paying for [`Key::parse`]. Whatever it accepts must still be parsed
+    /// before its secret is trusted.
     ///
     /// # Errors
     ///
-    /// Those of [`Key::parse`] about the prefix, the kind, the characters and the id.
+    /// Those of [`Key::parse`] about the length, the prefix, the kind, the characters and
+    /// the id.
     ///
     /// ```
     /// use keyward_core::key::{Key, KeyKind};
@@ -325,10 +330,10 @@ impl Key {
     ///
     /// let key = Key::generate(KeyKind::ApiKey)?;
     /// let (kind, id) = Key::peek_id(key.to_token().expose_secret())?;
-    /// assert_eq!((kind, &id), (KeyKind::ApiKey, key.id()));
+    /// assert_eq!((kind, id), (KeyKind::ApiKey, key.id().to_bytes()));
     /// # Ok::<(), keyward_core::key::KeyError>(())
     /// ```
-    pub fn peek_id(text: &str) -> Result<(KeyKind, KeyId), KeyError> {
+    pub fn peek_id(text: &str) -> Result<(KeyKind, [u8; ID_BYTES]), KeyError> {
         if text.len() > MAX_INPUT_LEN {
             return Err(KeyError::TooLong);
         }
@@ -343,7 +348,14 @@ impl Key {
             .find_map(|kind| text.strip_prefix(kind.prefix()).map(|rest| (kind, rest)))
             .ok_or(KeyError::UnknownKind)?;
         let (id, _) = rest.split_once('_').ok_or(KeyError::Malformed)?;
-        Ok((kind, KeyId::try_from(id)?))
+        if id.len() != KeyId::LEN {
+            return Err(KeyError::InvalidId);
+        }
+        let mut bytes = [0_u8; ID_BYTES];
+        for (byte, pair) in bytes.iter_mut().zip(id.as_bytes().chunks_exact(2)) {
+            *byte = (lower_hex(pair[0])? << 4) | lower_hex(pair[1])?;
+        }
+        Ok((kind, bytes))
     }
 
     /// Like [`Key::parse`], and the key must be of the `expected` kind.
