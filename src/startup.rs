@@ -245,6 +245,7 @@ impl Application {
             stopping_rx.clone(),
         ));
 
+        let index = state.index.clone();
         let signal = async move {
             shutdown.await;
             tracing::info!("shutdown requested, draining in-flight calls");
@@ -291,7 +292,16 @@ impl Application {
         // In-flight calls are drained (or cut off): their uses are final.
         let _ = flusher.await;
         let flushed = usage.flush(clock.now()).await;
-        tracing::info!(last_used_written = flushed, "stopped");
+        let stats = index.stats();
+        tracing::info!(
+            last_used_written = flushed,
+            index_loads = stats.loads,
+            index_filtered = stats.filtered,
+            index_changes = stats.changes,
+            index_facts = stats.facts,
+            index_proven = stats.proven,
+            "stopped"
+        );
         Ok(())
     }
 }

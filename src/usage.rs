@@ -1,15 +1,15 @@
-//! Last-used times, coalesced: a credential used on every request must not
-//! cost a database write on every request.
+//! Last-used times, coalesced and written off the request path: a credential used on every
+//! request must not cost a database write on every request, and no request waits for one.
 //!
-//! Each successful use is [noted](UsageRecorder::note) with its time. The
-//! first use of a target, and the first one after more than the interval since
-//! the last write, is written through at once; the uses in between only move
-//! the latest time in memory, which the periodic [flush](UsageRecorder::flush)
-//! (every interval, and once more at graceful shutdown) writes. So a target
-//! costs at most about one write per interval per replica, whatever its
-//! traffic, and its stored last-used time is never more than one interval
-//! behind. The store ignores a time older than the recorded one, so replicas
-//! and late flushes never move it back.
+//! Each successful use is [noted](UsageRecorder::note) in memory with its time; noting never
+//! touches the database. The first use of a target, and the first one after more than the
+//! interval since its last write, is *due*: the recorder's writer task is woken and writes it
+//! within milliseconds ([`write_due`](UsageRecorder::write_due)). The uses in between only move
+//! the latest time in memory, which the periodic [flush](UsageRecorder::flush) (every interval,
+//! and once more at graceful shutdown) writes. So a target costs at most about one write per
+//! interval per replica, whatever its traffic, and its stored last-used time is never more than
+//! one interval behind. The store ignores a time older than the recorded one, so replicas and
+//! late flushes never move it back.
 //!
 //! The times are the application clock's, so tests move them by hand.
 
@@ -21,14 +21,16 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use keyward_store::{Store, StoreError};
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 use crate::clock::SharedClock;
 use crate::grpc::status::error_chain;
 
-/// How many targets are tracked at most; beyond that, uses of targets not
-/// tracked are written through, uncoalesced, rather than growing memory.
-const MAX_TRACKED: usize = 100_000;
+/// How many targets are tracked at most (about 100 bytes each): more credentials than that
+/// used within one interval on one replica. Beyond it, the use of a target not tracked yet is
+/// not recorded (and counted in the next flush's log line) rather than growing memory or
+/// putting a write on the request path.
+const MAX_TRACKED: usize = 1_000_000;
 
 /// Whose use is recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -75,10 +77,19 @@ impl UsageSink for Store {
 /// What is known about one target.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
-    /// When its time was last written (or handed to the sink).
-    written: DateTime<Utc>,
+    /// When its time was last written (or handed to the sink); `None` before the first write.
+    written: Option<DateTime<Utc>>,
     /// The latest use not written yet.
     pending: Option<DateTime<Utc>>,
+    /// Whether the pending use is due now (the first use, or the first after an interval).
+    due: bool,
+}
+
+/// The tracked targets and what was dropped for lack of room.
+#[derive(Debug, Default)]
+struct Entries {
+    targets: HashMap<UsageTarget, Entry>,
+    untracked: u64,
 }
 
 /// Notes uses and writes them, at most about once per interval per target.
@@ -87,7 +98,12 @@ struct Entry {
 pub struct UsageRecorder {
     sink: Arc<dyn UsageSink>,
     interval: TimeDelta,
-    entries: Arc<Mutex<HashMap<UsageTarget, Entry>>>,
+    entries: Arc<Mutex<Entries>>,
+    /// Wakes the writer when a use becomes due.
+    due: Arc<Notify>,
+    /// Held while uses taken from `entries` are being written: one writer at a time, so that
+    /// a caller of [`write_due`](Self::write_due) returns only once what was due is written.
+    writing: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for UsageRecorder {
@@ -105,7 +121,9 @@ impl UsageRecorder {
         Self {
             sink: Arc::new(sink),
             interval: TimeDelta::from_std(interval).unwrap_or(TimeDelta::MAX),
-            entries: Arc::new(Mutex::new(HashMap::new())),
+            entries: Arc::new(Mutex::new(Entries::default())),
+            due: Arc::new(Notify::new()),
+            writing: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
 
@@ -114,68 +132,103 @@ impl UsageRecorder {
         self.interval.to_std().unwrap_or(Duration::MAX)
     }
 
-    /// Notes that `target` was used at `time`: written through when nothing
-    /// was written for it within the interval, else kept for the next flush.
-    /// A failed write is logged and retried by the next flush; it never fails
-    /// the request that used the target.
-    pub async fn note(&self, target: UsageTarget, time: DateTime<Utc>) {
-        let write_now = {
-            let Ok(mut entries) = self.entries.lock() else {
+    /// Notes that `target` was used at `time`, in memory only: due at once (for the writer)
+    /// when nothing was written for it within the interval, else kept for the next flush.
+    /// Never fails and never waits for the database.
+    pub fn note(&self, target: UsageTarget, time: DateTime<Utc>) {
+        let Ok(mut entries) = self.entries.lock() else {
+            return;
+        };
+        let interval = self.interval;
+        let tracked = entries.targets.len();
+        let entry = match entries.targets.get_mut(&target) {
+            Some(entry) => entry,
+            None if tracked < MAX_TRACKED => entries.targets.entry(target).or_insert(Entry {
+                written: None,
+                pending: None,
+                due: false,
+            }),
+            None => {
+                entries.untracked += 1;
                 return;
-            };
-            match entries.get_mut(&target) {
-                Some(entry) if time - entry.written < self.interval => {
-                    if time > entry.written {
-                        entry.pending = entry.pending.max(Some(time));
-                    }
-                    false
-                }
-                Some(entry) => {
-                    *entry = Entry {
-                        written: time,
-                        pending: None,
-                    };
-                    true
-                }
-                None => {
-                    if entries.len() < MAX_TRACKED {
-                        entries.insert(
-                            target.clone(),
-                            Entry {
-                                written: time,
-                                pending: None,
-                            },
-                        );
-                    }
-                    true
-                }
             }
         };
-        if write_now && let Err(err) = self.sink.write(&target, time).await {
-            tracing::warn!(error = %error_chain(&err), ?target, "cannot record last use, retrying at the next flush");
-            self.keep_pending(target, time);
+        if entry.written.is_some_and(|written| time <= written) {
+            return;
         }
+        entry.pending = entry.pending.max(Some(time));
+        let recent = entry
+            .written
+            .is_some_and(|written| time - written < interval);
+        if !recent && !entry.due {
+            entry.due = true;
+            // A stored permit if the writer is busy: it comes back for this one.
+            self.due.notify_one();
+        }
+    }
+
+    /// Writes the uses that are due (first uses, and first uses after an interval) now.
+    /// Returns how many writes succeeded; failed ones stay pending for the next flush. The
+    /// writer task calls it whenever a use becomes due; it returns only once every use that
+    /// was due when it was called is written (or failed), so a test may call it to settle.
+    pub async fn write_due(&self) -> usize {
+        let _writing = self.writing.lock().await;
+        let due: Vec<(UsageTarget, DateTime<Utc>)> = {
+            let Ok(mut entries) = self.entries.lock() else {
+                return 0;
+            };
+            entries
+                .targets
+                .iter_mut()
+                .filter(|(_, entry)| entry.due)
+                .filter_map(|(target, entry)| {
+                    entry.due = false;
+                    let time = entry.pending.take()?;
+                    entry.written = entry.written.max(Some(time));
+                    Some((target.clone(), time))
+                })
+                .collect()
+        };
+        self.write_all(due).await
     }
 
     /// Writes every pending use, and forgets targets with nothing pending that
     /// were last written an interval or more before `now`. Returns how many
     /// writes succeeded. Failed writes stay pending for the next flush.
     pub async fn flush(&self, now: DateTime<Utc>) -> usize {
-        let due: Vec<(UsageTarget, DateTime<Utc>)> = {
+        let _writing = self.writing.lock().await;
+        let (due, untracked) = {
             let Ok(mut entries) = self.entries.lock() else {
                 return 0;
             };
             let interval = self.interval;
-            entries.retain(|_, entry| entry.pending.is_some() || now - entry.written < interval);
-            entries
+            entries.targets.retain(|_, entry| {
+                entry.pending.is_some() || entry.written.is_some_and(|at| now - at < interval)
+            });
+            let due: Vec<_> = entries
+                .targets
                 .iter_mut()
                 .filter_map(|(target, entry)| {
+                    entry.due = false;
                     let time = entry.pending.take()?;
-                    entry.written = now.max(time);
+                    entry.written = Some(now.max(time));
                     Some((target.clone(), time))
                 })
-                .collect()
+                .collect();
+            (due, std::mem::take(&mut entries.untracked))
         };
+        if untracked > 0 {
+            tracing::warn!(
+                untracked,
+                max_tracked = MAX_TRACKED,
+                "uses not recorded: more credentials used within one interval than are tracked"
+            );
+        }
+        self.write_all(due).await
+    }
+
+    /// Writes `due`; returns how many writes succeeded. Failed ones are kept pending.
+    async fn write_all(&self, due: Vec<(UsageTarget, DateTime<Utc>)>) -> usize {
         let mut written = 0;
         let mut failed = 0;
         for (target, time) in due {
@@ -196,26 +249,33 @@ impl UsageRecorder {
     /// Puts a use whose write failed back, for the next flush.
     fn keep_pending(&self, target: UsageTarget, time: DateTime<Utc>) {
         if let Ok(mut entries) = self.entries.lock() {
-            let entry = entries.entry(target).or_insert(Entry {
-                written: time,
+            let entry = entries.targets.entry(target).or_insert(Entry {
+                written: None,
                 pending: None,
+                due: false,
             });
             entry.pending = entry.pending.max(Some(time));
         }
     }
 
-    /// Flushes every interval until `stopping` turns true. The final flush,
-    /// after in-flight calls are drained, is the caller's.
+    /// The writer: writes due uses as soon as they are noted, and flushes every interval,
+    /// until `stopping` turns true. The final flush, after in-flight calls are drained, is
+    /// the caller's.
     pub async fn flush_periodically(self, clock: SharedClock, mut stopping: watch::Receiver<bool>) {
         let mut ticker = tokio::time::interval(self.interval());
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ticker.tick().await;
         loop {
-            tokio::select! {
-                _ = ticker.tick() => {}
+            let flush = tokio::select! {
+                _ = ticker.tick() => true,
+                () = self.due.notified() => false,
                 _ = stopping.wait_for(|stopping| *stopping) => return,
+            };
+            if flush {
+                self.flush(clock.now()).await;
+            } else {
+                self.write_due().await;
             }
-            self.flush(clock.now()).await;
         }
     }
 }
@@ -266,14 +326,22 @@ mod tests {
         )
     }
 
+    /// Notes a use and lets the writer write what is due, as its task does when woken.
+    async fn use_at(usage: &UsageRecorder, target: &str, second: i64) -> usize {
+        usage.note(key(target), at(second));
+        usage.write_due().await
+    }
+
     #[tokio::test]
-    async fn the_first_use_is_written_through_and_the_rest_of_the_interval_waits_for_a_flush() {
+    async fn noting_never_writes_and_the_first_use_is_due_at_once() {
         let (usage, sink) = recorder();
-        usage.note(key("k1"), at(0)).await;
+        usage.note(key("k1"), at(0));
+        assert_eq!(sink.take(), [], "noting alone never writes");
+        assert_eq!(usage.write_due().await, 1);
         assert_eq!(sink.take(), [(key("k1"), at(0))]);
 
         for second in 1..=59 {
-            usage.note(key("k1"), at(second)).await;
+            assert_eq!(use_at(&usage, "k1", second).await, 0);
         }
         assert_eq!(sink.take(), [], "uses within the interval are not written");
 
@@ -284,11 +352,34 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_use_more_than_an_interval_after_the_last_write_is_written_through() {
+    async fn the_writer_task_writes_a_due_use_without_waiting_for_the_interval() {
         let (usage, sink) = recorder();
-        usage.note(key("k1"), at(0)).await;
-        usage.note(key("k1"), at(60)).await;
-        usage.note(key("k1"), at(125)).await;
+        let (stop, stopping) = watch::channel(false);
+        let clock: SharedClock = Arc::new(crate::clock::ManualClock::default());
+        let writer = tokio::spawn(usage.clone().flush_periodically(clock, stopping));
+        usage.note(key("k1"), at(0));
+        let written = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                let written = sink.take();
+                if !written.is_empty() {
+                    return written;
+                }
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("the writer writes the first use");
+        assert_eq!(written, [(key("k1"), at(0))]);
+        stop.send(true).unwrap();
+        writer.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_use_more_than_an_interval_after_the_last_write_is_due_at_once() {
+        let (usage, sink) = recorder();
+        assert_eq!(use_at(&usage, "k1", 0).await, 1);
+        assert_eq!(use_at(&usage, "k1", 60).await, 1);
+        assert_eq!(use_at(&usage, "k1", 125).await, 1);
         assert_eq!(
             sink.take(),
             [
@@ -302,10 +393,10 @@ mod tests {
     #[tokio::test]
     async fn targets_are_coalesced_separately_and_older_times_are_not_pending() {
         let (usage, sink) = recorder();
-        usage.note(key("k1"), at(10)).await;
-        usage.note(key("k2"), at(11)).await;
-        usage.note(key("k1"), at(5)).await; // a slower request that started earlier
-        usage.note(key("k2"), at(20)).await;
+        use_at(&usage, "k1", 10).await;
+        use_at(&usage, "k2", 11).await;
+        use_at(&usage, "k1", 5).await; // a slower request that started earlier
+        use_at(&usage, "k2", 20).await;
         let mut written = sink.take();
         written.sort_by_key(|(_, time)| *time);
         assert_eq!(written, [(key("k1"), at(10)), (key("k2"), at(11))]);
@@ -314,12 +405,23 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn uses_noted_before_the_writer_runs_are_written_once_with_the_latest() {
+        let (usage, sink) = recorder();
+        usage.note(key("k1"), at(3));
+        usage.note(key("k1"), at(1));
+        usage.note(key("k1"), at(4));
+        assert_eq!(usage.write_due().await, 1);
+        assert_eq!(sink.take(), [(key("k1"), at(4))]);
+        assert_eq!(usage.write_due().await, 0);
+    }
+
+    #[tokio::test]
     async fn a_flush_counts_as_the_write_of_its_interval() {
         let (usage, sink) = recorder();
-        usage.note(key("k1"), at(0)).await;
-        usage.note(key("k1"), at(30)).await;
+        use_at(&usage, "k1", 0).await;
+        use_at(&usage, "k1", 30).await;
         usage.flush(at(60)).await;
-        usage.note(key("k1"), at(90)).await;
+        use_at(&usage, "k1", 90).await;
         assert_eq!(
             sink.take(),
             [(key("k1"), at(0)), (key("k1"), at(30))],
@@ -335,7 +437,7 @@ mod tests {
         let uses: Vec<_> = (0..50)
             .map(|_| {
                 let usage = usage.clone();
-                tokio::spawn(async move { usage.note(key("k1"), at(0)).await })
+                tokio::spawn(async move { use_at(&usage, "k1", 0).await })
             })
             .collect();
         for task in uses {
@@ -348,8 +450,8 @@ mod tests {
     async fn failed_writes_are_retried_by_the_next_flush() {
         let (usage, sink) = recorder();
         sink.failing.store(true, Ordering::SeqCst);
-        usage.note(key("k1"), at(0)).await;
-        usage.note(key("k1"), at(5)).await;
+        assert_eq!(use_at(&usage, "k1", 0).await, 0);
+        use_at(&usage, "k1", 5).await;
         assert_eq!(usage.flush(at(60)).await, 0);
         sink.failing.store(false, Ordering::SeqCst);
         assert_eq!(sink.take(), []);
@@ -358,12 +460,15 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn idle_targets_are_forgotten_and_written_through_on_their_next_use() {
+    async fn idle_targets_are_forgotten_and_due_again_on_their_next_use() {
         let (usage, sink) = recorder();
-        usage.note(key("k1"), at(0)).await;
+        use_at(&usage, "k1", 0).await;
         usage.flush(at(200)).await;
-        assert!(usage.entries.lock().unwrap().is_empty(), "forgotten");
-        usage.note(key("k1"), at(201)).await;
+        assert!(
+            usage.entries.lock().unwrap().targets.is_empty(),
+            "forgotten"
+        );
+        use_at(&usage, "k1", 201).await;
         assert_eq!(sink.take(), [(key("k1"), at(0)), (key("k1"), at(201))]);
     }
 }

@@ -316,7 +316,9 @@ impl Authenticator {
             clock,
             usage,
             callers: Arc::new(Memo::new(capacity / 16)),
-            keys: Arc::new(Memo::new(capacity / 4)),
+            // A key is one fact and one proven secret: an index sized for N keys remembers
+            // the answers about N/2 of them (more than one question per key shares the room).
+            keys: Arc::new(Memo::new(capacity / 2)),
             malformed: Arc::new(quick_cache::sync::Cache::new(10_000)),
         }
     }
@@ -354,7 +356,7 @@ impl Authenticator {
             && let Some(hit) = self.callers.get(&id, &digest, question, applied, now)
         {
             if let Some(usage) = hit.usage_to_note(now) {
-                self.usage.note(usage.clone(), now).await;
+                self.usage.note(usage.clone(), now);
             }
             return Ok(hit.value.clone());
         }
@@ -397,7 +399,7 @@ impl Authenticator {
             && let Some(hit) = self.keys.get(&id, &digest, question, applied, now)
         {
             if let Some(usage) = hit.usage_to_note(now) {
-                self.usage.note(usage.clone(), now).await;
+                self.usage.note(usage.clone(), now);
             }
             return Ok(hit.value.clone());
         }
@@ -481,9 +483,7 @@ impl Authenticator {
             scope,
         );
         if verdict.is_ok() {
-            self.usage
-                .note(UsageTarget::ApiKey(facts.id.clone()), now)
-                .await;
+            self.usage.note(UsageTarget::ApiKey(facts.id.clone()), now);
         }
         Ok(KeyJudgement::Known {
             known: Arc::new(KnownKey {
@@ -648,7 +648,7 @@ impl Authenticator {
                     credential_id: credential.id.clone(),
                     version: matched.version,
                 };
-                self.usage.note(target, now).await;
+                self.usage.note(target, now);
                 Ok(ClientJudgement::Valid(matched))
             }
             Err(refusal) => Ok(ClientJudgement::RefusedMatched(refusal, matched)),

@@ -114,7 +114,7 @@ impl CredentialServiceImpl {
             credential_id: matched.credential.id.clone(),
             version: matched.version,
         };
-        self.state.usage.note(target, self.state.clock.now()).await;
+        self.state.usage.note(target, self.state.clock.now());
     }
 
     async fn set_state(

@@ -111,6 +111,8 @@ pub(crate) enum Unit {
     Ratio,
     /// Seconds, `0.412 s`.
     Seconds,
+    /// Seconds shown in milliseconds, `0.47 ms` (a figure far below a second).
+    Millis,
 }
 
 impl Unit {
@@ -118,6 +120,7 @@ impl Unit {
         match self {
             Unit::Ratio => format!("{value:.3}"),
             Unit::Seconds => format!("{value:.3} s"),
+            Unit::Millis => format!("{:.2} ms", value * 1000.0),
         }
     }
 }

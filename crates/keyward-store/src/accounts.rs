@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    QuerySelect,
     sea_query::{Expr, ExprTrait},
 };
 
@@ -25,7 +25,7 @@ impl Store {
     /// ("account id", "account client id prefix", or "operator account": there is at most
     /// one).
     pub async fn create_account(&self, new: NewAccount) -> Result<Account, StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin().await?;
         let account = insert_account(&txn, new, now()).await?;
         changes::record(&txn, [account_changed(&account.id)]).await?;
         txn.commit().await?;
@@ -71,7 +71,7 @@ impl Store {
         }
 
         let now = now();
-        let txn = self.db.begin().await?;
+        let txn = self.begin().await?;
         let account = insert_account(&txn, account, now).await?;
         let mut created = AccountCreated {
             account,
@@ -187,7 +187,7 @@ impl Store {
         columns: Vec<(accounts::Column, Expr)>,
         expected_revision: Option<i64>,
     ) -> Result<Account, StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin().await?;
         let mut update = accounts::Entity::update_many()
             .col_expr(
                 accounts::Column::Revision,

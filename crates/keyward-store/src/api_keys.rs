@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, JoinType, QueryFilter,
-    QueryOrder, QuerySelect, RelationTrait, TransactionTrait,
+    QueryOrder, QuerySelect, RelationTrait,
     sea_query::{Expr, ExprTrait},
 };
 
@@ -29,7 +29,7 @@ impl Store {
     /// [`StoreError::ForeignKey`] names an unknown user (entity `"user"`) or API set (entity
     /// `"api set"`).
     pub async fn create_api_key(&self, new: NewApiKey) -> Result<ApiKey, StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin().await?;
         let key = insert_api_key(&txn, new, now()).await?;
         changes::record(&txn, [key_changed(&key.account_id, &key.id)]).await?;
         txn.commit().await?;
@@ -112,7 +112,7 @@ impl Store {
         update: ApiKeyUpdate,
         expected_revision: Option<i64>,
     ) -> Result<ApiKey, StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin().await?;
         let mut query = api_keys::Entity::update_many()
             .col_expr(
                 api_keys::Column::Revision,
@@ -142,7 +142,7 @@ impl Store {
     /// Revoking a revoked key returns it unchanged.
     pub async fn revoke_api_key(&self, id: &str, now: DateTime<Utc>) -> Result<ApiKey, StoreError> {
         let now = micros(now);
-        let txn = self.db.begin().await?;
+        let txn = self.begin().await?;
         api_keys::Entity::update_many()
             .col_expr(
                 api_keys::Column::State,
@@ -176,7 +176,7 @@ impl Store {
         id: &str,
         expected_revision: Option<i64>,
     ) -> Result<(), StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin().await?;
         let row = api_keys::Entity::find_by_id(id).one(&txn).await?;
         let mut query = api_keys::Entity::delete_many().filter(api_keys::Column::Id.eq(id));
         if let Some(revision) = expected_revision {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    QuerySelect,
     sea_query::{Expr, ExprTrait},
 };
 
@@ -36,7 +36,7 @@ impl Store {
             create_time: now,
             update_time: now,
         };
-        let txn = self.db.begin().await?;
+        let txn = self.begin().await?;
         api_sets::Entity::insert(row.clone().into_active_model())
             .exec_without_returning(&txn)
             .await?;
@@ -91,7 +91,7 @@ impl Store {
         update: ApiSetUpdate,
         expected_revision: Option<i64>,
     ) -> Result<ApiSet, StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin().await?;
         let mut query = api_sets::Entity::update_many()
             .col_expr(
                 api_sets::Column::Revision,
@@ -124,7 +124,7 @@ impl Store {
     /// Deletes an API set and its methods. Refuses with [`StoreError::ForeignKey`] while a
     /// credential or an API key may still use it.
     pub async fn delete_api_set(&self, id: &str) -> Result<(), StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin().await?;
         let deleted = api_sets::Entity::delete_by_id(id)
             .exec(&txn)
             .await
@@ -178,7 +178,7 @@ impl Store {
         }
         wanted.sort_by(|a, b| a.id.cmp(&b.id));
 
-        let txn = self.db.begin().await?;
+        let txn = self.begin().await?;
         if self.backend() == Backend::Postgres {
             txn.execute_unprepared(&format!(
                 "SELECT pg_advisory_xact_lock({BUILTIN_SYNC_LOCK_KEY})"

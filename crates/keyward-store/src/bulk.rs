@@ -9,7 +9,7 @@
 //! stay). It records no change in the change log: load while no server runs on the
 //! database (a server starting afterwards reads every key id when it builds its index).
 
-use sea_orm::{EntityTrait, IntoActiveModel, TransactionTrait};
+use sea_orm::{EntityTrait, IntoActiveModel};
 
 use crate::{
     Store, StoreError,
@@ -65,7 +65,7 @@ impl Store {
                 })
                 .collect();
 
-            let txn = self.db.begin().await?;
+            let txn = self.begin().await?;
             api_keys::Entity::insert_many(rows)
                 .exec_without_returning(&txn)
                 .await?;

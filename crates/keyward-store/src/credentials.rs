@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    QueryOrder, QuerySelect,
     sea_query::{Expr, ExprTrait, OnConflict},
 };
 
@@ -53,7 +53,7 @@ impl Store {
         };
         let secret = secret_row(&row.id, 1, new.first_secret, now);
 
-        let txn = self.db.begin().await?;
+        let txn = self.begin().await?;
         // Named first, for a precise error whatever else is wrong; the foreign key still
         // guards against a concurrent deletion.
         if let Some(unknown) = first_unknown_api_set(&txn, &api_set_ids).await? {
@@ -218,7 +218,7 @@ impl Store {
         update: CredentialUpdate,
         expected_revision: Option<i64>,
     ) -> Result<Credential, StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin().await?;
         let mut query = bump(account_id, id, expected_revision);
         if let Some(display_name) = update.display_name {
             query = query.col_expr(credentials::Column::DisplayName, Expr::value(display_name));
@@ -274,7 +274,7 @@ impl Store {
         state: CredentialState,
         expected_revision: Option<i64>,
     ) -> Result<Credential, StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin().await?;
         let updated = bump(account_id, id, expected_revision)
             .col_expr(credentials::Column::State, Expr::value(state.as_str()))
             .filter(credentials::Column::State.ne(state.as_str()))
@@ -307,7 +307,7 @@ impl Store {
         id: &str,
         expected_revision: Option<i64>,
     ) -> Result<(), StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin().await?;
         let row = find_in_account(&txn, account_id, id).await?;
         let mut query = credentials::Entity::delete_many()
             .filter(credentials::Column::Id.eq(id))
@@ -360,7 +360,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Credential, StoreError> {
         let now = micros(now);
-        let txn = self.db.begin().await?;
+        let txn = self.begin().await?;
         let updated = bump(account_id, id, expected_revision)
             .exec(&txn)
             .await?
@@ -550,7 +550,7 @@ impl Store {
         ciphertext: Vec<u8>,
         master_key_id: &str,
     ) -> Result<bool, StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin().await?;
         let updated = credential_secrets::Entity::update_many()
             .col_expr(
                 credential_secrets::Column::SecretCiphertext,

@@ -2,10 +2,7 @@
 //! expires so that a retry gets the first result instead of doing the work twice.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, IntoActiveModel, QueryFilter, TransactionTrait,
-    sea_query::Expr,
-};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, IntoActiveModel, QueryFilter, sea_query::Expr};
 
 use crate::{
     Store, StoreError,
@@ -51,7 +48,7 @@ impl Store {
             create_time: now,
             expire_time: micros(new.expire_time),
         };
-        let txn = self.db.begin().await?;
+        let txn = self.begin().await?;
         idempotency_records::Entity::delete_many()
             .filter(idempotency_records::Column::Scope.eq(scope.as_str()))
             .filter(idempotency_records::Column::RequestId.eq(request_id.as_str()))

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    QueryOrder, QuerySelect,
     sea_query::{Expr, ExprTrait},
 };
 
@@ -22,7 +22,7 @@ impl Store {
     /// [`StoreError::AlreadyExists`] ("role id") if the account already has that role;
     /// [`StoreError::ForeignKey`] if the account does not exist.
     pub async fn create_role(&self, new: NewRole) -> Result<Role, StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin().await?;
         let role = insert_role(&txn, new, now()).await?;
         changes::record(&txn, [role_changed(&role.account_id, &role.id)]).await?;
         txn.commit().await?;
@@ -81,7 +81,7 @@ impl Store {
         update: RoleUpdate,
         expected_revision: Option<i64>,
     ) -> Result<Role, StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin().await?;
         let mut query = roles::Entity::update_many()
             .col_expr(
                 roles::Column::Revision,
@@ -137,7 +137,7 @@ impl Store {
         // One statement: the authorities go with the role (cascade), and the `RESTRICT`
         // foreign key from `user_roles` refuses while the role is held, even by an
         // assignment made a moment ago.
-        let txn = self.db.begin().await?;
+        let txn = self.begin().await?;
         let deleted = match query.exec(&txn).await {
             Ok(result) => result.rows_affected,
             Err(err) if is_foreign_key_violation(&err) => {

@@ -12,8 +12,8 @@ use std::{
 };
 
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, RuntimeErr,
-    TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbErr,
+    RuntimeErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
     sqlx::{
         postgres::PgConnectOptions,
         sqlite::{SqliteConnectOptions, SqliteJournalMode},
@@ -160,7 +160,7 @@ impl Store {
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self.backend {
             Backend::Postgres => {
-                let txn = self.db.begin().await?;
+                let txn = self.begin().await?;
                 txn.execute_unprepared(&format!(
                     "SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"
                 ))
@@ -203,6 +203,19 @@ impl Store {
                 StoreError::Internal(err) => StoreError::Unavailable(err),
                 other => other,
             })
+    }
+
+    /// Starts a transaction that may write. On SQLite it takes the write lock at `BEGIN`
+    /// (`BEGIN IMMEDIATE`): a deferred transaction that reads, then writes after another
+    /// connection committed, fails at once with `SQLITE_BUSY` (its snapshot is stale, and
+    /// the busy timeout does not apply), whereas an immediate one waits its turn.
+    pub(crate) async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
+        self.db
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            })
+            .await
     }
 
     /// Which database engine this store runs on.
@@ -288,5 +301,45 @@ fn lock_sqlite_file(path: &Path) -> Result<File, StoreError> {
             &format!("cannot lock {}", lock_path.display()),
             err,
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::TestDatabase;
+
+    /// A transaction that reads before it writes, while another connection writes and
+    /// commits in between: on SQLite a deferred transaction would fail its write at once
+    /// (`SQLITE_BUSY`, stale snapshot); one begun by [`Store::begin`] holds the write lock
+    /// from the start, so the other writer waits its turn and both succeed.
+    #[tokio::test]
+    async fn a_write_transaction_that_reads_first_is_not_failed_by_a_concurrent_writer() {
+        let database = TestDatabase::sqlite();
+        let store = database.migrated_store().await;
+        let insert = |entity: &str| {
+            format!(
+                "INSERT INTO changes (kind, account_id, entity_id, create_time) \
+                 VALUES ('role', 'acme', '{entity}', '2026-12-05T00:00:00Z')"
+            )
+        };
+        let txn = store.begin().await.expect("begins");
+        txn.execute_unprepared("SELECT count(*) FROM changes")
+            .await
+            .expect("reads");
+        let other = tokio::spawn({
+            let store = store.clone();
+            let statement = insert("other");
+            async move { store.db.execute_unprepared(&statement).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        txn.execute_unprepared(&insert("mine"))
+            .await
+            .expect("the transaction's own write is not refused");
+        txn.commit().await.expect("commits");
+        other
+            .await
+            .expect("joins")
+            .expect("the other writer waited its turn");
     }
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    QuerySelect,
     sea_query::{Expr, ExprTrait},
 };
 
@@ -27,7 +27,7 @@ impl Store {
     /// email address per account, compared case-insensitively); [`StoreError::ForeignKey`]
     /// names an unknown account or role.
     pub async fn create_user(&self, new: NewUser) -> Result<User, StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin().await?;
         let user = insert_user(&txn, new, now()).await?;
         changes::record(&txn, [user_changed(&user.account_id, &user.id)]).await?;
         txn.commit().await?;
@@ -161,7 +161,7 @@ impl Store {
         expected_revision: Option<i64>,
         keep_holder_of: Option<&str>,
     ) -> Result<Option<User>, StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin().await?;
         let had_holder = match keep_holder_of {
             Some(role_id) => {
                 lock_account(&txn, account_id).await?;
