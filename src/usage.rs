@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use keyward_store::{Store, StoreError};
+use keyward_store::{LastUsed, Store, StoreError};
 use tokio::sync::{Notify, watch};
 
 use crate::clock::SharedClock;
@@ -31,6 +31,10 @@ use crate::grpc::status::error_chain;
 /// not recorded (and counted in the next flush's log line) rather than growing memory or
 /// putting a write on the request path.
 const MAX_TRACKED: usize = 1_000_000;
+
+/// How many uses one transaction writes: enough that a burst of first uses costs a
+/// commit per batch, few enough that SQLite's write lock is held for milliseconds.
+const BATCH: usize = 256;
 
 /// Whose use is recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -47,29 +51,36 @@ pub enum UsageTarget {
     },
 }
 
-/// A write of a target's last-used time.
+/// A write of last-used times.
 pub type SinkFuture<'a> = Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send + 'a>>;
 
 /// Where last-used times are written: the store, or a fake in tests.
 pub trait UsageSink: Send + Sync + 'static {
-    /// Records that `target` was used at `time` (a no-op when the recorded
-    /// time is later).
-    fn write<'a>(&'a self, target: &'a UsageTarget, time: DateTime<Utc>) -> SinkFuture<'a>;
+    /// Records that each target was used at its time, all or nothing (a time earlier than
+    /// the recorded one changes nothing).
+    fn write<'a>(&'a self, uses: &'a [(UsageTarget, DateTime<Utc>)]) -> SinkFuture<'a>;
 }
 
 impl UsageSink for Store {
-    fn write<'a>(&'a self, target: &'a UsageTarget, time: DateTime<Utc>) -> SinkFuture<'a> {
+    fn write<'a>(&'a self, uses: &'a [(UsageTarget, DateTime<Utc>)]) -> SinkFuture<'a> {
         Box::pin(async move {
-            match target {
-                UsageTarget::ApiKey(id) => self.touch_api_key_last_used(id, time).await,
-                UsageTarget::CredentialSecret {
-                    credential_id,
-                    version,
-                } => {
-                    self.touch_credential_secret_last_used(credential_id, *version, time)
-                        .await
-                }
-            }
+            let uses: Vec<_> = uses
+                .iter()
+                .map(|(target, time)| {
+                    let used = match target {
+                        UsageTarget::ApiKey(id) => LastUsed::ApiKey(id),
+                        UsageTarget::CredentialSecret {
+                            credential_id,
+                            version,
+                        } => LastUsed::CredentialSecret {
+                            credential_id,
+                            version: *version,
+                        },
+                    };
+                    (used, *time)
+                })
+                .collect();
+            self.touch_last_used(&uses).await
         })
     }
 }
@@ -167,29 +178,60 @@ impl UsageRecorder {
         }
     }
 
-    /// Writes the uses that are due (first uses, and first uses after an interval) now.
-    /// Returns how many writes succeeded; failed ones stay pending for the next flush. The
-    /// writer task calls it whenever a use becomes due; it returns only once every use that
-    /// was due when it was called is written (or failed), so a test may call it to settle.
+    /// Writes every use that is due (first uses, and first uses after an interval) now, in
+    /// batches, without pacing. Returns how many writes succeeded; failed ones stay pending
+    /// for the next flush. It returns only once every use that was due when it was called is
+    /// written (or failed), also by the writer task, so a test may call it to settle.
     pub async fn write_due(&self) -> usize {
         let _writing = self.writing.lock().await;
-        let due: Vec<(UsageTarget, DateTime<Utc>)> = {
-            let Ok(mut entries) = self.entries.lock() else {
-                return 0;
-            };
-            entries
-                .targets
-                .iter_mut()
-                .filter(|(_, entry)| entry.due)
-                .filter_map(|(target, entry)| {
-                    entry.due = false;
-                    let time = entry.pending.take()?;
-                    entry.written = entry.written.max(Some(time));
-                    Some((target.clone(), time))
-                })
-                .collect()
-        };
+        let due = self.take_due(usize::MAX);
         self.write_all(due).await
+    }
+
+    /// Writes at most one batch of due uses; returns whether more are due. What the writer
+    /// task runs, pacing itself between batches.
+    async fn write_due_batch(&self) -> bool {
+        let _writing = self.writing.lock().await;
+        let due = self.take_due(BATCH + 1);
+        let more = due.len() > BATCH;
+        let mut due = due;
+        if more {
+            // Taken one too many to know there is more: it stays due.
+            if let Some((target, time)) = due.pop() {
+                self.keep_due(target, time);
+            }
+        }
+        self.write_all(due).await;
+        more
+    }
+
+    /// Takes at most `limit` due uses out of memory (they count as written from now on).
+    fn take_due(&self, limit: usize) -> Vec<(UsageTarget, DateTime<Utc>)> {
+        let Ok(mut entries) = self.entries.lock() else {
+            return Vec::new();
+        };
+        entries
+            .targets
+            .iter_mut()
+            .filter(|(_, entry)| entry.due)
+            .filter_map(|(target, entry)| {
+                entry.due = false;
+                let time = entry.pending.take()?;
+                entry.written = entry.written.max(Some(time));
+                Some((target.clone(), time))
+            })
+            .take(limit)
+            .collect()
+    }
+
+    /// Puts a use taken by [`take_due`](Self::take_due) back, due.
+    fn keep_due(&self, target: UsageTarget, time: DateTime<Utc>) {
+        if let Ok(mut entries) = self.entries.lock()
+            && let Some(entry) = entries.targets.get_mut(&target)
+        {
+            entry.pending = entry.pending.max(Some(time));
+            entry.due = true;
+        }
     }
 
     /// Writes every pending use, and forgets targets with nothing pending that
@@ -227,19 +269,23 @@ impl UsageRecorder {
         self.write_all(due).await
     }
 
-    /// Writes `due`; returns how many writes succeeded. Failed ones are kept pending.
+    /// Writes `due` in batches of [`BATCH`] (one transaction each); returns how many uses
+    /// were written. A failed batch is kept pending, for the next flush.
     async fn write_all(&self, due: Vec<(UsageTarget, DateTime<Utc>)>) -> usize {
         let mut written = 0;
-        let mut failed = 0;
-        for (target, time) in due {
-            match self.sink.write(&target, time).await {
-                Ok(()) => written += 1,
+        let mut failed = false;
+        for batch in due.chunks(BATCH) {
+            let outcome = self.sink.write(batch).await;
+            match outcome {
+                Ok(()) => written += batch.len(),
                 Err(err) => {
-                    if failed == 0 {
+                    if !failed {
                         tracing::warn!(error = %error_chain(&err), "cannot record last uses, retrying at the next flush");
                     }
-                    failed += 1;
-                    self.keep_pending(target, time);
+                    failed = true;
+                    for (target, time) in batch {
+                        self.keep_pending(target.clone(), *time);
+                    }
                 }
             }
         }
@@ -273,8 +319,21 @@ impl UsageRecorder {
             };
             if flush {
                 self.flush(clock.now()).await;
-            } else {
-                self.write_due().await;
+                continue;
+            }
+            // A backlog (a restart, a fleet of keys each used now and then: a million first
+            // uses) is paced: after each full batch the writer rests three times as long as
+            // the batch took, so it takes at most about a quarter of a core (and of the
+            // database) from the verifications it records. A lone batch is not delayed.
+            loop {
+                let started = std::time::Instant::now();
+                if !self.write_due_batch().await {
+                    break;
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(started.elapsed() * 3) => {}
+                    _ = stopping.wait_for(|stopping| *stopping) => return,
+                }
             }
         }
     }
@@ -293,12 +352,12 @@ mod tests {
     }
 
     impl UsageSink for Arc<FakeSink> {
-        fn write<'a>(&'a self, target: &'a UsageTarget, time: DateTime<Utc>) -> SinkFuture<'a> {
+        fn write<'a>(&'a self, uses: &'a [(UsageTarget, DateTime<Utc>)]) -> SinkFuture<'a> {
             Box::pin(async move {
                 if self.failing.load(Ordering::SeqCst) {
                     return Err(StoreError::Conflict);
                 }
-                self.writes.lock().unwrap().push((target.clone(), time));
+                self.writes.lock().unwrap().extend_from_slice(uses);
                 Ok(())
             })
         }
@@ -372,6 +431,25 @@ mod tests {
         assert_eq!(written, [(key("k1"), at(0))]);
         stop.send(true).unwrap();
         writer.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_writer_takes_a_backlog_one_batch_at_a_time_and_loses_nothing() {
+        let (usage, sink) = recorder();
+        let count = 2 * BATCH + 7;
+        for n in 0..count {
+            usage.note(key(&format!("k{n}")), at(0));
+        }
+        let mut batches = Vec::new();
+        loop {
+            let more = usage.write_due_batch().await;
+            batches.push(sink.take().len());
+            if !more {
+                break;
+            }
+        }
+        assert_eq!(batches, [BATCH, BATCH, 7]);
+        assert_eq!(usage.write_due().await, 0, "nothing left due");
     }
 
     #[tokio::test]

@@ -1013,6 +1013,54 @@ async fn attack(
             "note: the attacker got answers other than OK decisions (reported, not a failure)",
         );
     }
+    if let Some(echo) = &backend.echo {
+        echo_under_flood(echo, plan, figures).await?;
+    }
+    Ok(())
+}
+
+/// The reference for R5: the bare echo server under the same extra connection (1×64,
+/// sending as fast as answers come) beside its 4×64 load. Whatever the server does, a fifth
+/// connection with a fifth of the streams in flight takes its share of the machine: this is
+/// the ceiling R5 is measured against.
+async fn echo_under_flood(echo: &Echo, plan: &Plan, figures: &mut Figures) -> Result<()> {
+    let mut alone = Vec::new();
+    let mut under = Vec::new();
+    for _ in 0..plan.rounds.max(1) {
+        let load = Load::new(4, 64, echo.bodies.clone(), plan.throughput());
+        let result = loadgen::run(&echo.target, load).await?;
+        result.require_all_ok("echo alone")?;
+        alone.push(result);
+        let flood = loadgen::start(
+            &echo.target,
+            Load::new(1, 64, echo.bodies.clone(), Until::Stopped),
+        );
+        let load = Load::new(4, 64, echo.bodies.clone(), plan.throughput());
+        let result = loadgen::run(&echo.target, load).await;
+        flood.stop();
+        flood.finish().await?;
+        let result = result?;
+        result.require_all_ok("echo under the extra connection")?;
+        under.push(result);
+    }
+    let label = |what: &str| format!("{what} ({} rounds)", alone.len());
+    figures.load(
+        "echo_alone",
+        &label("echo 4×64 alone"),
+        &LoadResult::combined(&alone),
+    );
+    figures.load(
+        "echo_flooded",
+        &label("echo 4×64 beside 1×64 more"),
+        &LoadResult::combined(&under),
+    );
+    let reference = median_ratio(&under, &alone, rps);
+    figures.set("r5_echo_reference", reference);
+    figures.say(&format!(
+        "reference: the echo server keeps {} of its throughput beside the same extra \
+         connection (the fair-share ceiling of R5)",
+        show(reference)
+    ));
     Ok(())
 }
 

@@ -203,18 +203,7 @@ impl Store {
         id: &str,
         time: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let time = micros(time);
-        api_keys::Entity::update_many()
-            .col_expr(api_keys::Column::LastUsedTime, Expr::value(time))
-            .filter(api_keys::Column::Id.eq(id))
-            .filter(
-                api_keys::Column::LastUsedTime
-                    .is_null()
-                    .or(api_keys::Column::LastUsedTime.lt(time)),
-            )
-            .exec(&self.db)
-            .await?;
-        Ok(())
+        touch_api_key(&self.db, id, time).await
     }
 
     /// Everything authentication needs about the API key `key_id`: the key, its owner with
@@ -401,6 +390,26 @@ fn api_key(row: api_keys::Model, api_set_ids: Vec<String>) -> Result<ApiKey, DbE
         create_time: row.create_time,
         update_time: row.update_time,
     })
+}
+
+/// Moves an API key's last-used time to `time` unless the recorded one is later.
+pub(crate) async fn touch_api_key(
+    db: &impl ConnectionTrait,
+    id: &str,
+    time: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let time = micros(time);
+    api_keys::Entity::update_many()
+        .col_expr(api_keys::Column::LastUsedTime, Expr::value(time))
+        .filter(api_keys::Column::Id.eq(id))
+        .filter(
+            api_keys::Column::LastUsedTime
+                .is_null()
+                .or(api_keys::Column::LastUsedTime.lt(time)),
+        )
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -18,7 +18,8 @@ use crate::{
     error::on_foreign_key,
     model::{
         Changed, Credential, CredentialScheme, CredentialSecret, CredentialState, CredentialUpdate,
-        NewCredential, NewSecretVersion, Page, PageRequest, SecretMaterial, SecretRenewal,
+        LastUsed, NewCredential, NewSecretVersion, Page, PageRequest, SecretMaterial,
+        SecretRenewal,
     },
     paging::{micros, normalize_email, now, page, page_size, revised, sorted_unique},
 };
@@ -433,18 +434,28 @@ impl Store {
         version: i32,
         time: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let time = micros(time);
-        credential_secrets::Entity::update_many()
-            .col_expr(credential_secrets::Column::LastUsedTime, Expr::value(time))
-            .filter(credential_secrets::Column::CredentialId.eq(credential_id))
-            .filter(credential_secrets::Column::Version.eq(version))
-            .filter(
-                credential_secrets::Column::LastUsedTime
-                    .is_null()
-                    .or(credential_secrets::Column::LastUsedTime.lt(time)),
-            )
-            .exec(&self.db)
-            .await?;
+        touch_credential_secret(&self.db, credential_id, version, time).await
+    }
+
+    /// Records many uses at once, in one transaction (all or nothing): what the last-used
+    /// recorder writes in the background, so that a burst of first uses (a restart, a fleet
+    /// of keys each used now and then) costs one commit per batch instead of one per use.
+    /// Each time only moves a recorded time forward.
+    pub async fn touch_last_used(
+        &self,
+        uses: &[(LastUsed<'_>, DateTime<Utc>)],
+    ) -> Result<(), StoreError> {
+        let txn = self.begin().await?;
+        for (used, time) in uses {
+            match used {
+                LastUsed::ApiKey(id) => crate::api_keys::touch_api_key(&txn, id, *time).await?,
+                LastUsed::CredentialSecret {
+                    credential_id,
+                    version,
+                } => touch_credential_secret(&txn, credential_id, *version, *time).await?,
+            }
+        }
+        txn.commit().await?;
         Ok(())
     }
 
@@ -758,4 +769,26 @@ impl TryFrom<credential_secrets::Model> for CredentialSecret {
             key_id: row.key_id,
         })
     }
+}
+
+/// Moves a secret version's last-used time to `time` unless the recorded one is later.
+async fn touch_credential_secret(
+    db: &impl ConnectionTrait,
+    credential_id: &str,
+    version: i32,
+    time: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let time = micros(time);
+    credential_secrets::Entity::update_many()
+        .col_expr(credential_secrets::Column::LastUsedTime, Expr::value(time))
+        .filter(credential_secrets::Column::CredentialId.eq(credential_id))
+        .filter(credential_secrets::Column::Version.eq(version))
+        .filter(
+            credential_secrets::Column::LastUsedTime
+                .is_null()
+                .or(credential_secrets::Column::LastUsedTime.lt(time)),
+        )
+        .exec(db)
+        .await?;
+    Ok(())
 }

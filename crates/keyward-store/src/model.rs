@@ -752,6 +752,20 @@ stored_text!(CredentialScheme { Basic => "basic", Hmac => "hmac" });
 stored_text!(CredentialState { Active => "active", Disabled => "disabled" });
 stored_text!(AuditOutcome { Success => "success", Failure => "failure", Denied => "denied" });
 
+/// What a last-used time belongs to ([`crate::Store::touch_last_used`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LastUsed<'a> {
+    /// An API key, by id.
+    ApiKey(&'a str),
+    /// One version of a client credential's secret.
+    CredentialSecret {
+        /// The credential's id.
+        credential_id: &'a str,
+        /// The secret version.
+        version: i32,
+    },
+}
+
 /// A fact that verifications depend on and that a write changed: what one row of the change
 /// log names (see [`crate::Store::changes_after`]). Replicas drop what they remember of it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

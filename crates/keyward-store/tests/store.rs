@@ -16,8 +16,8 @@ use std::{
 use chrono::{DateTime, Utc};
 use keyward_store::{
     AccountSeed, AccountUpdate, ApiKeyFilter, ApiKeyState, ApiKeyUpdate, ApiSetUpdate,
-    AuditOutcome, Backend, CredentialScheme, CredentialState, IdempotencyClaim, NewAccount,
-    NewApiKey, NewApiSet, NewAuditEvent, NewCredential, NewIdempotencyRecord, NewRole,
+    AuditOutcome, Backend, CredentialScheme, CredentialState, IdempotencyClaim, LastUsed,
+    NewAccount, NewApiKey, NewApiSet, NewAuditEvent, NewCredential, NewIdempotencyRecord, NewRole,
     NewSecretVersion, NewUser, Page, PageRequest, RoleUpdate, SecretMaterial, SecretRenewal, Store,
     StoreError, StoreOptions, UserState, UserUpdate,
     testing::{POSTGRES_URL_VAR, TestBackend, TestDatabase, random_suffix},
@@ -2559,6 +2559,35 @@ async fn touching_an_api_key_records_the_latest_use_only() {
             .touch_api_key_last_used("k9", later)
             .await
             .unwrap_or_else(|e| panic!("{b}: an unknown key is a no-op: {e:?}"));
+    }
+}
+
+#[tokio::test]
+async fn a_batch_of_uses_records_each_latest_use_in_one_transaction() {
+    for db in backends().await {
+        let (store, b) = (&db.store, db.name);
+        seed_users(store).await;
+        for id in ["k1", "k2"] {
+            store
+                .create_api_key(new_api_key("acme", "alice", id, &[]))
+                .await
+                .unwrap();
+        }
+        let first = time("2026-11-23T10:00:00.000001Z");
+        store.touch_api_key_last_used("k2", first).await.unwrap();
+        let earlier = time("2026-11-23T09:00:00Z");
+        let later = time("2026-11-23T10:00:01Z");
+        store
+            .touch_last_used(&[
+                (LastUsed::ApiKey("k1"), later),
+                (LastUsed::ApiKey("k2"), earlier),
+                (LastUsed::ApiKey("k9"), later),
+            ])
+            .await
+            .unwrap_or_else(|e| panic!("{b}: an unknown key is a no-op: {e:?}"));
+        let last_used = |id| async move { store.get_api_key(id).await.unwrap().last_used_time };
+        assert_eq!(last_used("k1").await, Some(later), "{b}");
+        assert_eq!(last_used("k2").await, Some(first), "{b}: never moved back");
     }
 }
 
