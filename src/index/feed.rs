@@ -198,14 +198,15 @@ impl ChangeFeed {
         health
             .set_service_status(FEED_HEALTH_SERVICE, ServingStatus::Serving)
             .await;
+        let mut build: Option<tokio::task::JoinHandle<()>> = None;
         loop {
-            if self.index.ids().needs_build() {
+            if self.index.ids().needs_build() && build.as_ref().is_none_or(|b| b.is_finished()) {
                 let feed = self.clone();
-                tokio::spawn(async move {
+                build = Some(tokio::spawn(async move {
                     if let Err(err) = feed.build_ids().await {
                         tracing::warn!(error = %error_chain(&err), "cannot build the key id filter; retrying");
                     }
-                });
+                }));
             }
             tokio::select! {
                 _ = stopping.wait_for(|stopping| *stopping) => break,
@@ -246,8 +247,11 @@ impl ChangeFeed {
                 }
             }
         }
-        if let Some(listener) = listener {
-            listener.abort();
+        // Both hold the store: they end before the feed does, so that a stopped server
+        // leaves nothing behind (on SQLite, the file lock goes with the last store).
+        for task in [listener, build].into_iter().flatten() {
+            task.abort();
+            let _ = task.await;
         }
     }
 

@@ -349,7 +349,7 @@ impl Client {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-    use super::{Client, ClientError};
+    use super::Client;
 
     #[cfg(not(feature = "tls"))]
     #[tokio::test]
@@ -359,7 +359,7 @@ mod tests {
             .await
             .expect_err("no TLS in this build");
         assert!(
-            matches!(&err, ClientError::TlsNotEnabled { url } if url == "https://keyward.example:443"),
+            matches!(&err, super::ClientError::TlsNotEnabled { url } if url == "https://keyward.example:443"),
             "{err:?}"
         );
         assert!(err.to_string().contains("`tls` feature"), "{err}");
