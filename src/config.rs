@@ -110,6 +110,21 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub health_interval_secs: u64,
 
+    /// How many calls one connection may have in flight at once (HTTP/2
+    /// SETTINGS_MAX_CONCURRENT_STREAMS, announced to every client): a client
+    /// opening more waits for a slot, so one connection cannot pile up
+    /// unbounded work and memory.
+    #[arg(long, env = "KEYWARD_MAX_CONCURRENT_STREAMS", default_value_t = 256,
+          value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    pub max_concurrent_streams: u32,
+
+    /// Seconds between HTTP/2 pings on a connection, so that a peer that
+    /// vanished (a crashed gateway, a dropped NAT entry) is found and its
+    /// connection closed when a ping goes unanswered for 20 s. 0 turns pings off.
+    #[arg(long, env = "KEYWARD_KEEPALIVE_SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    pub keepalive_secs: u64,
+
     /// Seconds in-flight calls get to finish after SIGTERM or Ctrl-C.
     #[arg(long, env = "KEYWARD_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     pub shutdown_grace_secs: u64,
@@ -253,6 +268,26 @@ pub struct Settings {
     /// Last-used times are written at most about once per credential per
     /// interval (see `crate::usage`).
     pub last_used_interval: Duration,
+    /// Limits of the HTTP/2 transport.
+    pub transport: TransportSettings,
+}
+
+/// Limits of the HTTP/2 transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransportSettings {
+    /// Calls one connection may have in flight at once (announced to clients).
+    pub max_concurrent_streams: u32,
+    /// Interval of HTTP/2 keepalive pings; `None`: no pings.
+    pub keepalive: Option<Duration>,
+}
+
+impl Default for TransportSettings {
+    fn default() -> Self {
+        Self {
+            max_concurrent_streams: 256,
+            keepalive: Some(Duration::from_secs(60)),
+        }
+    }
 }
 
 impl StorageArgs {
@@ -302,6 +337,11 @@ impl ServeArgs {
             verification: self.verification.settings(),
             master_key,
             last_used_interval: Duration::from_secs(self.last_used_interval_secs),
+            transport: TransportSettings {
+                max_concurrent_streams: self.max_concurrent_streams,
+                keepalive: (self.keepalive_secs > 0)
+                    .then(|| Duration::from_secs(self.keepalive_secs)),
+            },
         }
     }
 }

@@ -256,7 +256,11 @@ impl Application {
             set_all(&reporter, ServingStatus::NotServing).await;
         };
 
+        let transport = settings.transport;
         let server = Server::builder()
+            .max_concurrent_streams(transport.max_concurrent_streams)
+            .http2_keepalive_interval(transport.keepalive)
+            .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
             // Every call's log lines carry its method, at debug level: a span that is not
             // enabled costs next to nothing, and the hot path pays no more at `info`.
             .trace_fn(|request| tracing::debug_span!("rpc", method = %request.uri().path()))
@@ -309,6 +313,9 @@ impl Application {
 /// How often failure counts are written to the audit log, expired HMAC nonces purged and
 /// the change log pruned.
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(60);
+
+/// How long a keepalive ping may go unanswered before its connection is closed.
+const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Periodic bookkeeping until shutdown, then one last flush: failed verifications counted
 /// since the last round go to the audit log; expired HMAC nonce claims are deleted.

@@ -73,6 +73,7 @@ pub fn test_settings(database: &TestDatabase) -> Settings {
                 .1,
         ),
         last_used_interval: Duration::from_secs(60),
+        transport: keyward::config::TransportSettings::default(),
     }
 }
 

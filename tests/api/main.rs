@@ -20,4 +20,5 @@ mod health;
 mod reflection;
 mod rpcs;
 mod startup;
+mod transport;
 mod verification;

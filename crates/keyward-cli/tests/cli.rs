@@ -77,6 +77,7 @@ async fn spawn_server(backend: Backend) -> Server {
                 .1,
         ),
         last_used_interval: Duration::from_secs(60),
+        transport: keyward::config::TransportSettings::default(),
     };
     let mut app = Application::build(settings)
         .await
