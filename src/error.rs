@@ -122,7 +122,10 @@ impl ServiceError {
 fn describe_violations(violations: &[FieldViolation]) -> String {
     violations
         .iter()
-        .map(|v| format!("{}: {}", v.field, v.description))
+        .map(|v| match v.field.as_str() {
+            "" => v.description.clone(),
+            field => format!("{field}: {}", v.description),
+        })
         .collect::<Vec<_>>()
         .join("; ")
 }

@@ -4,6 +4,7 @@
 
 mod account;
 mod api_key;
+pub mod codec;
 pub mod convert;
 mod credential;
 pub mod status;

@@ -76,3 +76,111 @@ fn the_flags_set_the_limits_and_zero_turns_keepalive_off() {
         "a connection must be allowed at least one call"
     );
 }
+
+/// Sends one gRPC frame holding `message` to `path` over a raw HTTP/2 connection, and
+/// returns the answer's `grpc-status` and `grpc-message` (from the headers of a
+/// trailers-only answer, or from the trailers).
+async fn raw_call(url: &str, path: &str, bearer: &str, message: &[u8]) -> (String, String) {
+    let addr = url.trim_start_matches("http://");
+    let tcp = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connects");
+    let (client, connection) = h2::client::handshake(tcp).await.expect("handshake");
+    let driver = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let mut client = client.ready().await.expect("ready");
+    let request = http::Request::builder()
+        .method("POST")
+        .uri(format!("http://{addr}{path}"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .header("authorization", format!("Bearer {bearer}"))
+        .body(())
+        .expect("a request");
+    let (response, mut body) = client.send_request(request, false).expect("sent");
+    let mut frame = vec![0_u8];
+    frame.extend_from_slice(&u32::try_from(message.len()).expect("small").to_be_bytes());
+    frame.extend_from_slice(message);
+    body.send_data(frame.into(), true).expect("body sent");
+    let response = tokio::time::timeout(Duration::from_secs(10), response)
+        .await
+        .expect("answered in time")
+        .expect("an answer");
+    let headers = response.headers().clone();
+    let mut answer = response.into_body();
+    while let Some(chunk) = answer.data().await {
+        let chunk = chunk.expect("a chunk");
+        let _ = answer.flow_control().release_capacity(chunk.len());
+    }
+    let trailers = answer
+        .trailers()
+        .await
+        .expect("trailers")
+        .unwrap_or_default();
+    driver.abort();
+    let field = |name: &str| {
+        trailers
+            .get(name)
+            .or_else(|| headers.get(name))
+            .map(|v| v.to_str().expect("ascii").to_owned())
+            .unwrap_or_default()
+    };
+    (
+        field("grpc-status"),
+        percent_decoded(&field("grpc-message")),
+    )
+}
+
+/// `grpc-message` is percent-encoded.
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).expect("utf-8")
+}
+
+#[tokio::test]
+async fn a_malformed_request_body_is_invalid_argument_not_internal() {
+    let app = crate::helpers::spawn_app(keyward_store::testing::TestBackend::Sqlite).await;
+    let key = app.operator_key.clone().expect("the operator key");
+    for (path, body) in [
+        (
+            "/keyward.v1.ApiKeyService/VerifyApiKey",
+            &[0xff_u8, 0xff, 0xff][..],
+        ),
+        (
+            "/keyward.v1.AccountService/ListAccounts",
+            &[0x0a_u8, 0x05, 0x61][..],
+        ),
+    ] {
+        let (status, message) = raw_call(&app.url, path, &key, body).await;
+        assert_eq!(
+            status, "3",
+            "{path}: INVALID_ARGUMENT, not INTERNAL ({message})"
+        );
+        let type_name = path.rsplit('/').next().expect("a method");
+        assert!(
+            message.contains(&format!(
+                "is not a valid {type_name}Request protobuf message"
+            )),
+            "{path}: {message}"
+        );
+    }
+}
