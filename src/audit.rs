@@ -155,7 +155,7 @@ impl FailureCounter {
                     key_id,
                 } => (
                     account_id.to_string(),
-                    format!("accounts/{account_id}/users/{user_id}/apiKeys/{key_id}"),
+                    crate::auth::principal::api_key_name(&account_id, &user_id, &key_id),
                 ),
                 Against::ClientId(client_id) => {
                     match store.get_credential_by_client_id(&client_id).await {

@@ -42,6 +42,12 @@ pub enum PrincipalKind {
     },
 }
 
+/// The resource name of an API key: `accounts/{account}/users/{user}/apiKeys/{key}`. The
+/// one place it is made (the edge's `convert::key_name` and the audit log call it).
+pub fn api_key_name(account_id: &str, user_id: &str, key_id: &str) -> String {
+    format!("accounts/{account_id}/users/{user_id}/apiKeys/{key_id}")
+}
+
 impl Principal {
     /// Resource name of the credential the caller presented, for audit events:
     /// `accounts/{a}/users/{u}/apiKeys/{k}` or `accounts/{a}/credentials/{c}`.
@@ -49,10 +55,7 @@ impl Principal {
         match &self.kind {
             PrincipalKind::User {
                 user_id, key_id, ..
-            } => format!(
-                "accounts/{}/users/{user_id}/apiKeys/{key_id}",
-                self.account_id
-            ),
+            } => api_key_name(&self.account_id, user_id, key_id),
             PrincipalKind::Client { credential_id } => {
                 format!("accounts/{}/credentials/{credential_id}", self.account_id)
             }

@@ -163,7 +163,7 @@ pub fn api_key_name(key: &ApiKey) -> String {
 
 /// `accounts/{account}/users/{user}/apiKeys/{key}`.
 pub fn key_name(account_id: &str, user_id: &str, key_id: &str) -> String {
-    format!("accounts/{account_id}/users/{user_id}/apiKeys/{key_id}")
+    crate::auth::principal::api_key_name(account_id, user_id, key_id)
 }
 
 /// An API key as the API shows it at `now` (never the key itself).
