@@ -49,6 +49,7 @@ pub async fn bootstrap(
             client_id_prefix: format!("{OPERATOR_ACCOUNT_ID}-"),
             verified: true,
             operator: true,
+            entitled_api_set_ids: Vec::new(),
         },
         NewUser {
             account_id: OPERATOR_ACCOUNT_ID.to_owned(),

@@ -5,6 +5,8 @@
 //!
 //! - [`Scope`]: the API-set question ("may it use this set, or this method?"), the one
 //!   API-set rule for keys and client credentials, for Keyward's own RPCs and for gateways;
+//! - [`Entitlements`] and [`usable_api_sets`]: the sets a credential holds count only while
+//!   its account is entitled to them;
 //! - [`judge_api_key`]: a key whose secret matched — revoked, expired, owner, then scope;
 //! - [`judge_client`]: a client secret or signature that matched — expiry, then state;
 //! - [`hmac_timestamp_fresh`]: the ±[`HMAC_WINDOW`] rule for signed requests.
@@ -13,6 +15,7 @@ use chrono::{DateTime, Duration, Utc};
 use keyward_store::{ApiKeyState, CredentialState, UserState};
 
 use crate::auth::Authority;
+use crate::identity::BUILTIN_API_SET_PREFIX;
 
 /// How far an HMAC-signed request's timestamp may be from the server clock, either way.
 pub const HMAC_WINDOW: Duration = Duration::seconds(300);
@@ -43,6 +46,52 @@ impl Scope<'_> {
     }
 }
 
+/// The platform API sets an account may use: its entitlements, set by operators. Keyward's
+/// built-in `keyward.*` sets are not entitlements and are always usable (their own rule
+/// decides who may hold them); the operator account is entitled to every set.
+#[derive(Debug, Clone, Copy)]
+pub enum Entitlements<'a> {
+    /// Every API set (the operator account).
+    Every,
+    /// These platform sets, sorted (nothing for an account that no longer exists).
+    Only(&'a [String]),
+}
+
+impl<'a> Entitlements<'a> {
+    /// What an account may use: every set for the operator account, else its entitled
+    /// platform sets (sorted).
+    pub fn of_account(operator: bool, entitled_api_set_ids: &'a [String]) -> Self {
+        if operator {
+            Entitlements::Every
+        } else {
+            Entitlements::Only(entitled_api_set_ids)
+        }
+    }
+
+    /// Whether the account may use the API set `id`.
+    pub fn cover(&self, id: &str) -> bool {
+        match self {
+            Entitlements::Every => true,
+            Entitlements::Only(ids) => {
+                id.starts_with(BUILTIN_API_SET_PREFIX)
+                    || ids
+                        .binary_search_by(|entitled| entitled.as_str().cmp(id))
+                        .is_ok()
+            }
+        }
+    }
+}
+
+/// The API sets a credential holding `held` may use now: those its account is entitled to.
+/// A credential keeps the sets it was granted; taking an entitlement away stops them from
+/// counting, giving it back makes them count again, and nothing else.
+pub fn usable_api_sets<'a>(
+    held: &'a [String],
+    entitlements: Entitlements<'a>,
+) -> impl Iterator<Item = &'a String> + 'a {
+    held.iter().filter(move |id| entitlements.cover(id))
+}
+
 /// Why a known, correctly presented API key may not be used. Shared by authentication and
 /// `VerifyApiKey`, so both judge keys the same way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +120,8 @@ pub struct KeyFacts<'a> {
     pub owner_may_hold_keys: bool,
     /// The API sets the key holds.
     pub api_set_ids: &'a [String],
+    /// What its account is entitled to use.
+    pub entitlements: Entitlements<'a>,
 }
 
 /// Whether an owner with these roles may hold API keys: administrators (the built-in role)
@@ -102,7 +153,7 @@ pub fn judge_api_key(
     if key.owner != Some(UserState::Active) || !key.owner_may_hold_keys {
         return Err(KeyRefusal::OwnerDisabled);
     }
-    if !scope.permits(key.api_set_ids) {
+    if !scope.permits(usable_api_sets(key.api_set_ids, key.entitlements)) {
         return Err(KeyRefusal::ApiSetNotAllowed);
     }
     Ok(())
@@ -162,14 +213,53 @@ mod tests {
         DateTime::from_timestamp(1_800_000_000 + seconds, 0).unwrap()
     }
 
-    fn usable(api_set_ids: &[String]) -> KeyFacts<'_> {
+    fn usable_key(api_set_ids: &[String]) -> KeyFacts<'_> {
         KeyFacts {
             state: ApiKeyState::Active,
             expire_time: Some(at(3600)),
             owner: Some(UserState::Active),
             owner_may_hold_keys: true,
             api_set_ids,
+            entitlements: Entitlements::Every,
         }
+    }
+
+    #[test]
+    fn held_sets_count_only_while_the_account_is_entitled_to_them() {
+        let held = vec![
+            "billing".to_owned(),
+            "keyward.verify".to_owned(),
+            "reports".to_owned(),
+        ];
+        let entitled = vec!["reports".to_owned(), "shipping".to_owned()];
+        let usable: Vec<&String> = usable_api_sets(&held, Entitlements::Only(&entitled)).collect();
+        assert_eq!(
+            usable,
+            ["keyward.verify", "reports"],
+            "built-in sets always count"
+        );
+        assert_eq!(usable_api_sets(&held, Entitlements::Every).count(), 3);
+        assert_eq!(
+            usable_api_sets(&held, Entitlements::Only(&[])).collect::<Vec<_>>(),
+            ["keyward.verify"]
+        );
+
+        let key = KeyFacts {
+            entitlements: Entitlements::Only(&entitled),
+            ..usable_key(&held)
+        };
+        assert_eq!(judge_api_key(&key, at(0), Scope::ApiSet("reports")), Ok(()));
+        assert_eq!(
+            judge_api_key(&key, at(0), Scope::ApiSet("billing")),
+            Err(KeyRefusal::ApiSetNotAllowed),
+            "held, but no longer entitled"
+        );
+        assert_eq!(
+            judge_api_key(&key, at(0), Scope::ApiSet("shipping")),
+            Err(KeyRefusal::ApiSetNotAllowed),
+            "entitled, but never granted"
+        );
+        assert_eq!(judge_api_key(&key, at(0), Scope::Validity), Ok(()));
     }
 
     #[test]
@@ -188,7 +278,7 @@ mod tests {
     #[test]
     fn a_key_is_judged_on_its_state_then_its_owner_then_its_api_sets() {
         let sets = vec!["billing".to_owned(), "reports".to_owned()];
-        let key = usable(&sets);
+        let key = usable_key(&sets);
         assert_eq!(judge_api_key(&key, at(0), Scope::ApiSet("billing")), Ok(()));
         assert_eq!(
             judge_api_key(&key, at(0), Scope::ApiSet("shipping")),

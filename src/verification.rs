@@ -17,7 +17,8 @@ use keyward_store::Store;
 use crate::auth::authenticate::ClientMatch;
 use crate::auth::memo::Question;
 use crate::error::ServiceError;
-use crate::index::{Catalog, Material, VerificationIndex, id_text};
+use crate::index::facts::entitlements_of;
+use crate::index::{Catalog, CredentialFacts, Material, VerificationIndex, id_text};
 use crate::judgement::{self, ClientRefusal, HMAC_WINDOW, Scope};
 use crate::sealing::MasterKeys;
 use crate::validate::names;
@@ -97,6 +98,20 @@ impl Asked {
         let catalog = self.catalog(index).await?;
         Ok(self.scope(catalog.as_deref()).permits(held))
     }
+}
+
+/// The API sets a client credential may use now: those it holds that its account is
+/// entitled to ([`judgement::usable_api_sets`]), sorted.
+pub async fn usable_client_api_sets(
+    index: &VerificationIndex,
+    credential: &CredentialFacts,
+) -> Result<Vec<String>, ServiceError> {
+    let account = index.account(&credential.account).await?;
+    Ok(
+        judgement::usable_api_sets(&credential.api_set_ids, entitlements_of(account.as_deref()))
+            .cloned()
+            .collect(),
+    )
 }
 
 /// A method name as API sets list them: 1 to 200 characters, no whitespace or control

@@ -37,9 +37,11 @@ use super::principal::{Principal, PrincipalKind};
 use super::throttle::{Budget, Throttle};
 use crate::clock::SharedClock;
 use crate::error::ServiceError;
+use crate::index::facts::entitlements_of;
 use crate::index::{ApiKeyFacts, CredentialFacts, Material, ProvenKey, VerificationIndex};
 use crate::judgement::{
     self, ClientRefusal, KeyFacts, KeyRefusal, Scope, client_expire_time, may_hold_keys,
+    usable_api_sets,
 };
 use crate::usage::{UsageRecorder, UsageTarget};
 
@@ -97,6 +99,9 @@ pub struct KnownKey {
     pub owner: Owner,
     /// Whether the key's account is the operator account.
     pub operator_account: bool,
+    /// The API sets the key may use now: those it holds that its account is entitled to,
+    /// sorted.
+    pub usable_api_set_ids: Vec<String>,
     /// The resource names a decision about the key shows, made once (by the edge).
     names: std::sync::OnceLock<KeyNames>,
 }
@@ -117,8 +122,8 @@ pub struct KeyNames {
 impl KnownKey {
     /// The names a decision shows, made by `make` the first time: a remembered judgement
     /// formats them once, not on every answer.
-    pub fn names(&self, make: impl FnOnce(&ApiKeyFacts) -> KeyNames) -> &KeyNames {
-        self.names.get_or_init(|| make(&self.key))
+    pub fn names(&self, make: impl FnOnce(&KnownKey) -> KeyNames) -> &KeyNames {
+        self.names.get_or_init(|| make(self))
     }
 }
 
@@ -462,11 +467,8 @@ impl Authenticator {
             }
         }
         let owner = self.owner(&facts).await?;
-        let operator_account = self
-            .index
-            .account(&facts.account)
-            .await?
-            .is_some_and(|account| account.operator);
+        let account = self.index.account(&facts.account).await?;
+        let entitlements = entitlements_of(account.as_deref());
         let now = self.clock.now();
         let verdict = judgement::judge_api_key(
             &KeyFacts {
@@ -478,10 +480,15 @@ impl Authenticator {
                     owner.authorities.iter().map(String::as_str),
                 ),
                 api_set_ids: &facts.api_set_ids,
+                entitlements,
             },
             now,
             scope,
         );
+        let usable_api_set_ids = usable_api_sets(&facts.api_set_ids, entitlements)
+            .cloned()
+            .collect();
+        let operator_account = account.is_some_and(|account| account.operator);
         if verdict.is_ok() {
             self.usage.note(UsageTarget::ApiKey(facts.id.clone()), now);
         }
@@ -490,6 +497,7 @@ impl Authenticator {
                 key: facts,
                 owner,
                 operator_account,
+                usable_api_set_ids,
                 names: std::sync::OnceLock::new(),
             }),
             verdict,
@@ -541,12 +549,13 @@ impl Authenticator {
             key,
             owner,
             operator_account,
+            usable_api_set_ids,
             ..
         } = &*known;
         let principal = Principal {
             account_id: key.account_id.to_string(),
             operator_account: *operator_account,
-            api_sets: key.api_set_ids.iter().cloned().collect(),
+            api_sets: usable_api_set_ids.iter().cloned().collect(),
             kind: PrincipalKind::User {
                 user_id: key.user_id.to_string(),
                 key_id: key.id.to_string(),
@@ -573,18 +582,18 @@ impl Authenticator {
             }
         };
         let credential = matched.credential;
-        if !Scope::ApiSet(api_set).permits(&credential.api_set_ids) {
+        let account = self.index.account(&credential.account).await?;
+        let api_sets: BTreeSet<String> =
+            usable_api_sets(&credential.api_set_ids, entitlements_of(account.as_deref()))
+                .cloned()
+                .collect();
+        if !Scope::ApiSet(api_set).permits(&api_sets) {
             return Err(api_set_not_allowed(api_set));
         }
-        let operator_account = self
-            .index
-            .account(&credential.account)
-            .await?
-            .is_some_and(|account| account.operator);
         Ok(Principal {
             account_id: credential.account_id.to_string(),
-            operator_account,
-            api_sets: credential.api_set_ids.iter().cloned().collect(),
+            operator_account: account.is_some_and(|account| account.operator),
+            api_sets,
             kind: PrincipalKind::Client {
                 credential_id: credential.id.to_string(),
             },

@@ -5,6 +5,7 @@
 //! - [`policy`]: the authorization table, RPC by RPC;
 //! - [`principal`]: the resolved caller and the one `authorize` function
 //!   handlers call with the account a request touches;
+//! - [`grants`]: the one rule for which API sets a caller may grant;
 //! - [`authenticate`]: presented API keys and client secrets, found in the verification
 //!   index, proven (remembered digest or argon2) and judged;
 //! - [`hashing`]: argon2id on a pool of its own with bounded queues;
@@ -12,6 +13,7 @@
 //! - [`memo`]: outcomes of tokens presented before, kept while nothing changed.
 
 pub mod authenticate;
+pub mod grants;
 pub mod hashing;
 pub mod layer;
 pub mod memo;

@@ -217,6 +217,34 @@ policies! {
     "ApiKeyService" / "DeleteApiSet" => ApiKeys, Operator;
 }
 
+/// A request field that needs more than its RPC's rule to be set: the rule the caller must
+/// satisfy as well, in the account the request touches.
+#[derive(Debug)]
+pub struct FieldPolicy {
+    /// Fully-qualified method, `/keyward.v1.Service/Method`.
+    pub method: &'static str,
+    /// The field, as an update-mask path.
+    pub field: &'static str,
+    /// What the caller must be to set it.
+    pub rule: Rule,
+}
+
+/// Every field with a rule of its own.
+pub static FIELD_POLICIES: &[FieldPolicy] = &[
+    // Administrators rename their own account; what it may use is the operators' call.
+    FieldPolicy {
+        method: "/keyward.v1.AccountService/UpdateAccount",
+        field: "entitled_api_sets",
+        rule: Operator,
+    },
+    // Anyone reads the catalog; what an account may use is its members' business.
+    FieldPolicy {
+        method: "/keyward.v1.ApiKeyService/ListApiSets",
+        field: "available_in",
+        rule: Member,
+    },
+];
+
 /// The table row of a request path, if it is a Keyward RPC.
 pub fn policy_for(path: &str) -> Option<&'static RpcPolicy> {
     static BY_METHOD: std::sync::LazyLock<
@@ -236,6 +264,14 @@ mod tests {
         let mut table: Vec<String> = POLICIES.iter().map(|p| p.method.to_owned()).collect();
         table.sort();
         assert_eq!(table, declared, "one row per declared RPC, none twice");
+    }
+
+    #[test]
+    fn every_field_rule_names_an_rpc_of_the_table_and_is_stricter_than_it() {
+        for field in FIELD_POLICIES {
+            let rpc = policy_for(field.method).expect("an RPC of the table");
+            assert_ne!(rpc.rule, field.rule, "{}: {}", field.method, field.field);
+        }
     }
 
     #[test]

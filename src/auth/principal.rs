@@ -147,10 +147,49 @@ impl Caller {
         account_id: &str,
         user_id: Option<&str>,
     ) -> Result<(), ServiceError> {
+        if self.satisfies(self.policy.rule, account_id, user_id) {
+            Ok(())
+        } else {
+            Err(self.denied())
+        }
+    }
+
+    /// Applies the rule of a request field that has one of its own
+    /// ([`FIELD_POLICIES`](super::policy::FIELD_POLICIES)), for a request touching
+    /// `account_id` that sets `field` (an update-mask path). Fields without a row of their
+    /// own need nothing more than the RPC's rule.
+    pub fn authorize_field(&self, account_id: &str, field: &str) -> Result<(), ServiceError> {
+        let Some(row) = super::policy::FIELD_POLICIES
+            .iter()
+            .find(|row| row.method == self.policy.method && row.field == field)
+        else {
+            return Ok(());
+        };
+        if self.satisfies(row.rule, account_id, None) {
+            return Ok(());
+        }
+        let who = match row.rule {
+            Rule::Operator => "operators".to_owned(),
+            Rule::Administrator => "administrators of the resource's account".to_owned(),
+            Rule::Authority(authority)
+            | Rule::OwnUser(authority)
+            | Rule::OwnUserOrAdministrator(authority) => {
+                format!("holders of {}", authority.as_str())
+            }
+            Rule::Member => "members of the resource's account".to_owned(),
+            Rule::Authenticated => "authenticated callers".to_owned(),
+        };
+        Err(ServiceError::PermissionDenied {
+            reason: "PERMISSION_DENIED",
+            message: format!("only {who} may set `{field}`"),
+        })
+    }
+
+    fn satisfies(&self, rule: Rule, account_id: &str, user_id: Option<&str>) -> bool {
         let p = &self.principal;
         let own_account = p.account_id == account_id;
         let own_user = own_account && user_id.is_some() && p.user_id() == user_id;
-        let allowed = match self.policy.rule {
+        match rule {
             Rule::Operator => p.is_operator(),
             Rule::Authenticated => true,
             Rule::Member => own_account || p.is_operator(),
@@ -160,8 +199,7 @@ impl Caller {
             Rule::OwnUserOrAdministrator(authority) => {
                 (own_user && p.has_authority(authority)) || (own_account && p.is_administrator())
             }
-        };
-        if allowed { Ok(()) } else { Err(self.denied()) }
+        }
     }
 
     /// PERMISSION_DENIED for this RPC, worded from the rule alone.

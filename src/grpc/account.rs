@@ -286,6 +286,8 @@ impl AccountService for AccountServiceImpl {
             NAME_MAX,
         )?;
         let administrator_email = validate::email("administrator.email", &administrator.email)?;
+        let entitled_api_set_ids =
+            entitlements("account.entitled_api_sets", &account.entitled_api_sets)?;
 
         let claim = match idempotency::begin(self.store(), &self.state.clock, request_key).await? {
             Begun::Claimed(claim) => claim,
@@ -318,6 +320,7 @@ impl AccountService for AccountServiceImpl {
                     client_id_prefix,
                     verified: false,
                     operator: false,
+                    entitled_api_set_ids,
                 },
                 NewUser {
                     account_id: account_id.clone(),
@@ -425,8 +428,11 @@ impl AccountService for AccountServiceImpl {
         let mask = validate::update_mask(
             "update_mask",
             req.update_mask.as_ref().map(|m| m.paths.as_slice()),
-            &["display_name"],
+            &["display_name", "entitled_api_sets"],
         )?;
+        for path in &mask {
+            caller.authorize_field(&account_id, path)?;
+        }
         let mut update = AccountUpdate::default();
         if mask.iter().any(|p| p == "display_name") {
             update.display_name = Some(validate::display_name(
@@ -434,6 +440,24 @@ impl AccountService for AccountServiceImpl {
                 &account.display_name,
                 NAME_MAX,
             )?);
+        }
+        if mask.iter().any(|p| p == "entitled_api_sets") {
+            update.entitled_api_set_ids = Some(entitlements(
+                "account.entitled_api_sets",
+                &account.entitled_api_sets,
+            )?);
+            let current = self
+                .store()
+                .get_account(&account_id)
+                .await
+                .map_err(ServiceError::from)?;
+            if current.operator {
+                return Err(ServiceError::FailedPrecondition {
+                    reason: "OPERATOR_ACCOUNT",
+                    message: "the operator account is entitled to every API set; its entitlements cannot be set".to_owned(),
+                }
+                .into());
+            }
         }
         let revision = validate::etag("account.etag", &account.etag)?;
         let updated = self
@@ -446,7 +470,19 @@ impl AccountService for AccountServiceImpl {
             &caller,
             &account_id,
             &account.name,
-            "account updated",
+            &if mask.iter().any(|p| p == "entitled_api_sets") {
+                format!(
+                    "account updated ({}); entitled API sets now: {}",
+                    mask.join(", "),
+                    if updated.entitled_api_set_ids.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        updated.entitled_api_set_ids.join(", ")
+                    }
+                )
+            } else {
+                format!("account updated ({})", mask.join(", "))
+            },
         )
         .await;
         Ok(Response::new(UpdateAccountResponse {
@@ -889,4 +925,23 @@ impl AccountService for AccountServiceImpl {
             ),
         }))
     }
+}
+
+/// The entitlements a request sets (`apiSets/{api_set}` names in `field`): platform API
+/// sets only, deduplicated and sorted; whether each exists is checked by the store.
+fn entitlements(field: &str, names_: &[String]) -> Result<Vec<String>, ServiceError> {
+    let mut ids = std::collections::BTreeSet::new();
+    for name in names_ {
+        let id = names::api_set(field, name)?;
+        if id.starts_with(crate::identity::BUILTIN_API_SET_PREFIX) {
+            return Err(ServiceError::invalid(
+                field,
+                format!(
+                    "{name} is one of Keyward's built-in API sets, which are not entitlements: every account may use them, by their own rule"
+                ),
+            ));
+        }
+        ids.insert(id);
+    }
+    Ok(ids.into_iter().collect())
 }

@@ -24,13 +24,15 @@ use keyward_store::{
 use prost::Message;
 use secrecy::ExposeSecret;
 
-use super::{convert, grantable_api_sets, pb};
+use super::{convert, pb};
 use crate::audit::record_success;
+use crate::auth::grants::{grantable_api_sets, may_grant};
 use crate::auth::{Caller, KeyJudgement, KeyRefusal};
 use crate::error::ServiceError;
 use crate::idempotency::{self, Begun};
 use crate::identity::{KeyRequest, issue_api_key};
 use crate::index::ApiKeyFacts;
+use crate::judgement::Entitlements;
 use crate::startup::AppState;
 use crate::validate::{self, names, required};
 use crate::verification::{Asked, is_method};
@@ -262,7 +264,15 @@ impl ApiKeyService for ApiKeyServiceImpl {
         let api_key = required("api_key", req.api_key)?;
         let display_name = key_display_name("api_key.display_name", &api_key.display_name)?;
         let description = validate::text("api_key.description", &api_key.description, 1000)?;
-        let api_set_ids = grantable_api_sets("api_key.api_sets", &api_key.api_sets, &caller)?;
+        let api_set_ids = grantable_api_sets(
+            &self.state.index,
+            &self.state.store,
+            &account_id,
+            "api_key.api_sets",
+            &api_key.api_sets,
+            &caller.principal,
+        )
+        .await?;
         let now = self.state.clock.now();
         let expire_time = expiry(api_key.expire_time.as_ref(), req.ttl.as_ref(), now)?;
         let claim =
@@ -531,14 +541,46 @@ impl ApiKeyService for ApiKeyServiceImpl {
             after: validate::page_token("page_token", &req.page_token)?,
             limit: validate::page_size("page_size", req.page_size)?,
         };
+        let available_in = match req.available_in.as_str() {
+            "" => None,
+            "accounts/-" => Some(caller.principal.account_id.clone()),
+            name => Some(names::account("available_in", name)?),
+        };
+        // Permission before existence: the rule first, then the account.
+        let account = match &available_in {
+            None => None,
+            Some(account_id) => {
+                caller.authorize_field(account_id, "available_in")?;
+                Some(
+                    self.state
+                        .store
+                        .get_account(account_id)
+                        .await
+                        .map_err(ServiceError::from)?,
+                )
+            }
+        };
         let found = self
             .state
             .store
             .list_api_sets(page)
             .await
             .map_err(ServiceError::from)?;
+        let available = |id: &str| match &account {
+            None => true,
+            Some(account) => {
+                let entitlements =
+                    Entitlements::of_account(account.operator, &account.entitled_api_set_ids);
+                may_grant(&caller.principal, entitlements, id).is_ok()
+            }
+        };
         Ok(Response::new(ListApiSetsResponse {
-            api_sets: found.items.iter().map(convert::api_set).collect(),
+            api_sets: found
+                .items
+                .iter()
+                .filter(|set| available(&set.id))
+                .map(convert::api_set)
+                .collect(),
             next_page_token: convert::next_page_token(found.next_after.as_deref()),
         }))
     }

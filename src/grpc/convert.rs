@@ -59,6 +59,11 @@ pub fn account(account: &Account) -> pb::Account {
         create_time: Some(timestamp(account.create_time)),
         update_time: Some(timestamp(account.update_time)),
         etag: etag_of(account.revision),
+        entitled_api_sets: account
+            .entitled_api_set_ids
+            .iter()
+            .map(|id| api_set_name(id))
+            .collect(),
     }
 }
 
@@ -261,6 +266,7 @@ pub fn invalid_decision() -> pb::Decision {
 /// The decision about an identified client credential: valid when `reason` is None.
 pub fn client_decision(
     credential: &CredentialFacts,
+    usable_api_set_ids: &[String],
     version: i32,
     expire_time: Option<DateTime<Utc>>,
     reason: Option<pb::decision::Reason>,
@@ -272,8 +278,7 @@ pub fn client_decision(
         account: account_name(&credential.account_id),
         user: String::new(),
         client_id: credential.client_id.to_string(),
-        api_sets: credential
-            .api_set_ids
+        api_sets: usable_api_set_ids
             .iter()
             .map(|id| api_set_name(id))
             .collect(),
@@ -310,11 +315,15 @@ pub fn api_key_decision(judgement: &KeyJudgement) -> pb::Decision {
         Err(refusal) => key_reason(*refusal),
     };
     let usable = matches!(verdict, Ok(()) | Err(KeyRefusal::ApiSetNotAllowed));
-    let names = known.names(|key| KeyNames {
-        principal: key_name(&key.account_id, &key.user_id, &key.id),
-        account: account_name(&key.account_id),
-        user: user_name(&key.account_id, &key.user_id),
-        api_sets: key.api_set_ids.iter().map(|id| api_set_name(id)).collect(),
+    let names = known.names(|known| KeyNames {
+        principal: key_name(&known.key.account_id, &known.key.user_id, &known.key.id),
+        account: account_name(&known.key.account_id),
+        user: user_name(&known.key.account_id, &known.key.user_id),
+        api_sets: known
+            .usable_api_set_ids
+            .iter()
+            .map(|id| api_set_name(id))
+            .collect(),
     });
     pb::Decision {
         valid: verdict.is_ok(),

@@ -19,6 +19,7 @@ use prost::Message;
 use secrecy::ExposeSecret;
 use tonic::{Request, Response, Status};
 
+use super::convert;
 use super::pb::credential_service_server::CredentialService;
 use super::pb::{
     self, CreateCredentialRequest, CreateCredentialResponse, DeleteCredentialRequest,
@@ -29,10 +30,10 @@ use super::pb::{
     VerifyClientSecretRequest, VerifyClientSecretResponse, VerifyHmacSignatureRequest,
     VerifyHmacSignatureResponse,
 };
-use super::{convert, grantable_api_sets};
 use crate::audit::record_success;
 use crate::auth::Caller;
 use crate::auth::authenticate::{ClientJudgement, ClientMatch, parse_basic};
+use crate::auth::grants::grantable_api_sets;
 use crate::error::ServiceError;
 use crate::idempotency::{self, Begun};
 use crate::identity::generated_id;
@@ -43,6 +44,7 @@ use crate::usage::UsageTarget;
 use crate::validate::{self, names, required};
 use crate::verification::{
     Asked, HmacJudgement, HmacRefusal, HmacRequest, check_hmac_request, claim_nonce, judge_hmac,
+    usable_client_api_sets,
 };
 
 /// Longest grace period a renewal may ask for.
@@ -217,9 +219,16 @@ fn write_error(err: StoreError) -> ServiceError {
 
 /// The decision about a client whose secret matched, given its refusal (if any) and
 /// whether it may use the asked scope.
-fn decision_for(matched: &ClientMatch, refusal: Option<pb::decision::Reason>) -> pb::Decision {
+/// The decision about a credential whose secret or signature matched, showing the API sets
+/// it may use now (`usable`, from [`usable_client_api_sets`]).
+fn decision_for(
+    matched: &ClientMatch,
+    usable: &[String],
+    refusal: Option<pb::decision::Reason>,
+) -> pb::Decision {
     convert::client_decision(
         &matched.credential,
+        usable,
         matched.version,
         matched.expire_time(),
         refusal,
@@ -255,7 +264,15 @@ impl CredentialService for CredentialServiceImpl {
         let application =
             validate::display_name("credential.application", &credential.application, 100)?;
         let scheme = scheme_from_pb("credential.scheme", credential.scheme)?;
-        let api_set_ids = grantable_api_sets("credential.api_sets", &credential.api_sets, &caller)?;
+        let api_set_ids = grantable_api_sets(
+            &self.state.index,
+            &self.state.store,
+            &account_id,
+            "credential.api_sets",
+            &credential.api_sets,
+            &caller.principal,
+        )
+        .await?;
         let expire_time = validate::future_time(
             "credential.expire_time",
             credential.expire_time.as_ref(),
@@ -454,11 +471,17 @@ impl CredentialService for CredentialServiceImpl {
                     )?);
                 }
                 _ => {
-                    update.api_set_ids = Some(grantable_api_sets(
-                        "credential.api_sets",
-                        &credential.api_sets,
-                        &caller,
-                    )?);
+                    update.api_set_ids = Some(
+                        grantable_api_sets(
+                            &self.state.index,
+                            &self.state.store,
+                            &account_id,
+                            "credential.api_sets",
+                            &credential.api_sets,
+                            &caller.principal,
+                        )
+                        .await?,
+                    );
                 }
             }
         }
@@ -676,16 +699,16 @@ impl CredentialService for CredentialServiceImpl {
             }
             ClientJudgement::RefusedMatched(refusal, matched) => {
                 self.failed(&caller, &matched.credential, client_reason(refusal));
-                decision_for(&matched, Some(client_reason(refusal)))
+                let usable = usable_client_api_sets(&self.state.index, &matched.credential).await?;
+                decision_for(&matched, &usable, Some(client_reason(refusal)))
             }
             ClientJudgement::Valid(matched) => {
-                if asked
-                    .allows(&self.state.index, &matched.credential.api_set_ids)
-                    .await?
-                {
-                    decision_for(&matched, None)
+                let usable = usable_client_api_sets(&self.state.index, &matched.credential).await?;
+                if asked.allows(&self.state.index, &usable).await? {
+                    decision_for(&matched, &usable, None)
                 } else {
-                    decision_for(&matched, Some(pb::decision::Reason::ApiSetNotAllowed))
+                    let reason = pb::decision::Reason::ApiSetNotAllowed;
+                    decision_for(&matched, &usable, Some(reason))
                 }
             }
         };
@@ -732,27 +755,27 @@ impl CredentialService for CredentialServiceImpl {
                     HmacRefusal::StaleTimestamp => pb::decision::Reason::StaleTimestamp,
                 };
                 self.failed(&caller, &matched.credential, reason);
-                decision_for(&matched, Some(reason))
+                let usable = usable_client_api_sets(&self.state.index, &matched.credential).await?;
+                decision_for(&matched, &usable, Some(reason))
             }
             HmacJudgement::Matched {
                 matched,
                 refusal: None,
                 header,
             } => {
-                if !asked
-                    .allows(&self.state.index, &matched.credential.api_set_ids)
-                    .await?
-                {
-                    decision_for(&matched, Some(pb::decision::Reason::ApiSetNotAllowed))
+                let usable = usable_client_api_sets(&self.state.index, &matched.credential).await?;
+                if !asked.allows(&self.state.index, &usable).await? {
+                    let reason = pb::decision::Reason::ApiSetNotAllowed;
+                    decision_for(&matched, &usable, Some(reason))
                 } else if !claim_nonce(&self.state.store, &matched.credential.id, &header, now)
                     .await?
                 {
                     let reason = pb::decision::Reason::ReplayedNonce;
                     self.failed(&caller, &matched.credential, reason);
-                    decision_for(&matched, Some(reason))
+                    decision_for(&matched, &usable, Some(reason))
                 } else {
                     self.secret_used(&matched).await;
-                    decision_for(&matched, None)
+                    decision_for(&matched, &usable, None)
                 }
             }
         };

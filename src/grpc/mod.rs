@@ -24,68 +24,6 @@ pub mod pb {
         include_bytes!(concat!(env!("OUT_DIR"), "/keyward_descriptor.bin"));
 }
 
-/// The API sets a caller asks to grant a new credential or key: at least one, each a
-/// well-formed `apiSets/{api_set}`, deduplicated and sorted; and never more than the calling
-/// credential itself may hand out, so a narrow key never mints a broader one:
-///
-/// - Keyward's built-in sets (`keyward.*`, power over Keyward itself) only if the calling
-///   credential holds them.
-/// - The platform's API sets from the catalog: a *management* credential (one holding only
-///   built-in sets, as every account's first administrator key does) may grant any of them,
-///   the RPC's authority deciding who may grant at all; a credential *confined* to some
-///   platform sets may grant only those.
-/// - A confined credential cannot create an unconfined one that could grant in turn (built-in
-///   sets only, among them `keyward.api-keys` or `keyward.credentials`): confinement is
-///   inherited.
-///
-/// Whether each platform set exists is checked by the store, in the same transaction as the
-/// write.
-pub fn grantable_api_sets(
-    field: &str,
-    names_: &[String],
-    caller: &crate::auth::Caller,
-) -> Result<Vec<String>, crate::error::ServiceError> {
-    use crate::auth::BuiltinApiSet;
-    use crate::error::ServiceError;
-    use crate::identity::BUILTIN_API_SET_PREFIX;
-
-    let builtin = |id: &str| id.starts_with(BUILTIN_API_SET_PREFIX);
-    if names_.is_empty() {
-        return Err(ServiceError::invalid(
-            field,
-            "must name at least one API set",
-        ));
-    }
-    let mut ids = std::collections::BTreeSet::new();
-    for name in names_ {
-        ids.insert(crate::validate::names::api_set(field, name)?);
-    }
-    let held = &caller.principal.api_sets;
-    let confined = held.iter().any(|id| !builtin(id));
-    let not_held = |message: String| ServiceError::PermissionDenied {
-        reason: "API_SET_NOT_HELD",
-        message,
-    };
-    if let Some(missing) = ids
-        .iter()
-        .find(|id| (builtin(id) || confined) && !held.contains(*id))
-    {
-        return Err(not_held(format!(
-            "the calling credential can only grant API sets it holds itself; it does not hold {missing}"
-        )));
-    }
-    let grants = [BuiltinApiSet::ApiKeys.id(), BuiltinApiSet::Credentials.id()];
-    if confined
-        && ids.iter().all(|id| builtin(id))
-        && ids.iter().any(|id| grants.contains(&id.as_str()))
-    {
-        return Err(not_held(
-            "a credential confined to platform API sets cannot create one that may grant any platform API set: include at least one of its platform API sets".to_owned(),
-        ));
-    }
-    Ok(ids.into_iter().collect())
-}
-
 /// For RPCs whose behaviour is not built yet: applies the authorization
 /// table to the resource the request names (so it holds for them too), then
 /// answers UNIMPLEMENTED. `resource` is None for RPCs that touch no account.

@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use keyward_core::key::KeyId;
+
+use crate::judgement::Entitlements;
 use keyward_store::{
     Account, ApiKey, ApiKeyState, Credential, CredentialScheme, CredentialSecret, CredentialState,
     Role, SecretMaterial, User, UserState,
@@ -137,17 +139,33 @@ impl From<Role> for RoleFacts {
     }
 }
 
-/// What a caller's principal needs about its account.
+/// What a caller's principal and the API-set question need about an account.
 #[derive(Debug)]
 pub struct AccountFacts {
     /// Whether it is the installation's operator account.
     pub operator: bool,
+    /// The platform API sets it is entitled to, sorted.
+    pub entitled_api_set_ids: Vec<String>,
+}
+
+impl AccountFacts {
+    /// What the account may use: every set for the operator account, else its
+    /// entitlements.
+    pub fn entitlements(&self) -> Entitlements<'_> {
+        Entitlements::of_account(self.operator, &self.entitled_api_set_ids)
+    }
+}
+
+/// What an account that may no longer exist may use (nothing, then).
+pub fn entitlements_of(account: Option<&AccountFacts>) -> Entitlements<'_> {
+    account.map_or(Entitlements::Only(&[]), AccountFacts::entitlements)
 }
 
 impl From<Account> for AccountFacts {
     fn from(account: Account) -> Self {
         Self {
             operator: account.operator,
+            entitled_api_set_ids: account.entitled_api_set_ids,
         }
     }
 }

@@ -49,6 +49,25 @@ pub async fn create_account(app: &TestApp, id: &str, admin: &str) -> String {
     created.administrator_api_key
 }
 
+/// The operator entitles `account` to exactly these platform API sets (IDs).
+pub async fn entitle(app: &TestApp, account: &str, api_sets: &[&str]) -> Account {
+    app.operator
+        .accounts()
+        .update_account(UpdateAccountRequest {
+            account: Some(Account {
+                name: format!("accounts/{account}"),
+                entitled_api_sets: api_sets.iter().map(|id| format!("apiSets/{id}")).collect(),
+                ..Default::default()
+            }),
+            update_mask: mask(&["entitled_api_sets"]),
+        })
+        .await
+        .expect("the operator sets the account's entitlements")
+        .into_inner()
+        .account
+        .expect("the account")
+}
+
 fn mask(paths: &[&str]) -> Option<FieldMask> {
     Some(FieldMask {
         paths: paths.iter().map(|p| (*p).to_owned()).collect(),

@@ -94,6 +94,9 @@ async fn world_on(app: TestApp, clock: Option<ManualClock>) -> World {
             .await
             .expect("create api set");
     }
+    for account in ["acme", "globex"] {
+        crate::accounts::entitle(&app, account, &["billing", "reports", "shipping"]).await;
+    }
     let alice = app.client_with_key(&alice_key).await;
     for (role, authority) in [
         ("key-holders", pb::Authority::ManageUserApiKey),

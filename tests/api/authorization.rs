@@ -196,6 +196,9 @@ async fn world(app: &TestApp) -> Vec<Caller> {
         })
         .await
         .expect("create api set");
+    for account in ["acme", "globex"] {
+        crate::accounts::entitle(app, account, &["billing"]).await;
+    }
     let alice = app.client_with_key(&alice_key).await;
     let mut accounts = alice.accounts();
     for (role, authorities) in [

@@ -50,6 +50,11 @@ async fn the_high_level_api_walks_accounts_credentials_and_api_keys(backend: Bac
         .create_api_set("billing", "Billing", ["/billing.v1.Invoices/List"])
         .await
         .expect("the operator creates an API set");
+    let entitled = operator
+        .update_account(AccountUpdate::new("accounts/acme").entitled_api_sets(["apiSets/billing"]))
+        .await
+        .expect("the operator entitles acme to billing");
+    assert_eq!(entitled.entitled_api_sets, ["apiSets/billing"]);
     let alice = app
         .client_with_key(created.administrator_api_key.expose_secret())
         .await;

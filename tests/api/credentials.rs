@@ -69,6 +69,7 @@ async fn world(backend: Backend) -> World {
         })
         .await
         .expect("create api set");
+    crate::accounts::entitle(&app, "acme", &["billing"]).await;
     let alice = app.client_with_key(&alice_key).await;
     let gateway_key = alice
         .api_keys()
@@ -672,6 +673,7 @@ async fn creating_credentials_follows_the_rules(backend: Backend) {
 
     // An unverified account cannot create credentials.
     let gina_key = create_account(&w.app, "globex", "gina").await;
+    crate::accounts::entitle(&w.app, "globex", &["billing"]).await;
     let gina = w.app.client_with_key(&gina_key).await;
     let in_globex = pb::CreateCredentialRequest {
         parent: "accounts/globex".into(),

@@ -16,6 +16,7 @@ mod authorization;
 mod calls;
 mod client_sdk;
 mod credentials;
+mod entitlements;
 mod health;
 mod reflection;
 mod rpcs;

@@ -37,6 +37,8 @@ on_every_backend!(
     a_disabled_credential_is_refused_everywhere,
     a_renewed_away_secret_is_refused_everywhere,
     a_credential_losing_an_api_set_is_refused_everywhere,
+    a_key_whose_account_loses_the_entitlement_is_refused_everywhere,
+    a_credential_whose_account_loses_the_entitlement_is_refused_everywhere,
     a_load_racing_a_revocation_never_answers_valid_afterwards,
     a_stale_index_reads_the_database_instead_of_its_memory,
     a_cached_verification_runs_no_query_and_no_argon2,
@@ -118,6 +120,7 @@ async fn world(backend: Backend) -> World {
         })
         .await
         .expect("create api set");
+    crate::accounts::entitle(&app, "acme", &["billing"]).await;
     let alice = app.client_with_key(&alice_key).await;
     alice
         .accounts()
@@ -309,6 +312,7 @@ enum Change {
     DisableCredential,
     RenewCredential,
     CredentialLosesApiSet,
+    AccountLosesEntitlement,
 }
 
 /// Makes `change` through the first replica's API.
@@ -416,6 +420,9 @@ async fn make(w: &World, change: Change) {
                 .await
                 .expect("narrow the credential");
         }
+        Change::AccountLosesEntitlement => {
+            crate::accounts::entitle(&w.app, "acme", &[]).await;
+        }
     }
 }
 
@@ -512,6 +519,18 @@ async fn a_renewed_away_secret_is_refused_everywhere(backend: Backend) {
 
 async fn a_credential_losing_an_api_set_is_refused_everywhere(backend: Backend) {
     let change = Change::CredentialLosesApiSet;
+    let expected = Reason::ApiSetNotAllowed;
+    check_refused_everywhere(backend, World::client_question, change, expected).await;
+}
+
+async fn a_key_whose_account_loses_the_entitlement_is_refused_everywhere(backend: Backend) {
+    let kai = |w: &World| w.kai_question("billing");
+    let change = Change::AccountLosesEntitlement;
+    check_refused_everywhere(backend, kai, change, Reason::ApiSetNotAllowed).await;
+}
+
+async fn a_credential_whose_account_loses_the_entitlement_is_refused_everywhere(backend: Backend) {
+    let change = Change::AccountLosesEntitlement;
     let expected = Reason::ApiSetNotAllowed;
     check_refused_everywhere(backend, World::client_question, change, expected).await;
 }

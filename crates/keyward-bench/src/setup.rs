@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use keyward_client::proto::VerifyApiKeyRequest;
 use keyward_client::proto::decision::Reason;
-use keyward_client::{Client, NewApiKey};
+use keyward_client::{AccountUpdate, Client, NewApiKey};
 use secrecy::ExposeSecret as _;
 
 use crate::keys::{self, API_SET, API_SET_ID};
@@ -69,6 +69,11 @@ pub(crate) async fn world(spec: &KeywardSpec) -> Result<World> {
         .await?;
     operator
         .create_api_set(API_SET_ID, "Benchmark API", ["/bench.v1.Bench/Call"])
+        .await?;
+    operator
+        .update_account(
+            AccountUpdate::new(format!("accounts/{ACCOUNT}")).entitled_api_sets([API_SET]),
+        )
         .await?;
     let admin_user_id = created
         .administrator

@@ -237,11 +237,13 @@ async fn accounts(g: &Global, client: &Client, cmd: AccountsCmd) -> Result<u8> {
             admin_email,
             request_id,
             save_admin_key,
+            entitle,
         } => {
             let response = stub
                 .create_account(proto::CreateAccountRequest {
                     account: Some(proto::Account {
                         display_name,
+                        entitled_api_sets: entitle.iter().map(|s| named("apiSets", s)).collect(),
                         ..Default::default()
                     }),
                     account_id,
@@ -357,10 +359,17 @@ async fn accounts(g: &Global, client: &Client, cmd: AccountsCmd) -> Result<u8> {
         AccountsCmd::Update {
             account,
             display_name,
+            entitle,
+            no_entitlements,
             etag,
         } => {
-            let mut update =
-                AccountUpdate::new(named("accounts", &account)).display_name(display_name);
+            let mut update = AccountUpdate::new(named("accounts", &account));
+            if let Some(display_name) = display_name {
+                update = update.display_name(display_name);
+            }
+            if no_entitlements || !entitle.is_empty() {
+                update = update.entitled_api_sets(entitle.iter().map(|s| named("apiSets", s)));
+            }
             if let Some(etag) = etag.etag {
                 update = update.etag(etag);
             }
@@ -734,7 +743,15 @@ fn api_set_fields(s: &proto::ApiSet) -> Vec<(&'static str, String)> {
 async fn api_sets(g: &Global, client: &Client, cmd: ApiSetsCmd) -> Result<u8> {
     let mut stub = client.api_keys();
     match cmd {
-        ApiSetsCmd::List => {
+        ApiSetsCmd::List {
+            available,
+            available_in,
+        } => {
+            let available_in = match (available, available_in) {
+                (_, Some(account)) => named("accounts", &account),
+                (true, None) => "accounts/-".to_owned(),
+                (false, None) => String::new(),
+            };
             let mut all = Vec::new();
             let mut page_token = String::new();
             loop {
@@ -742,6 +759,7 @@ async fn api_sets(g: &Global, client: &Client, cmd: ApiSetsCmd) -> Result<u8> {
                     .list_api_sets(proto::ListApiSetsRequest {
                         page_size: 1000,
                         page_token,
+                        available_in: available_in.clone(),
                     })
                     .await?
                     .into_inner();

@@ -110,17 +110,37 @@ pub(crate) enum AccountsCmd {
         /// 0600) instead of printing it.
         #[arg(long, value_name = "FILE")]
         save_admin_key: Option<std::path::PathBuf>,
+        /// A platform API set the account may use (`billing` or `apiSets/billing`);
+        /// repeatable. Without any, its keys and credentials can hold only Keyward's
+        /// built-in sets until an operator entitles it.
+        #[arg(long = "entitle", value_name = "API_SET")]
+        entitle: Vec<String>,
     },
     /// Show an account (`acme` or `accounts/acme`).
     #[command(visible_alias = "show")]
     Get { account: String },
     /// List the accounts the caller may see.
     List,
-    /// Change an account's display name (its administrators).
+    /// Change an account's display name (its administrators), or the platform API sets it
+    /// is entitled to use (operators).
+    #[command(group(clap::ArgGroup::new("change").required(true).multiple(true)
+        .args(["display_name", "entitle", "no_entitlements"])))]
     Update {
         account: String,
         #[arg(long)]
-        display_name: String,
+        display_name: Option<String>,
+        /// Replace the account's entitlements with these platform API sets (`billing` or
+        /// `apiSets/billing`); repeatable. Operators only.
+        #[arg(
+            long = "entitle",
+            value_name = "API_SET",
+            conflicts_with = "no_entitlements"
+        )]
+        entitle: Vec<String>,
+        /// Take every entitlement away: the account's keys and credentials stop being
+        /// valid for any platform API set. Operators only.
+        #[arg(long)]
+        no_entitlements: bool,
         #[command(flatten)]
         etag: EtagArg,
     },
@@ -298,8 +318,17 @@ pub(crate) enum RolesCmd {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum ApiSetsCmd {
-    /// List the API sets.
-    List,
+    /// List the API sets; with `--available`, only those the caller may put on a new key
+    /// or credential.
+    List {
+        /// Only the sets the caller may grant in its own account, or with
+        /// `--available-in`, in that account (operators).
+        #[arg(long)]
+        available: bool,
+        /// Only the sets the caller may grant in this account (`acme` or `accounts/acme`).
+        #[arg(long, value_name = "ACCOUNT", conflicts_with = "available")]
+        available_in: Option<String>,
+    },
     /// Create a platform API set (operators only).
     Create {
         /// The API set ID (`billing`), which names it `apiSets/billing`.

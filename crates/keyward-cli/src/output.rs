@@ -115,6 +115,7 @@ pub(crate) fn account_json(a: &proto::Account) -> Value {
         "clientIdPrefix": a.client_id_prefix,
         "verified": a.verified,
         "operator": a.operator,
+        "entitledApiSets": a.entitled_api_sets,
         "createTime": time_json(a.create_time.as_ref()),
         "updateTime": time_json(a.update_time.as_ref()),
         "etag": a.etag,
@@ -237,6 +238,16 @@ pub(crate) fn account_fields(a: &proto::Account) -> Vec<(&'static str, String)> 
         ("client id prefix", a.client_id_prefix.clone()),
         ("verified", a.verified.to_string()),
         ("operator", a.operator.to_string()),
+        (
+            "entitled api sets",
+            if a.operator {
+                "every API set (operator account)".to_owned()
+            } else if a.entitled_api_sets.is_empty() {
+                "none".to_owned()
+            } else {
+                a.entitled_api_sets.join(", ")
+            },
+        ),
         ("created", time(a.create_time.as_ref())),
         ("etag", a.etag.clone()),
     ]

@@ -417,6 +417,56 @@ async fn api_sets_roles_users_and_a_credential_lifecycle_are_managed_by_the_cli(
     let sets = server.cli(alice, &["api-sets", "list"], None).await.ok();
     assert!(sets.stdout.contains("apiSets/billing"), "{}", sets.stdout);
     assert!(sets.stdout.contains("apiSets/keyward.verify"));
+    let available = server
+        .cli(alice, &["api-sets", "list", "--available"], None)
+        .await
+        .ok();
+    assert!(
+        !available.stdout.contains("apiSets/billing"),
+        "acme is not entitled to billing yet: {}",
+        available.stdout
+    );
+    let denied = server
+        .cli(
+            alice,
+            &["accounts", "update", "acme", "--entitle", "billing"],
+            None,
+        )
+        .await;
+    assert_ne!(
+        denied.code, 0,
+        "administrators do not entitle: {}",
+        denied.stderr
+    );
+    let entitled = server
+        .cli(
+            operator,
+            &[
+                "--json",
+                "accounts",
+                "update",
+                "acme",
+                "--entitle",
+                "billing",
+            ],
+            None,
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(
+        entitled["entitledApiSets"][0], "apiSets/billing",
+        "{entitled}"
+    );
+    let available = server
+        .cli(alice, &["api-sets", "list", "--available"], None)
+        .await
+        .ok();
+    assert!(
+        available.stdout.contains("apiSets/billing"),
+        "{}",
+        available.stdout
+    );
 
     let role = server
         .cli(

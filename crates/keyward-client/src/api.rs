@@ -1047,7 +1047,25 @@ impl Client {
         list_api_sets_stream / list_api_sets() -> pb::ApiSet,
         api_keys.list_api_sets,
         api_sets,
-        |token, page_size| pb::ListApiSetsRequest { page_size, page_token: token.clone() }
+        |token, page_size| pb::ListApiSetsRequest {
+            page_size,
+            page_token: token.clone(),
+            available_in: String::new(),
+        }
+    );
+
+    list_stream!(
+        /// The API sets the caller may put on a new key or credential of `account`
+        /// (`accounts/{a}`, or `accounts/-` for the caller's own): what a "Generate key"
+        /// page offers.
+        available_api_sets_stream / available_api_sets(account: &str) -> pb::ApiSet,
+        api_keys.list_api_sets,
+        api_sets,
+        |token, page_size| pb::ListApiSetsRequest {
+            page_size,
+            page_token: token.clone(),
+            available_in: account.clone(),
+        }
     );
 
     list_stream!(

@@ -117,6 +117,18 @@ impl AccountUpdate {
         self.mask.touch("display_name");
         self
     }
+
+    /// The platform API sets the account is entitled to use from now on (`apiSets/{id}`
+    /// names), replacing the old list; empty takes every entitlement away. Operators only.
+    pub fn entitled_api_sets<I, S>(mut self, api_sets: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.account.entitled_api_sets = api_sets.into_iter().map(Into::into).collect();
+        self.mask.touch("entitled_api_sets");
+        self
+    }
 }
 
 update_builder!(

@@ -1,5 +1,6 @@
 //! Accounts (tenants): create (alone, or with their initial roles, users and API keys), read,
-//! list, rename, and the operator's *verified* switch.
+//! list, rename, their entitlements to platform API sets, and the operator's *verified*
+//! switch.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -8,13 +9,16 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait},
 };
 
+use std::collections::HashMap;
+
 use crate::{
-    Store, StoreError, api_keys, changes,
-    entity::accounts,
+    Store, StoreError, api_keys, api_sets, changes,
+    entity::{account_api_sets, accounts},
+    error::on_foreign_key,
     model::{
         Account, AccountCreated, AccountSeed, AccountUpdate, Changed, NewAccount, Page, PageRequest,
     },
-    paging::{now, page, page_size, revised},
+    paging::{now, page, page_size, revised, sorted_unique},
     roles, users,
 };
 
@@ -121,20 +125,23 @@ impl Store {
 
     /// Reads an account.
     pub async fn get_account(&self, id: &str) -> Result<Account, StoreError> {
-        accounts::Entity::find_by_id(id)
+        let row = accounts::Entity::find_by_id(id)
             .one(&self.db)
             .await?
-            .map(Account::from)
-            .ok_or_else(|| not_found(id))
+            .ok_or_else(|| not_found(id))?;
+        with_entitlements(&self.db, row).await
     }
 
     /// The installation's operator account, if it has been created.
     pub async fn operator_account(&self) -> Result<Option<Account>, StoreError> {
-        Ok(accounts::Entity::find()
+        match accounts::Entity::find()
             .filter(accounts::Column::Operator.eq(true))
             .one(&self.db)
             .await?
-            .map(Account::from))
+        {
+            Some(row) => Ok(Some(with_entitlements(&self.db, row).await?)),
+            None => Ok(None),
+        }
     }
 
     /// Lists accounts by id, ascending.
@@ -145,15 +152,24 @@ impl Store {
             query = query.filter(accounts::Column::Id.gt(after));
         }
         let rows = query.limit(size + 1).all(&self.db).await?;
-        Ok(page(
-            rows.into_iter().map(Account::from).collect(),
-            size,
-            |account| account.id.clone(),
-        ))
+        let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
+        let mut entitlements = entitlements_of(&self.db, &ids).await?;
+        let accounts = rows
+            .into_iter()
+            .map(|row| {
+                let entitled = entitlements.remove(&row.id).unwrap_or_default();
+                account(row, entitled)
+            })
+            .collect();
+        Ok(page(accounts, size, |account| account.id.clone()))
     }
 
     /// Changes an account and returns it. With `expected_revision`, refuses with
     /// [`StoreError::Conflict`] if the account changed since that revision was read.
+    /// New entitlements replace the old ones; an unknown API set is refused with
+    /// [`StoreError::ForeignKey`]. Whether an API set may be an entitlement at all
+    /// (built-in sets may not) and whether the account may have entitlements (the operator
+    /// account has every set) is the caller's rule.
     pub async fn update_account(
         &self,
         id: &str,
@@ -164,7 +180,8 @@ impl Store {
         if let Some(display_name) = update.display_name {
             columns.push((accounts::Column::DisplayName, Expr::value(display_name)));
         }
-        self.update_columns(id, columns, expected_revision).await
+        self.update_columns(id, columns, update.entitled_api_set_ids, expected_revision)
+            .await
     }
 
     /// Sets the *verified* flag and returns the updated account. With
@@ -177,14 +194,17 @@ impl Store {
         expected_revision: Option<i64>,
     ) -> Result<Account, StoreError> {
         let columns = vec![(accounts::Column::Verified, Expr::value(verified))];
-        self.update_columns(id, columns, expected_revision).await
+        self.update_columns(id, columns, None, expected_revision)
+            .await
     }
 
-    /// Sets `columns`, bumps the revision and update time, and reads the account back.
+    /// Sets `columns` (and the entitlements, when given), bumps the revision and update
+    /// time, and reads the account back.
     async fn update_columns(
         &self,
         id: &str,
         columns: Vec<(accounts::Column, Expr)>,
+        entitled: Option<Vec<String>>,
         expected_revision: Option<i64>,
     ) -> Result<Account, StoreError> {
         let txn = self.begin().await?;
@@ -203,7 +223,15 @@ impl Store {
         }
         let updated = update.exec(&txn).await?.rows_affected;
         let row = accounts::Entity::find_by_id(id).one(&txn).await?;
-        let account = Account::from(revised(updated, row, || not_found(id))?);
+        let row = revised(updated, row, || not_found(id))?;
+        if let Some(entitled) = entitled {
+            account_api_sets::Entity::delete_many()
+                .filter(account_api_sets::Column::AccountId.eq(id))
+                .exec(&txn)
+                .await?;
+            insert_entitlements(&txn, id, &sorted_unique(&entitled)).await?;
+        }
+        let account = with_entitlements(&txn, row).await?;
         changes::record(&txn, [account_changed(id)]).await?;
         txn.commit().await?;
         self.after_commit().await;
@@ -229,7 +257,69 @@ async fn insert_account(
     accounts::Entity::insert(row.clone().into_active_model())
         .exec_without_returning(db)
         .await?;
-    Ok(row.into())
+    let entitled = sorted_unique(&new.entitled_api_set_ids);
+    insert_entitlements(db, &row.id, &entitled).await?;
+    Ok(account(row, entitled))
+}
+
+/// Entitles an account to `ids` (sorted, unique), each of which must exist.
+async fn insert_entitlements(
+    db: &impl ConnectionTrait,
+    account_id: &str,
+    ids: &[String],
+) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    api_sets::require_api_sets(db, ids).await?;
+    account_api_sets::Entity::insert_many(ids.iter().map(|api_set_id| {
+        account_api_sets::Model {
+            account_id: account_id.to_owned(),
+            api_set_id: api_set_id.clone(),
+        }
+        .into_active_model()
+    }))
+    .exec_without_returning(db)
+    .await
+    .map_err(on_foreign_key("api set", || {
+        "an api set was deleted meanwhile".to_owned()
+    }))?;
+    Ok(())
+}
+
+/// The entitlements of each of `account_ids` (accounts without any are absent), sorted.
+pub(crate) async fn entitlements_of(
+    db: &impl ConnectionTrait,
+    account_ids: &[String],
+) -> Result<HashMap<String, Vec<String>>, StoreError> {
+    if account_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = account_api_sets::Entity::find()
+        .filter(account_api_sets::Column::AccountId.is_in(account_ids.iter().cloned()))
+        .order_by_asc(account_api_sets::Column::ApiSetId)
+        .all(db)
+        .await?;
+    let mut entitled: HashMap<String, Vec<String>> = HashMap::new();
+    for row in rows {
+        entitled
+            .entry(row.account_id)
+            .or_default()
+            .push(row.api_set_id);
+    }
+    Ok(entitled)
+}
+
+/// The account of `row`, with its entitlements read from `db`.
+pub(crate) async fn with_entitlements(
+    db: &impl ConnectionTrait,
+    row: accounts::Model,
+) -> Result<Account, StoreError> {
+    let entitled = entitlements_of(db, std::slice::from_ref(&row.id))
+        .await?
+        .remove(&row.id)
+        .unwrap_or_default();
+    Ok(account(row, entitled))
 }
 
 /// The change-log entry of an account.
@@ -246,17 +336,16 @@ fn not_found(id: &str) -> StoreError {
     }
 }
 
-impl From<accounts::Model> for Account {
-    fn from(row: accounts::Model) -> Self {
-        Account {
-            id: row.id,
-            display_name: row.display_name,
-            client_id_prefix: row.client_id_prefix,
-            verified: row.verified,
-            operator: row.operator,
-            revision: row.revision,
-            create_time: row.create_time,
-            update_time: row.update_time,
-        }
+fn account(row: accounts::Model, entitled_api_set_ids: Vec<String>) -> Account {
+    Account {
+        id: row.id,
+        display_name: row.display_name,
+        client_id_prefix: row.client_id_prefix,
+        verified: row.verified,
+        operator: row.operator,
+        entitled_api_set_ids,
+        revision: row.revision,
+        create_time: row.create_time,
+        update_time: row.update_time,
     }
 }

@@ -11,14 +11,12 @@ use sea_orm::{
 };
 
 use crate::{
-    Store, StoreError,
-    api_sets::first_unknown_api_set,
-    changes,
+    Store, StoreError, api_sets, changes,
     entity::{accounts, api_key_api_sets, api_keys, role_authorities, roles, user_roles, users},
     error::on_foreign_key,
     model::{
-        Account, ApiKey, ApiKeyAccess, ApiKeyFilter, ApiKeyState, ApiKeyUpdate, Changed, NewApiKey,
-        Page, PageRequest,
+        ApiKey, ApiKeyAccess, ApiKeyFilter, ApiKeyState, ApiKeyUpdate, Changed, NewApiKey, Page,
+        PageRequest,
     },
     paging::{micros, now, page, page_size, revised, sorted_unique},
 };
@@ -211,9 +209,10 @@ impl Store {
     /// whether one of them is built-in; `None` when no key has that id. Nothing is checked
     /// here (state, expiry, the user's state): that is the caller's decision.
     ///
-    /// Three indexed queries, whatever the number of roles and API sets: the key joined to
-    /// its user and account (primary keys), the key's API sets (primary-key prefix), and the
-    /// user's roles joined to their authorities (primary-key prefixes).
+    /// Four indexed queries, whatever the number of roles and API sets: the key joined to
+    /// its user and account (primary keys), the key's API sets (primary-key prefix), the
+    /// account's entitlements (primary-key prefix), and the user's roles joined to their
+    /// authorities (primary-key prefixes).
     pub async fn api_key_access(&self, key_id: &str) -> Result<Option<ApiKeyAccess>, StoreError> {
         let Some((key, user, account)) = api_keys::Entity::find_by_id(key_id)
             .find_also_related(users::Entity)
@@ -259,7 +258,7 @@ impl Store {
         Ok(Some(ApiKeyAccess {
             key: api_key(key, api_set_ids)?,
             user: crate::users::user(user, role_ids.into_iter().collect())?,
-            account: Account::from(account),
+            account: crate::accounts::with_entitlements(&self.db, account).await?,
             authorities,
             holds_builtin_role,
         }))
@@ -298,14 +297,7 @@ pub(crate) async fn insert_api_key(
                 row.user_id, row.account_id
             )
         }))?;
-    // Named here for a precise error; the foreign key still guards against a concurrent
-    // deletion.
-    if let Some(unknown) = first_unknown_api_set(db, &api_set_ids).await? {
-        return Err(StoreError::ForeignKey {
-            entity: "api set",
-            detail: format!("unknown api set `{unknown}`"),
-        });
-    }
+    api_sets::require_api_sets(db, &api_set_ids).await?;
     api_key_api_sets::Entity::insert_many(api_set_ids.iter().map(|api_set_id| {
         api_key_api_sets::Model {
             api_key_id: row.id.clone(),
@@ -426,7 +418,7 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn the_access_lookup_runs_three_indexed_statements() {
+    async fn the_access_lookup_runs_four_indexed_statements() {
         let mut store = Store::connect("sqlite::memory:").await.unwrap();
         store.migrate().await.unwrap();
         store
@@ -436,6 +428,7 @@ mod tests {
                 client_id_prefix: "acme-".to_owned(),
                 verified: true,
                 operator: false,
+                entitled_api_set_ids: Vec::new(),
             })
             .await
             .unwrap();
@@ -451,6 +444,17 @@ mod tests {
                 .await
                 .unwrap();
         }
+        store
+            .update_account(
+                "acme",
+                crate::AccountUpdate {
+                    entitled_api_set_ids: Some(vec!["set.a".to_owned()]),
+                    ..crate::AccountUpdate::default()
+                },
+                None,
+            )
+            .await
+            .unwrap();
         for (id, builtin) in [("admin", true), ("viewer", false)] {
             store
                 .create_role(NewRole {
@@ -499,9 +503,10 @@ mod tests {
         assert_eq!(access.user.role_ids, ["admin", "viewer"]);
         assert_eq!(access.authorities.len(), 4);
         assert!(access.holds_builtin_role);
+        assert_eq!(access.account.entitled_api_set_ids, ["set.a"]);
 
         let statements = std::mem::take(&mut *statements.lock().unwrap());
-        assert_eq!(statements.len(), 3, "{statements:#?}");
+        assert_eq!(statements.len(), 4, "{statements:#?}");
         for statement in statements {
             let plan = store
                 .db

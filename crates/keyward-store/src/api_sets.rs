@@ -11,7 +11,7 @@ use sea_orm::{
 
 use crate::{
     Backend, Store, StoreError, changes,
-    entity::{api_set_methods, api_sets},
+    entity::{account_api_sets, api_set_methods, api_sets},
     error::on_foreign_key,
     model::{ApiSet, ApiSetUpdate, Changed, NewApiSet, Page, PageRequest},
     paging::{now, page, page_size, revised, sorted_unique},
@@ -125,6 +125,15 @@ impl Store {
     /// credential or an API key may still use it.
     pub async fn delete_api_set(&self, id: &str) -> Result<(), StoreError> {
         let txn = self.begin().await?;
+        // Their entitlements go with the set (the foreign key cascades): those accounts
+        // changed.
+        let entitled: Vec<String> = account_api_sets::Entity::find()
+            .select_only()
+            .column(account_api_sets::Column::AccountId)
+            .filter(account_api_sets::Column::ApiSetId.eq(id))
+            .into_tuple()
+            .all(&txn)
+            .await?;
         let deleted = api_sets::Entity::delete_by_id(id)
             .exec(&txn)
             .await
@@ -134,7 +143,10 @@ impl Store {
         if deleted.rows_affected == 0 {
             return Err(not_found(id));
         }
-        changes::record(&txn, [Changed::Catalog]).await?;
+        let accounts = entitled
+            .into_iter()
+            .map(|account_id| Changed::Account { account_id });
+        changes::record(&txn, std::iter::once(Changed::Catalog).chain(accounts)).await?;
         txn.commit().await?;
         self.after_commit().await;
         Ok(())
@@ -260,8 +272,24 @@ fn not_found(id: &str) -> StoreError {
     }
 }
 
+/// Refuses with [`StoreError::ForeignKey`] ("unknown api set `x`") when one of `ids` is not
+/// in the catalog: named before writing, for a precise error; the foreign keys still guard
+/// against a concurrent deletion.
+pub(crate) async fn require_api_sets(
+    db: &impl ConnectionTrait,
+    ids: &[String],
+) -> Result<(), StoreError> {
+    match first_unknown_api_set(db, ids).await? {
+        Some(unknown) => Err(StoreError::ForeignKey {
+            entity: "api set",
+            detail: format!("unknown api set `{unknown}`"),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// The first of `ids` (sorted) that names no API set.
-pub(crate) async fn first_unknown_api_set(
+async fn first_unknown_api_set(
     db: &impl ConnectionTrait,
     ids: &[String],
 ) -> Result<Option<String>, StoreError> {

@@ -94,6 +94,7 @@ mod tests {
                 client_id_prefix: "acme-".to_owned(),
                 verified: true,
                 operator: false,
+                entitled_api_set_ids: Vec::new(),
             })
             .await
             .unwrap();

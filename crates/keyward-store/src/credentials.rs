@@ -11,9 +11,7 @@ use sea_orm::{
 };
 
 use crate::{
-    Store, StoreError,
-    api_sets::first_unknown_api_set,
-    changes,
+    Store, StoreError, api_sets, changes,
     entity::{credential_api_sets, credential_secrets, credentials, hmac_nonces},
     error::on_foreign_key,
     model::{
@@ -55,14 +53,7 @@ impl Store {
         let secret = secret_row(&row.id, 1, new.first_secret, now);
 
         let txn = self.begin().await?;
-        // Named first, for a precise error whatever else is wrong; the foreign key still
-        // guards against a concurrent deletion.
-        if let Some(unknown) = first_unknown_api_set(&txn, &api_set_ids).await? {
-            return Err(StoreError::ForeignKey {
-                entity: "api set",
-                detail: format!("unknown api set `{unknown}`"),
-            });
-        }
+        api_sets::require_api_sets(&txn, &api_set_ids).await?;
         let account_id = row.account_id.clone();
         credentials::Entity::insert(row.clone().into_active_model())
             .exec_without_returning(&txn)
@@ -235,12 +226,7 @@ impl Store {
         let row = revised(updated, row, || not_found(id))?;
         if let Some(api_set_ids) = update.api_set_ids {
             let api_set_ids = sorted_unique(&api_set_ids);
-            if let Some(unknown) = first_unknown_api_set(&txn, &api_set_ids).await? {
-                return Err(StoreError::ForeignKey {
-                    entity: "api set",
-                    detail: format!("unknown api set `{unknown}`"),
-                });
-            }
+            api_sets::require_api_sets(&txn, &api_set_ids).await?;
             credential_api_sets::Entity::delete_many()
                 .filter(credential_api_sets::Column::CredentialId.eq(id))
                 .exec(&txn)

@@ -3,6 +3,7 @@
 //! carry only what queries need) and never leave this crate: the query modules convert them
 //! to the plain structs of [`crate::model`].
 
+pub(crate) mod account_api_sets;
 pub(crate) mod accounts;
 pub(crate) mod api_key_api_sets;
 pub(crate) mod api_keys;
@@ -46,6 +47,7 @@ mod tests {
             };
         }
         check!(
+            account_api_sets,
             accounts,
             api_key_api_sets,
             api_keys,

@@ -59,6 +59,9 @@ pub struct Account {
     pub verified: bool,
     /// Whether this is the installation's operator account.
     pub operator: bool,
+    /// The platform API sets the account is entitled to use, sorted. Always empty for the
+    /// operator account, which is entitled to every set.
+    pub entitled_api_set_ids: Vec<String>,
     /// Starts at 1 and grows by one on every update; the API's etag derives from it.
     pub revision: i64,
     /// When the account was created.
@@ -80,6 +83,9 @@ pub struct NewAccount {
     pub verified: bool,
     /// Whether this is the installation's operator account.
     pub operator: bool,
+    /// The platform API sets it is entitled to use (never built-in sets; none for the
+    /// operator account).
+    pub entitled_api_set_ids: Vec<String>,
 }
 
 /// Changes to an [`Account`].
@@ -87,6 +93,8 @@ pub struct NewAccount {
 pub struct AccountUpdate {
     /// New human-readable name.
     pub display_name: Option<String>,
+    /// The platform API sets it is entitled to use from now on, replacing the old list.
+    pub entitled_api_set_ids: Option<Vec<String>>,
 }
 
 /// An account and its initial contents, created in one transaction by

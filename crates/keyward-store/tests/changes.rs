@@ -69,6 +69,7 @@ fn account(id: &str) -> NewAccount {
         client_id_prefix: format!("{id}-"),
         verified: true,
         operator: false,
+        entitled_api_set_ids: Vec::new(),
     }
 }
 

@@ -87,6 +87,7 @@ fn new_account(id: &str, prefix: &str) -> NewAccount {
         client_id_prefix: prefix.to_owned(),
         verified: false,
         operator: false,
+        entitled_api_set_ids: Vec::new(),
     }
 }
 
@@ -359,7 +360,8 @@ async fn migrations_apply_to_a_fresh_database_and_roll_back_cleanly() {
                 "m20261123_000001_initial",
                 "m20261123_000002_access_indexes",
                 "m20261123_000003_secret_key_ids",
-                "m20261125_000004_change_log"
+                "m20261125_000004_change_log",
+                "m20261205_000005_account_entitlements"
             ],
             "{b}"
         );
@@ -410,6 +412,7 @@ async fn an_account_reads_back_as_created() {
         let created = store
             .create_account(NewAccount {
                 operator: true,
+                entitled_api_set_ids: Vec::new(),
                 verified: true,
                 ..new_account("ops", "ops-")
             })
@@ -1130,6 +1133,7 @@ fn operator_seed(id: &str) -> AccountSeed {
     AccountSeed {
         account: NewAccount {
             operator: true,
+            entitled_api_set_ids: Vec::new(),
             verified: true,
             ..new_account(id, &format!("{id}-"))
         },
@@ -1444,6 +1448,7 @@ async fn updating_an_account_honours_the_expected_revision() {
             .unwrap();
         let rename = |name: &str| AccountUpdate {
             display_name: Some(name.to_owned()),
+            ..AccountUpdate::default()
         };
 
         let renamed = store
@@ -3346,6 +3351,150 @@ async fn an_hmac_nonce_is_claimed_once_until_it_expires() {
             db.store.purge_expired_hmac_nonces(until).await.unwrap(),
             1,
             "{b}: only the expired claim is purged"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Entitlements
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn entitlements_are_stored_replaced_and_go_with_a_deleted_api_set() {
+    for db in backends().await {
+        let (store, b) = (&db.store, db.name);
+        for id in ["billing", "reports"] {
+            store.create_api_set(new_api_set(id)).await.unwrap();
+        }
+        let created = store
+            .create_account(NewAccount {
+                entitled_api_set_ids: vec!["reports".into(), "billing".into(), "billing".into()],
+                ..new_account("acme", "acme-")
+            })
+            .await
+            .unwrap();
+        assert_eq!(created.entitled_api_set_ids, ["billing", "reports"], "{b}");
+        assert_eq!(store.get_account("acme").await.unwrap(), created, "{b}");
+        store
+            .create_account(new_account("globex", "globex-"))
+            .await
+            .unwrap();
+
+        let replace = |ids: &[&str]| AccountUpdate {
+            entitled_api_set_ids: Some(ids.iter().map(|id| (*id).to_owned()).collect()),
+            ..AccountUpdate::default()
+        };
+        let updated = store
+            .update_account("acme", replace(&["reports"]), Some(created.revision))
+            .await
+            .unwrap();
+        assert_eq!(updated.entitled_api_set_ids, ["reports"], "{b}");
+        assert_eq!(updated.revision, created.revision + 1, "{b}");
+        let listed = store
+            .list_accounts(PageRequest {
+                after: None,
+                limit: 100,
+            })
+            .await
+            .unwrap()
+            .items;
+        let entitled: Vec<(&str, &[String])> = listed
+            .iter()
+            .map(|a| (a.id.as_str(), a.entitled_api_set_ids.as_slice()))
+            .collect();
+        assert_eq!(
+            entitled,
+            [("acme", &["reports".to_owned()][..]), ("globex", &[][..])],
+            "{b}"
+        );
+
+        let unknown = store.update_account("acme", replace(&["nope"]), None).await;
+        assert!(
+            matches!(&unknown, Err(StoreError::ForeignKey { detail, .. }) if detail.contains("nope")),
+            "{b}: {unknown:?}"
+        );
+        assert_eq!(
+            store
+                .get_account("acme")
+                .await
+                .unwrap()
+                .entitled_api_set_ids,
+            ["reports"],
+            "{b}: a refused update changes nothing"
+        );
+
+        store.delete_api_set("reports").await.unwrap();
+        assert!(
+            store
+                .get_account("acme")
+                .await
+                .unwrap()
+                .entitled_api_set_ids
+                .is_empty(),
+            "{b}: an entitlement goes with its API set"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_upgraded_installation_entitles_each_account_to_the_sets_its_keys_and_credentials_hold()
+{
+    for db in backends().await {
+        let (store, b) = (&db.store, db.name);
+        for id in ["billing", "reports", "shipping", "keyward.verify"] {
+            store.create_api_set(new_api_set(id)).await.unwrap();
+        }
+        for (id, operator) in [("acme", false), ("globex", false), ("ops", true)] {
+            store
+                .create_account(NewAccount {
+                    operator,
+                    ..new_account(id, &format!("{id}-"))
+                })
+                .await
+                .unwrap();
+            store.create_user(new_user(id, "admin", &[])).await.unwrap();
+        }
+        store
+            .create_api_key(new_api_key(
+                "acme",
+                "admin",
+                "k1",
+                &["billing", "keyward.verify"],
+            ))
+            .await
+            .unwrap();
+        store
+            .create_api_key(new_api_key("acme", "admin", "k2", &["billing"]))
+            .await
+            .unwrap();
+        store
+            .create_credential(new_credential("acme", "c1", "c@acme.test", &["reports"]))
+            .await
+            .unwrap();
+        store
+            .create_api_key(new_api_key("globex", "admin", "k3", &["keyward.verify"]))
+            .await
+            .unwrap();
+        store
+            .create_api_key(new_api_key("ops", "admin", "k4", &["shipping"]))
+            .await
+            .unwrap();
+
+        // Back to the schema before entitlements, and up again: the upgrade.
+        store.migrate_down(Some(1)).await.unwrap();
+        store.migrate().await.unwrap();
+
+        let entitled = |id: &'static str| async move {
+            store.get_account(id).await.unwrap().entitled_api_set_ids
+        };
+        assert_eq!(entitled("acme").await, ["billing", "reports"], "{b}");
+        assert!(
+            entitled("globex").await.is_empty(),
+            "{b}: built-in sets are not entitlements"
+        );
+        assert!(
+            entitled("ops").await.is_empty(),
+            "{b}: the operator account has every set without rows"
         );
     }
 }

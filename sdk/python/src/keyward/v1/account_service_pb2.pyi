@@ -25,7 +25,7 @@ AUTHORITY_MANAGE_USER_API_KEY: Authority
 AUTHORITY_VIEW_AUDIT_LOG: Authority
 
 class Account(_message.Message):
-    __slots__ = ("name", "display_name", "client_id_prefix", "verified", "operator", "create_time", "update_time", "etag")
+    __slots__ = ("name", "display_name", "client_id_prefix", "verified", "operator", "create_time", "update_time", "etag", "entitled_api_sets")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ID_PREFIX_FIELD_NUMBER: _ClassVar[int]
@@ -34,6 +34,7 @@ class Account(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     ETAG_FIELD_NUMBER: _ClassVar[int]
+    ENTITLED_API_SETS_FIELD_NUMBER: _ClassVar[int]
     name: str
     display_name: str
     client_id_prefix: str
@@ -42,7 +43,8 @@ class Account(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
     etag: str
-    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., client_id_prefix: _Optional[str] = ..., verified: _Optional[bool] = ..., operator: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ...) -> None: ...
+    entitled_api_sets: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., client_id_prefix: _Optional[str] = ..., verified: _Optional[bool] = ..., operator: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., entitled_api_sets: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class User(_message.Message):
     __slots__ = ("name", "display_name", "email", "roles", "state", "create_time", "update_time", "etag")

@@ -182,12 +182,14 @@ class VerifyApiKeyResponse(_message.Message):
     def __init__(self, decision: _Optional[_Union[_decision_pb2.Decision, _Mapping]] = ...) -> None: ...
 
 class ListApiSetsRequest(_message.Message):
-    __slots__ = ("page_size", "page_token")
+    __slots__ = ("page_size", "page_token", "available_in")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    AVAILABLE_IN_FIELD_NUMBER: _ClassVar[int]
     page_size: int
     page_token: str
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    available_in: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., available_in: _Optional[str] = ...) -> None: ...
 
 class ListApiSetsResponse(_message.Message):
     __slots__ = ("api_sets", "next_page_token")

@@ -163,7 +163,8 @@ class ApiKeyServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListApiSets(self, request, context):
-        """Lists the API sets of the catalog.
+        """Lists the API sets of the catalog; with `available_in`, only those the
+        caller may put on a new API key or credential of an account.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
