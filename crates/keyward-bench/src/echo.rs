@@ -1,6 +1,7 @@
 //! The baseline: a bare tonic echo service (`proto/echo.proto`) served exactly as Keyward
 //! serves (`Server::builder()` with `TCP_NODELAY` on the same tokio multi-thread runtime),
-//! without authentication, tracing or work. Its request is padded to the encoded size of
+//! without authentication, tracing (no subscriber, and none of tonic's spans offered to the
+//! `log` crate: see `without_tracing` in `main.rs`) or work. Its request is padded to the encoded size of
 //! the VerifyApiKey request the benchmark sends Keyward, and it answers with a message of
 //! the encoded size of a valid VerifyApiKey response, so that both move the same bytes.
 
