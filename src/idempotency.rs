@@ -52,8 +52,14 @@ pub fn request_key(
     }
     let digest = Sha256::digest(encoded_without_id);
     let fingerprint = digest.iter().map(|b| format!("{b:02x}")).collect();
+    // A front end acting for a user and the user's own key keep their request IDs apart.
+    let (name, method) = (caller.principal.name(), caller.policy.method);
+    let scope = match &caller.principal.delegate {
+        None => format!("{name}|{method}"),
+        Some(delegate) => format!("{name}|{method}|via {delegate}"),
+    };
     Ok(Some(RequestKey {
-        scope: format!("{}|{}", caller.principal.name(), caller.policy.method),
+        scope,
         request_id: request_id.to_owned(),
         fingerprint,
     }))

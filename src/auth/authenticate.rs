@@ -26,19 +26,20 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
+use keyward_core::ACT_AS_METADATA;
 use keyward_core::key::{Key, KeyKind};
 use keyward_store::{CredentialScheme, UserState};
 use tokio::sync::OnceCell;
 
 use super::hashing::SecretHasher;
 use super::memo::{Basis, Memo, Question, token_digest};
-use super::policy::Authority;
+use super::policy::{Authority, BuiltinApiSet};
 use super::principal::{Principal, PrincipalKind};
 use super::throttle::{Budget, Throttle};
 use crate::clock::SharedClock;
 use crate::error::ServiceError;
 use crate::index::facts::entitlements_of;
-use crate::index::{ApiKeyFacts, CredentialFacts, Material, ProvenKey, VerificationIndex};
+use crate::index::{ApiKeyFacts, CredentialFacts, FactKey, Material, ProvenKey, VerificationIndex};
 use crate::judgement::{
     self, ClientRefusal, KeyFacts, KeyRefusal, Scope, client_expire_time, may_hold_keys,
     usable_api_sets,
@@ -347,6 +348,70 @@ impl Authenticator {
         }
     }
 
+    /// The principal of a call that `front`, the authenticated credential of a front end,
+    /// makes for one of its signed-in users, named by the `keyward-act-as` metadata entry
+    /// (`user_name`, `accounts/{account}/users/{user}`), as Kubernetes user impersonation
+    /// does: the call runs as that user (their account, roles and authorities), within the
+    /// API sets of `front` that the user's account may use, `keyward.delegation` itself
+    /// excepted (a delegated call cannot delegate again).
+    ///
+    /// `front` must hold `keyward.delegation` (else PERMISSION_DENIED,
+    /// `API_SET_NOT_ALLOWED`). A credential of the operator account may act for users of
+    /// any account, any other only for users of its own. A user of an account the front
+    /// end may not act in, a disabled user and a user that does not exist all get the same
+    /// PERMISSION_DENIED, so the answer says nothing about who exists.
+    pub async fn act_as(
+        &self,
+        front: &Principal,
+        user_name: &str,
+    ) -> Result<Arc<Principal>, ServiceError> {
+        let delegation = BuiltinApiSet::Delegation.id();
+        if !front.api_sets.contains(delegation) {
+            return Err(ServiceError::PermissionDenied {
+                reason: "API_SET_NOT_ALLOWED",
+                message: format!(
+                    "acting for a user (`{ACT_AS_METADATA}`) needs a credential holding the API set {delegation}"
+                ),
+            });
+        }
+        let (account_id, user_id) = crate::validate::names::user(ACT_AS_METADATA, user_name)?;
+        let denied = || ServiceError::PermissionDenied {
+            reason: "PERMISSION_DENIED",
+            message: format!("the calling credential may not act as {user_name}"),
+        };
+        if !front.operator_account && front.account_id != account_id {
+            return Err(denied());
+        }
+        let user = FactKey::User(account_id.as_str().into(), user_id.as_str().into());
+        let owner = self.owner(&user).await?;
+        if owner.state != Some(UserState::Active) {
+            return Err(denied());
+        }
+        let account = self
+            .index
+            .account(&FactKey::Account(account_id.as_str().into()))
+            .await?;
+        let entitlements = entitlements_of(account.as_deref());
+        let api_sets = front
+            .api_sets
+            .iter()
+            .filter(|id| *id != delegation && entitlements.cover(id))
+            .cloned()
+            .collect();
+        Ok(Arc::new(Principal {
+            account_id,
+            operator_account: account.is_some_and(|account| account.operator),
+            api_sets,
+            kind: PrincipalKind::User {
+                user_id,
+                key_id: None,
+                administrator: owner.administrator,
+                authorities: Authority::set_from_stored(&owner.authorities),
+            },
+            delegate: Some(front.name()),
+        }))
+    }
+
     /// The principal of a bearer token calling an RPC of `api_set`: remembered while it
     /// holds (see [`Memo`]), judged otherwise.
     async fn bearer(&self, token: &str, api_set: &str) -> Result<Arc<Principal>, ServiceError> {
@@ -466,7 +531,7 @@ impl Authenticator {
                 });
             }
         }
-        let owner = self.owner(&facts).await?;
+        let owner = self.owner(&facts.owner).await?;
         let account = self.index.account(&facts.account).await?;
         let entitlements = entitlements_of(account.as_deref());
         let now = self.clock.now();
@@ -504,9 +569,10 @@ impl Authenticator {
         })
     }
 
-    /// The owner of a key as the index holds them: state, roles, authorities.
-    async fn owner(&self, facts: &ApiKeyFacts) -> Result<Owner, ServiceError> {
-        let Some(user) = self.index.user(&facts.owner).await? else {
+    /// A user (a key's owner, or a user a front end acts for) as the index holds them:
+    /// state, roles, authorities.
+    async fn owner(&self, user: &FactKey) -> Result<Owner, ServiceError> {
+        let Some(user) = self.index.user(user).await? else {
             return Ok(Owner::default());
         };
         let mut owner = Owner {
@@ -558,10 +624,11 @@ impl Authenticator {
             api_sets: usable_api_set_ids.iter().cloned().collect(),
             kind: PrincipalKind::User {
                 user_id: key.user_id.to_string(),
-                key_id: key.id.to_string(),
+                key_id: Some(key.id.to_string()),
                 administrator: owner.administrator,
                 authorities: Authority::set_from_stored(&owner.authorities),
             },
+            delegate: None,
         };
         Ok((principal, key.expire_time))
     }
@@ -597,6 +664,7 @@ impl Authenticator {
             kind: PrincipalKind::Client {
                 credential_id: credential.id.to_string(),
             },
+            delegate: None,
         })
     }
 

@@ -151,6 +151,7 @@ mod tests {
             kind: PrincipalKind::Client {
                 credential_id: "c".into(),
             },
+            delegate: None,
         }
     }
 

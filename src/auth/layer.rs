@@ -1,7 +1,7 @@
 //! The tower layer every request passes through: for Keyward RPCs it
 //! resolves the caller once, refuses it when its credential does not hold the
-//! RPC's API set, and hands the handler a [`Caller`]. Health and reflection
-//! pass untouched.
+//! RPC's API set, resolves the user a front end acts for (`keyward-act-as`),
+//! and hands the handler a [`Caller`]. Health and reflection pass untouched.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -71,16 +71,27 @@ where
             let Some(policy) = policy_for(request.uri().path()) else {
                 return inner.call(request).await;
             };
-            let authorization = request
-                .headers()
+            let headers = request.headers();
+            let authorization = headers
                 .get(http::header::AUTHORIZATION)
                 .map(|value| value.to_str().unwrap_or(""));
+            let act_as = headers
+                .get(keyward_core::ACT_AS_METADATA)
+                .map(|value| value.to_str().unwrap_or(""));
             // The API set of the RPC is judged with the credential, by the
-            // same evaluation `VerifyApiKey` answers with.
-            match authenticator
+            // same evaluation `VerifyApiKey` answers with; a front end acting for
+            // a user is then narrowed to that user.
+            let resolved = match authenticator
                 .authenticate(authorization, policy.api_set.id())
                 .await
             {
+                Ok(front) => match act_as {
+                    Some(user) => authenticator.act_as(&front, user).await,
+                    None => Ok(front),
+                },
+                Err(err) => Err(err),
+            };
+            match resolved {
                 Ok(principal) => {
                     request
                         .extensions_mut()

@@ -66,15 +66,20 @@ pub enum BuiltinApiSet {
     ApiKeys,
     /// `keyward.verify`: the verification calls, and nothing else.
     Verify,
+    /// `keyward.delegation`: acting for a signed-in user (`keyward-act-as`). Holds no RPC
+    /// of its own: it is what a front end's credential needs beside the sets of the RPCs it
+    /// calls for its users.
+    Delegation,
 }
 
 impl BuiltinApiSet {
     /// Every built-in API set.
-    pub const ALL: [BuiltinApiSet; 4] = [
+    pub const ALL: [BuiltinApiSet; 5] = [
         BuiltinApiSet::Accounts,
         BuiltinApiSet::Credentials,
         BuiltinApiSet::ApiKeys,
         BuiltinApiSet::Verify,
+        BuiltinApiSet::Delegation,
     ];
 
     /// The API set's ID, for example `keyward.verify`.
@@ -84,6 +89,7 @@ impl BuiltinApiSet {
             BuiltinApiSet::Credentials => "keyward.credentials",
             BuiltinApiSet::ApiKeys => "keyward.api-keys",
             BuiltinApiSet::Verify => "keyward.verify",
+            BuiltinApiSet::Delegation => "keyward.delegation",
         }
     }
 
@@ -94,6 +100,7 @@ impl BuiltinApiSet {
             BuiltinApiSet::Credentials => "Keyward API client credentials",
             BuiltinApiSet::ApiKeys => "Keyward API keys",
             BuiltinApiSet::Verify => "Keyward verification",
+            BuiltinApiSet::Delegation => "Keyward delegation",
         }
     }
 
@@ -107,6 +114,11 @@ impl BuiltinApiSet {
             }
             BuiltinApiSet::Verify => {
                 "Verifying API keys, client secrets and HMAC signatures, and nothing else."
+            }
+            BuiltinApiSet::Delegation => {
+                "Acting for a front end's signed-in users: a call carrying the \
+                 `keyward-act-as: accounts/{account}/users/{user}` metadata entry runs as that \
+                 user, within the calling credential's other API sets."
             }
         }
     }

@@ -18,6 +18,10 @@ pub struct Principal {
     pub api_sets: BTreeSet<String>,
     /// A user (API key) or an API client (client ID and secret).
     pub kind: PrincipalKind,
+    /// For a call a front end makes for one of its signed-in users (`keyward-act-as`):
+    /// the resource name of the front end's credential. The principal is then that user,
+    /// and the audit log records both.
+    pub delegate: Option<String>,
 }
 
 /// The two kinds of caller.
@@ -27,8 +31,8 @@ pub enum PrincipalKind {
     User {
         /// The user's ID in the account.
         user_id: String,
-        /// The API key presented.
-        key_id: String,
+        /// The API key presented; `None` when a front end acts for the user.
+        key_id: Option<String>,
         /// Whether the user holds the built-in administrator role.
         administrator: bool,
         /// The authorities of the user's roles.
@@ -49,13 +53,20 @@ pub fn api_key_name(account_id: &str, user_id: &str, key_id: &str) -> String {
 }
 
 impl Principal {
-    /// Resource name of the credential the caller presented, for audit events:
-    /// `accounts/{a}/users/{u}/apiKeys/{k}` or `accounts/{a}/credentials/{c}`.
+    /// Resource name of the caller, for audit events and creators:
+    /// `accounts/{a}/users/{u}/apiKeys/{k}` or `accounts/{a}/credentials/{c}` for the
+    /// credential presented, `accounts/{a}/users/{u}` for a user a front end acts for (see
+    /// [`Principal::delegate`]).
     pub fn name(&self) -> String {
         match &self.kind {
             PrincipalKind::User {
-                user_id, key_id, ..
+                user_id,
+                key_id: Some(key_id),
+                ..
             } => api_key_name(&self.account_id, user_id, key_id),
+            PrincipalKind::User { user_id, .. } => {
+                format!("accounts/{}/users/{user_id}", self.account_id)
+            }
             PrincipalKind::Client { credential_id } => {
                 format!("accounts/{}/credentials/{credential_id}", self.account_id)
             }

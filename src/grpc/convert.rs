@@ -144,6 +144,7 @@ pub fn audit_event(event: &AuditEvent) -> pb::AuditEvent {
         } as i32,
         detail: event.detail.clone(),
         count: event.count,
+        delegate: event.delegate.clone().unwrap_or_default(),
     }
 }
 

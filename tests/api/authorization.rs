@@ -41,9 +41,21 @@ enum Kind {
     OtherAccountAdministrator,
     /// The bootstrap operator key.
     Operator,
+    /// acme's front end (a key holding `keyward.delegation`) acting for mia.
+    ActingForOwnAccountUser,
+    /// The operator's key acting for mia, a user of another account.
+    OperatorActingForUser,
+    /// acme's front end acting for gina, a user of globex.
+    ActingForOtherAccountUser,
+    /// A key of alice without `keyward.delegation` acting for mia.
+    ActingWithoutTheDelegationSet,
+    /// acme's front end acting for dan, a disabled user of acme.
+    ActingForDisabledUser,
+    /// acme's front end acting for a user acme does not have.
+    ActingForNonexistentUser,
 }
 
-const KINDS: [Kind; 10] = [
+const KINDS: [Kind; 16] = [
     Kind::Anonymous,
     Kind::MalformedKey,
     Kind::UnknownKey,
@@ -54,13 +66,21 @@ const KINDS: [Kind; 10] = [
     Kind::AccountAdministrator,
     Kind::OtherAccountAdministrator,
     Kind::Operator,
+    Kind::ActingForOwnAccountUser,
+    Kind::OperatorActingForUser,
+    Kind::ActingForOtherAccountUser,
+    Kind::ActingWithoutTheDelegationSet,
+    Kind::ActingForDisabledUser,
+    Kind::ActingForNonexistentUser,
 ];
 
 /// Who may call what, for requests touching acme. Letters: K = user without
-/// the authority (kai), M = user with it (mia), A = acme's administrator,
+/// the authority (kai), M = user with it (mia, also when a front end or the
+/// operator acts for her with `keyward-act-as`), A = acme's administrator,
 /// G = another account's administrator, O = operator. Everyone else
-/// (anonymous, malformed, unknown, revoked, key without the API set) is
-/// always refused.
+/// (anonymous, malformed, unknown, revoked, key without the API set, acting
+/// without the delegation set, for another account's, a disabled or a
+/// nonexistent user) is always refused.
 const EXPECTED: &[(&str, &str)] = &[
     ("AccountService/CreateAccount", "O"),
     ("AccountService/GetAccount", "KMAO"),
@@ -107,7 +127,9 @@ const EXPECTED: &[(&str, &str)] = &[
 fn letter(kind: Kind) -> Option<char> {
     match kind {
         Kind::UserWithoutAuthority => Some('K'),
-        Kind::UserWithAuthority => Some('M'),
+        Kind::UserWithAuthority | Kind::ActingForOwnAccountUser | Kind::OperatorActingForUser => {
+            Some('M')
+        }
         Kind::AccountAdministrator => Some('A'),
         Kind::OtherAccountAdministrator => Some('G'),
         Kind::Operator => Some('O'),
@@ -143,7 +165,15 @@ fn expected_denial_in(
         Kind::Anonymous | Kind::MalformedKey | Kind::UnknownKey | Kind::RevokedKey => {
             return Some((Code::Unauthenticated, "UNAUTHENTICATED"));
         }
-        Kind::KeyWithoutTheApiSet => return Some((Code::PermissionDenied, "API_SET_NOT_ALLOWED")),
+        Kind::KeyWithoutTheApiSet | Kind::ActingWithoutTheDelegationSet => {
+            return Some((Code::PermissionDenied, "API_SET_NOT_ALLOWED"));
+        }
+        // Permission before existence: one answer for all three.
+        Kind::ActingForOtherAccountUser
+        | Kind::ActingForDisabledUser
+        | Kind::ActingForNonexistentUser => {
+            return Some((Code::PermissionDenied, "PERMISSION_DENIED"));
+        }
         _ => {}
     }
     let allowed = table
@@ -231,6 +261,7 @@ async fn world(app: &TestApp) -> Vec<Caller> {
         ("kai", "key-holders"),
         ("mia", "managers"),
         ("bob", "auditors"),
+        ("dan", "managers"),
     ] {
         accounts
             .create_user(pb::CreateUserRequest {
@@ -247,6 +278,13 @@ async fn world(app: &TestApp) -> Vec<Caller> {
             .await
             .expect("create user");
     }
+    accounts
+        .disable_user(pb::DisableUserRequest {
+            name: "accounts/acme/users/dan".into(),
+            etag: String::new(),
+        })
+        .await
+        .expect("disable dan");
     let kai_key = app.arrange_key("acme", "kai").await;
     let mia_key = app.arrange_key("acme", "mia").await;
 
@@ -288,8 +326,31 @@ async fn world(app: &TestApp) -> Vec<Caller> {
         .await
         .expect("revoke");
 
+    let builtin = [
+        "keyward.accounts",
+        "keyward.credentials",
+        "keyward.api-keys",
+        "keyward.verify",
+    ];
+    let front_end = alice
+        .api_keys()
+        .create_api_key(narrow(&[&builtin[..], &["keyward.delegation"]].concat()))
+        .await
+        .expect("a front end's key")
+        .into_inner()
+        .key;
+    let without_delegation = alice
+        .api_keys()
+        .create_api_key(narrow(&builtin))
+        .await
+        .expect("a key without delegation")
+        .into_inner()
+        .key;
+
     let unknown = Key::generate(KeyKind::ApiKey).expect("key");
     let keyed = |key: String| async move { app.client_with_key(&key).await };
+    let front_end = keyed(front_end).await;
+    let acting = |client: &Client, user: &str| client.acting_as(user).expect("a user name");
     vec![
         Caller {
             kind: Kind::Anonymous,
@@ -359,6 +420,48 @@ async fn world(app: &TestApp) -> Vec<Caller> {
             client: app.operator.clone(),
             own_user: "alice",
             tag: "operator",
+            verify_less: None,
+        },
+        Caller {
+            kind: Kind::ActingForOwnAccountUser,
+            client: acting(&front_end, "accounts/acme/users/mia"),
+            own_user: "mia",
+            tag: "as-mia",
+            verify_less: None,
+        },
+        Caller {
+            kind: Kind::OperatorActingForUser,
+            client: acting(&app.operator, "accounts/acme/users/mia"),
+            own_user: "mia",
+            tag: "op-as-mia",
+            verify_less: None,
+        },
+        Caller {
+            kind: Kind::ActingForOtherAccountUser,
+            client: acting(&front_end, "accounts/globex/users/gina"),
+            own_user: "mia",
+            tag: "as-gina",
+            verify_less: None,
+        },
+        Caller {
+            kind: Kind::ActingWithoutTheDelegationSet,
+            client: acting(&keyed(without_delegation).await, "accounts/acme/users/mia"),
+            own_user: "mia",
+            tag: "undelegated",
+            verify_less: None,
+        },
+        Caller {
+            kind: Kind::ActingForDisabledUser,
+            client: acting(&front_end, "accounts/acme/users/dan"),
+            own_user: "dan",
+            tag: "as-dan",
+            verify_less: None,
+        },
+        Caller {
+            kind: Kind::ActingForNonexistentUser,
+            client: acting(&front_end, "accounts/acme/users/nobody"),
+            own_user: "nobody",
+            tag: "as-nobody",
             verify_less: None,
         },
     ]

@@ -16,6 +16,7 @@ mod authorization;
 mod calls;
 mod client_sdk;
 mod credentials;
+mod delegation;
 mod entitlements;
 mod health;
 mod reflection;

@@ -62,7 +62,7 @@ async fn connect(g: &Global) -> Result<Client> {
         (None, Some(key)) => builder = builder.api_key(key),
         (None, None) => {}
     }
-    builder.connect().await.map_err(|error| {
+    let client = builder.connect().await.map_err(|error| {
         let mut message = format!("{error} ({})", g.url);
         let mut source = std::error::Error::source(&error);
         while let Some(cause) = source {
@@ -73,7 +73,13 @@ async fn connect(g: &Global) -> Result<Client> {
             source = cause.source();
         }
         CliError::Local(message)
-    })
+    })?;
+    match &g.act_as {
+        Some(user) => client
+            .acting_as(user)
+            .map_err(|error| CliError::Local(error.to_string())),
+        None => Ok(client),
+    }
 }
 
 /// `acme` → `accounts/acme`; a name with a `/` is taken as given.

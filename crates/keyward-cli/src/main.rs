@@ -53,6 +53,11 @@ pub(crate) struct Global {
     /// Deadline for each call, like `30s`, `2m`.
     #[arg(long, default_value = "30s", value_parser = parse_duration, global = true)]
     pub(crate) timeout: Duration,
+    /// Act for this signed-in user (`accounts/acme/users/carol`), as a front end does: the
+    /// calls run as that user, within the API key's own API sets, which must include
+    /// `keyward.delegation` (the `keyward-act-as` metadata entry).
+    #[arg(long, env = "KEYWARD_ACT_AS", value_name = "USER", global = true)]
+    pub(crate) act_as: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

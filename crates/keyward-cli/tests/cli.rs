@@ -467,6 +467,40 @@ async fn api_sets_roles_users_and_a_credential_lifecycle_are_managed_by_the_cli(
         "{}",
         available.stdout
     );
+    // The operator's key holds keyward.delegation: it may act for alice.
+    let users = server
+        .cli(
+            operator,
+            &["--json", "users", "list", "--account", "acme"],
+            None,
+        )
+        .await
+        .ok()
+        .json();
+    let alice_name = users[0]["name"]
+        .as_str()
+        .expect("alice, acme's only user")
+        .to_owned();
+    let as_alice = server
+        .cli(
+            operator,
+            &["--json", "--act-as", &alice_name, "api-keys", "list"],
+            None,
+        )
+        .await
+        .ok()
+        .json();
+    let names: Vec<&str> = as_alice
+        .as_array()
+        .map(|keys| keys.iter().filter_map(|k| k["name"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(
+        !names.is_empty()
+            && names
+                .iter()
+                .all(|n| n.starts_with(&format!("{alice_name}/"))),
+        "alice's keys: {as_alice}"
+    );
 
     let role = server
         .cli(

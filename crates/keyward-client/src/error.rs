@@ -65,6 +65,12 @@ pub enum ClientError {
     /// The credential contains characters that cannot travel in metadata.
     #[error("the credential contains characters that are not allowed in a header")]
     InvalidCredential,
+    /// The user to act for contains characters that cannot travel in metadata.
+    #[error("cannot act as `{user}`: not allowed in a header")]
+    InvalidActAs {
+        /// The user name given.
+        user: String,
+    },
     /// The server cannot be reached.
     #[error("cannot connect to the Keyward server")]
     Connect(#[source] tonic::transport::Error),
@@ -167,6 +173,7 @@ impl ClientError {
             Self::InvalidUrl { .. }
             | Self::TlsNotEnabled { .. }
             | Self::InvalidCredential
+            | Self::InvalidActAs { .. }
             | Self::Connect(_)
             | Self::MissingField(_) => return None,
         })

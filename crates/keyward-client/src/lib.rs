@@ -153,10 +153,12 @@ use proto::account_service_client::AccountServiceClient;
 use proto::api_key_service_client::ApiKeyServiceClient;
 use proto::credential_service_client::CredentialServiceClient;
 
-/// Adds the `authorization` metadata to every call.
+/// Adds the `authorization` metadata to every call, and `keyward-act-as` for a client
+/// acting for a user ([`Client::acting_as`]).
 #[derive(Clone, Debug, Default)]
 pub struct AuthInterceptor {
     authorization: Option<AsciiMetadataValue>,
+    act_as: Option<AsciiMetadataValue>,
 }
 
 impl Interceptor for AuthInterceptor {
@@ -168,6 +170,11 @@ impl Interceptor for AuthInterceptor {
             request
                 .metadata_mut()
                 .insert("authorization", value.clone());
+        }
+        if let Some(user) = &self.act_as {
+            request
+                .metadata_mut()
+                .insert(keyward_core::ACT_AS_METADATA, user.clone());
         }
         Ok(request)
     }
@@ -279,7 +286,10 @@ impl ClientBuilder {
         };
         Ok(Client {
             channel,
-            interceptor: AuthInterceptor { authorization },
+            interceptor: AuthInterceptor {
+                authorization,
+                act_as: None,
+            },
             retry: self.retry,
         })
     }
@@ -321,6 +331,20 @@ impl Client {
             connect_timeout: Duration::from_secs(10),
             retry: RetryPolicy::default(),
         }
+    }
+
+    /// The same connection and credential, every call acting for the signed-in user `user`
+    /// (`accounts/{account}/users/{user}`), as a front end does: the calls run as that user,
+    /// never beyond this client's own API sets, and need a credential holding
+    /// `keyward.delegation` (see [`keyward_core::ACT_AS_METADATA`]). Cheap: share one client
+    /// and call this per request.
+    pub fn acting_as(&self, user: &str) -> Result<Client, ClientError> {
+        let value = AsciiMetadataValue::try_from(user).map_err(|_| ClientError::InvalidActAs {
+            user: user.to_owned(),
+        })?;
+        let mut client = self.clone();
+        client.interceptor.act_as = Some(value);
+        Ok(client)
     }
 
     /// The `keyward.v1.AccountService` stub.

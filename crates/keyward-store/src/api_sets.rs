@@ -311,6 +311,10 @@ async fn insert_methods(
     api_set_id: &str,
     methods: &[String],
 ) -> Result<(), StoreError> {
+    // A built-in set may have no RPC of its own (`keyward.delegation`).
+    if methods.is_empty() {
+        return Ok(());
+    }
     api_set_methods::Entity::insert_many(methods.iter().map(|method| {
         api_set_methods::Model {
             api_set_id: api_set_id.to_owned(),

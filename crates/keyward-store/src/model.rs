@@ -694,6 +694,9 @@ pub struct AuditEvent {
     pub time: DateTime<Utc>,
     /// Resource name of the principal that acted.
     pub actor: String,
+    /// For a call a front end made for a signed-in user (`keyward-act-as`): the resource
+    /// name of the front end's credential, `actor` being that user.
+    pub delegate: Option<String>,
     /// What was done, for example `CreateCredential`.
     pub action: String,
     /// Resource name of what it was done to.
@@ -716,6 +719,9 @@ pub struct NewAuditEvent {
     pub account_id: String,
     /// Resource name of the principal that acted.
     pub actor: String,
+    /// For a call a front end made for a signed-in user (`keyward-act-as`): the resource
+    /// name of the front end's credential, `actor` being that user.
+    pub delegate: Option<String>,
     /// What was done.
     pub action: String,
     /// Resource name of what it was done to.

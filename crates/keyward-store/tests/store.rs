@@ -361,7 +361,8 @@ async fn migrations_apply_to_a_fresh_database_and_roll_back_cleanly() {
                 "m20261123_000002_access_indexes",
                 "m20261123_000003_secret_key_ids",
                 "m20261125_000004_change_log",
-                "m20261205_000005_account_entitlements"
+                "m20261205_000005_account_entitlements",
+                "m20261205_000006_audit_delegate"
             ],
             "{b}"
         );
@@ -1040,6 +1041,7 @@ async fn audit_events_list_newest_first_per_account_every_event_once() {
             count: 1,
             account_id: account.to_owned(),
             actor: format!("accounts/{account}/users/alice"),
+            delegate: None,
             action: "CreateCredential".to_owned(),
             resource: format!("accounts/{account}/credentials/c{n}"),
             outcome: if n.is_multiple_of(3) {
@@ -3480,8 +3482,9 @@ async fn an_upgraded_installation_entitles_each_account_to_the_sets_its_keys_and
             .await
             .unwrap();
 
-        // Back to the schema before entitlements, and up again: the upgrade.
-        store.migrate_down(Some(1)).await.unwrap();
+        // Back to the schema before entitlements (and the audit delegate after them), and
+        // up again: the upgrade.
+        store.migrate_down(Some(2)).await.unwrap();
         store.migrate().await.unwrap();
 
         let entitled = |id: &'static str| async move {

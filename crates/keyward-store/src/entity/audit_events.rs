@@ -11,6 +11,7 @@ pub(crate) struct Model {
     pub(crate) account_id: String,
     pub(crate) time: DateTimeUtc,
     pub(crate) actor: String,
+    pub(crate) delegate: Option<String>,
     pub(crate) action: String,
     pub(crate) resource: String,
     pub(crate) outcome: String,

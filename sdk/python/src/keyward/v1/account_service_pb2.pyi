@@ -95,7 +95,7 @@ class Role(_message.Message):
     def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., description: _Optional[str] = ..., authorities: _Optional[_Iterable[_Union[Authority, str]]] = ..., builtin: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ...) -> None: ...
 
 class AuditEvent(_message.Message):
-    __slots__ = ("name", "event_time", "actor", "method", "resource", "outcome", "detail", "count")
+    __slots__ = ("name", "event_time", "actor", "method", "resource", "outcome", "detail", "count", "delegate")
     class Outcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         OUTCOME_UNSPECIFIED: _ClassVar[AuditEvent.Outcome]
@@ -114,6 +114,7 @@ class AuditEvent(_message.Message):
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
     DETAIL_FIELD_NUMBER: _ClassVar[int]
     COUNT_FIELD_NUMBER: _ClassVar[int]
+    DELEGATE_FIELD_NUMBER: _ClassVar[int]
     name: str
     event_time: _timestamp_pb2.Timestamp
     actor: str
@@ -122,7 +123,8 @@ class AuditEvent(_message.Message):
     outcome: AuditEvent.Outcome
     detail: str
     count: int
-    def __init__(self, name: _Optional[str] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., actor: _Optional[str] = ..., method: _Optional[str] = ..., resource: _Optional[str] = ..., outcome: _Optional[_Union[AuditEvent.Outcome, str]] = ..., detail: _Optional[str] = ..., count: _Optional[int] = ...) -> None: ...
+    delegate: str
+    def __init__(self, name: _Optional[str] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., actor: _Optional[str] = ..., method: _Optional[str] = ..., resource: _Optional[str] = ..., outcome: _Optional[_Union[AuditEvent.Outcome, str]] = ..., detail: _Optional[str] = ..., count: _Optional[int] = ..., delegate: _Optional[str] = ...) -> None: ...
 
 class CreateAccountRequest(_message.Message):
     __slots__ = ("account", "account_id", "request_id", "administrator")

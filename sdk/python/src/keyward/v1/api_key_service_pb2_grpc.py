@@ -32,6 +32,20 @@ class ApiKeyServiceStub:
     or hold MANAGE_USER_API_KEY. Managing keys and reading the catalog needs the
     API set `keyward.api-keys`; VerifyApiKey needs `keyward.verify`. Only
     operators change the catalog.
+
+    Acting for a signed-in user: a front end that authenticates its own users
+    calls with its own credential and the metadata entry
+    `keyward-act-as: accounts/{account}/users/{user}` (with grpcurl:
+    `-H 'keyward-act-as: accounts/acme/users/carol'`). The credential must hold
+    the built-in API set `keyward.delegation`; one of the operator account may
+    act for users of any account, any other only for users of its own account.
+    The call then runs as that user: their account, roles and authorities, and
+    `users/me` is them; it never goes beyond the calling credential's own API
+    sets (`keyward.delegation` excepted) that the user's account may use. A
+    user of an account the credential may not act in, a disabled user and a
+    user that does not exist all answer the same PERMISSION_DENIED. Audit
+    events of the call name the user as `actor` and the credential as
+    `delegate`.
     """
 
     def __init__(self, channel):
@@ -109,6 +123,20 @@ class ApiKeyServiceServicer:
     or hold MANAGE_USER_API_KEY. Managing keys and reading the catalog needs the
     API set `keyward.api-keys`; VerifyApiKey needs `keyward.verify`. Only
     operators change the catalog.
+
+    Acting for a signed-in user: a front end that authenticates its own users
+    calls with its own credential and the metadata entry
+    `keyward-act-as: accounts/{account}/users/{user}` (with grpcurl:
+    `-H 'keyward-act-as: accounts/acme/users/carol'`). The credential must hold
+    the built-in API set `keyward.delegation`; one of the operator account may
+    act for users of any account, any other only for users of its own account.
+    The call then runs as that user: their account, roles and authorities, and
+    `users/me` is them; it never goes beyond the calling credential's own API
+    sets (`keyward.delegation` excepted) that the user's account may use. A
+    user of an account the credential may not act in, a disabled user and a
+    user that does not exist all answer the same PERMISSION_DENIED. Audit
+    events of the call name the user as `actor` and the credential as
+    `delegate`.
     """
 
     def CreateApiKey(self, request, context):
@@ -277,6 +305,20 @@ class ApiKeyService:
     or hold MANAGE_USER_API_KEY. Managing keys and reading the catalog needs the
     API set `keyward.api-keys`; VerifyApiKey needs `keyward.verify`. Only
     operators change the catalog.
+
+    Acting for a signed-in user: a front end that authenticates its own users
+    calls with its own credential and the metadata entry
+    `keyward-act-as: accounts/{account}/users/{user}` (with grpcurl:
+    `-H 'keyward-act-as: accounts/acme/users/carol'`). The credential must hold
+    the built-in API set `keyward.delegation`; one of the operator account may
+    act for users of any account, any other only for users of its own account.
+    The call then runs as that user: their account, roles and authorities, and
+    `users/me` is them; it never goes beyond the calling credential's own API
+    sets (`keyward.delegation` excepted) that the user's account may use. A
+    user of an account the credential may not act in, a disabled user and a
+    user that does not exist all answer the same PERMISSION_DENIED. Audit
+    events of the call name the user as `actor` and the credential as
+    `delegate`.
     """
 
     @staticmethod

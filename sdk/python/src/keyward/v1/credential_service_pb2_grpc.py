@@ -32,6 +32,20 @@ class CredentialServiceStub:
     Managing credentials needs the API set `keyward.credentials` and the
     authority MANAGE_API_CLIENTS in a verified account; the verification calls
     need the API set `keyward.verify`.
+
+    Acting for a signed-in user: a front end that authenticates its own users
+    calls with its own credential and the metadata entry
+    `keyward-act-as: accounts/{account}/users/{user}` (with grpcurl:
+    `-H 'keyward-act-as: accounts/acme/users/carol'`). The credential must hold
+    the built-in API set `keyward.delegation`; one of the operator account may
+    act for users of any account, any other only for users of its own account.
+    The call then runs as that user: their account, roles and authorities, and
+    `users/me` is them; it never goes beyond the calling credential's own API
+    sets (`keyward.delegation` excepted) that the user's account may use. A
+    user of an account the credential may not act in, a disabled user and a
+    user that does not exist all answer the same PERMISSION_DENIED. Audit
+    events of the call name the user as `actor` and the credential as
+    `delegate`.
     """
 
     def __init__(self, channel):
@@ -99,6 +113,20 @@ class CredentialServiceServicer:
     Managing credentials needs the API set `keyward.credentials` and the
     authority MANAGE_API_CLIENTS in a verified account; the verification calls
     need the API set `keyward.verify`.
+
+    Acting for a signed-in user: a front end that authenticates its own users
+    calls with its own credential and the metadata entry
+    `keyward-act-as: accounts/{account}/users/{user}` (with grpcurl:
+    `-H 'keyward-act-as: accounts/acme/users/carol'`). The credential must hold
+    the built-in API set `keyward.delegation`; one of the operator account may
+    act for users of any account, any other only for users of its own account.
+    The call then runs as that user: their account, roles and authorities, and
+    `users/me` is them; it never goes beyond the calling credential's own API
+    sets (`keyward.delegation` excepted) that the user's account may use. A
+    user of an account the credential may not act in, a disabled user and a
+    user that does not exist all answer the same PERMISSION_DENIED. Audit
+    events of the call name the user as `actor` and the credential as
+    `delegate`.
     """
 
     def CreateCredential(self, request, context):
@@ -249,6 +277,20 @@ class CredentialService:
     Managing credentials needs the API set `keyward.credentials` and the
     authority MANAGE_API_CLIENTS in a verified account; the verification calls
     need the API set `keyward.verify`.
+
+    Acting for a signed-in user: a front end that authenticates its own users
+    calls with its own credential and the metadata entry
+    `keyward-act-as: accounts/{account}/users/{user}` (with grpcurl:
+    `-H 'keyward-act-as: accounts/acme/users/carol'`). The credential must hold
+    the built-in API set `keyward.delegation`; one of the operator account may
+    act for users of any account, any other only for users of its own account.
+    The call then runs as that user: their account, roles and authorities, and
+    `users/me` is them; it never goes beyond the calling credential's own API
+    sets (`keyward.delegation` excepted) that the user's account may use. A
+    user of an account the credential may not act in, a disabled user and a
+    user that does not exist all answer the same PERMISSION_DENIED. Audit
+    events of the call name the user as `actor` and the credential as
+    `delegate`.
     """
 
     @staticmethod
