@@ -15,7 +15,11 @@ address defaults to 127.0.0.1:50051. With it, the program:
 4. as the administrator, creates an API key for themself, saves it as a
    NAME.APIKEY file in the current directory, reads it back and verifies it,
    for its API set and outside it;
-5. reads typed errors.
+5. gives a second user, Carol, her first API key the way a portal does: the
+   administrator creates Carol with a role allowing keys and a key for the
+   portal holding keyward.delegation; the portal, acting for Carol, lists the
+   API sets she may choose from and creates her key, which verifies as hers;
+6. reads typed errors.
 
 It checks every answer against the API's contract and exits non-zero when one
 is wrong, so CI runs it as a test (.ci/sdk). It never prints a key or secret.
@@ -30,7 +34,7 @@ import sys
 import grpc
 from google.protobuf.duration_pb2 import Duration
 
-from keyward import bearer
+from keyward import acting_as, bearer
 from keyward.errors import ERROR_DOMAIN, error_info, field_violations
 from keyward.key_file import ApiKeyFile
 from keyward.v1 import account_service_pb2 as accounts_pb
@@ -215,6 +219,81 @@ def verify_key_file(stubs: Stubs, path: str) -> None:
     expect(decision.reason == Decision.REASON_API_SET_NOT_ALLOWED, f"reason {reason(decision)}")
 
 
+def second_user_first_key(stubs: Stubs, admin_key: str, account: str) -> None:
+    """A portal gives Carol her first key: it acts for her with its own key,
+    which holds keyward.delegation, and never goes beyond that key's sets."""
+    role = stubs.accounts.CreateRole(
+        accounts_pb.CreateRoleRequest(
+            parent=account,
+            role_id="key-holders",
+            role=accounts_pb.Role(
+                display_name="Key holders",
+                authorities=[accounts_pb.AUTHORITY_MANAGE_USER_API_KEY],
+            ),
+        ),
+        metadata=bearer(admin_key),
+    ).role
+    carol = stubs.accounts.CreateUser(
+        accounts_pb.CreateUserRequest(
+            parent=account,
+            user_id="carol",
+            user=accounts_pb.User(display_name="Carol", email="carol@quickstart.example", roles=[role.name]),
+        ),
+        metadata=bearer(admin_key),
+    ).user
+    print(f"created {carol.name} holding {list(carol.roles)}")
+    portal_key = stubs.api_keys.CreateApiKey(
+        keys_pb.CreateApiKeyRequest(
+            parent="users/me",
+            api_key=keys_pb.ApiKey(
+                display_name="portal",
+                api_sets=["apiSets/keyward.api-keys", "apiSets/keyward.delegation", VERIFY_API_SET],
+            ),
+        ),
+        metadata=bearer(admin_key),
+    ).key
+    as_carol = bearer(portal_key) + acting_as(carol.name)
+
+    available = stubs.api_keys.ListApiSets(
+        keys_pb.ListApiSetsRequest(available_in="accounts/-"), metadata=as_carol
+    ).api_sets
+    names = [api_set.name for api_set in available]
+    print(f"the portal, acting for Carol: she may choose from {names}")
+    expect(names == ["apiSets/keyward.api-keys", VERIFY_API_SET], f"available sets {names}")
+
+    created = stubs.api_keys.CreateApiKey(
+        keys_pb.CreateApiKeyRequest(
+            parent="users/me",
+            api_key=keys_pb.ApiKey(display_name="Carol gateway", api_sets=[VERIFY_API_SET]),
+        ),
+        metadata=as_carol,
+    )
+    print(f"created {created.api_key.name} for Carol, created by {created.api_key.creator}")
+    expect(created.api_key.name.startswith(carol.name + "/apiKeys/"), f"the key is {created.api_key.name}")
+    expect(created.api_key.creator == carol.name, f"creator {created.api_key.creator}")
+
+    decision = stubs.api_keys.VerifyApiKey(
+        keys_pb.VerifyApiKeyRequest(key=created.key, api_set=VERIFY_API_SET), metadata=bearer(created.key)
+    ).decision
+    print(f"verify Carol's key: valid={decision.valid} user={decision.user}")
+    expect(decision.valid and decision.user == carol.name, f"decision {decision}")
+
+    try:
+        stubs.api_keys.CreateApiKey(
+            keys_pb.CreateApiKeyRequest(
+                parent="users/me",
+                api_key=keys_pb.ApiKey(display_name="too broad", api_sets=[ACCOUNTS_API_SET]),
+            ),
+            metadata=as_carol,
+        )
+        raise ContractError("the portal granted an API set it does not hold")
+    except grpc.RpcError as err:
+        info = error_info(err)
+        print(f"a set beyond the portal's: {err.code().name} reason={info and info.reason}")
+        expect(err.code() == grpc.StatusCode.PERMISSION_DENIED, f"code {err.code().name}")
+        expect(info is not None and info.reason == "API_SET_NOT_HELD", "reason")
+
+
 def read_typed_errors(stubs: Stubs, admin_key: str) -> None:
     """Errors are for the caller's own mistakes; each carries an ErrorInfo,
     and INVALID_ARGUMENT names the wrong fields."""
@@ -263,7 +342,9 @@ def main() -> int:
             print("== 4. a user API key, saved as a .APIKEY file, verified")
             path = user_api_key(stubs, admin_key, account_id)
             verify_key_file(stubs, path)
-            print("== 5. typed errors")
+            print("== 5. a second user's first key, from a portal acting for her")
+            second_user_first_key(stubs, admin_key, account)
+            print("== 6. typed errors")
             read_typed_errors(stubs, admin_key)
         except ContractError as err:
             print(f"python example: FAILED: {err}", file=sys.stderr)

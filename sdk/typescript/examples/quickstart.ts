@@ -17,7 +17,12 @@
  * 4. as the administrator, creates an API key for themself, saves it as a
  *    NAME.APIKEY file in the current directory, reads it back and verifies
  *    it, for its API set and outside it;
- * 5. reads typed errors.
+ * 5. gives a second user, Carol, her first API key the way a portal does: the
+ *    administrator creates Carol with a role allowing keys and a key for the
+ *    portal holding keyward.delegation; the portal, acting for Carol, lists
+ *    the API sets she may choose from and creates her key, which verifies as
+ *    hers;
+ * 6. reads typed errors.
  *
  * It checks every answer against the API's contract and exits non-zero when
  * one is wrong, so CI runs it as a test (.ci/sdk). It never prints a key or
@@ -33,11 +38,13 @@ import {
   ApiKey_State,
   ApiKeyFile,
   ApiKeyService,
+  Authority,
   Credential_Scheme,
   CredentialService,
   Decision_Reason,
   ERROR_DOMAIN,
   bearer,
+  bearerActingAs,
   errorInfo,
   fieldViolations,
   type Decision,
@@ -259,6 +266,88 @@ async function verifyKeyFile(clients: Clients, path: string): Promise<void> {
 }
 
 /**
+ * A portal gives Carol her first key: it acts for her with its own key, which
+ * holds keyward.delegation, and never goes beyond that key's sets.
+ */
+async function secondUserFirstKey(clients: Clients, adminKey: string, account: string): Promise<void> {
+  const role = present(
+    (
+      await clients.accounts.createRole(
+        {
+          parent: account,
+          roleId: "key-holders",
+          role: { displayName: "Key holders", authorities: [Authority.MANAGE_USER_API_KEY] },
+        },
+        bearer(adminKey),
+      )
+    ).role,
+    "role",
+  );
+  const carol = present(
+    (
+      await clients.accounts.createUser(
+        {
+          parent: account,
+          userId: "carol",
+          user: { displayName: "Carol", email: "carol@quickstart.example", roles: [role.name] },
+        },
+        bearer(adminKey),
+      )
+    ).user,
+    "user",
+  );
+  console.log(`created ${carol.name} holding ${JSON.stringify(carol.roles)}`);
+  const portalKey = (
+    await clients.apiKeys.createApiKey(
+      {
+        parent: "users/me",
+        apiKey: {
+          displayName: "portal",
+          apiSets: ["apiSets/keyward.api-keys", "apiSets/keyward.delegation", VERIFY_API_SET],
+        },
+      },
+      bearer(adminKey),
+    )
+  ).key;
+  const asCarol = bearerActingAs(portalKey, carol.name);
+
+  const names = (await clients.apiKeys.listApiSets({ availableIn: "accounts/-" }, asCarol)).apiSets.map(
+    (apiSet) => apiSet.name,
+  );
+  console.log(`the portal, acting for Carol: she may choose from ${JSON.stringify(names)}`);
+  expect(same(names, ["apiSets/keyward.api-keys", VERIFY_API_SET]), `available sets ${names}`);
+
+  const created = await clients.apiKeys.createApiKey(
+    { parent: "users/me", apiKey: { displayName: "Carol gateway", apiSets: [VERIFY_API_SET] } },
+    asCarol,
+  );
+  const key = present(created.apiKey, "API key");
+  console.log(`created ${key.name} for Carol, created by ${key.creator}`);
+  expect(key.name.startsWith(`${carol.name}/apiKeys/`), `the key is ${key.name}`);
+  expect(key.creator === carol.name, `creator ${key.creator}`);
+
+  const decision = present(
+    (await clients.apiKeys.verifyApiKey({ key: created.key, apiSet: VERIFY_API_SET }, bearer(created.key))).decision,
+    "decision",
+  );
+  console.log(`verify Carol's key: valid=${decision.valid} user=${decision.user}`);
+  expect(decision.valid && decision.user === carol.name, `decision ${reason(decision)} ${decision.user}`);
+
+  const error = await failure(
+    () =>
+      clients.apiKeys.createApiKey(
+        { parent: "users/me", apiKey: { displayName: "too broad", apiSets: [ACCOUNTS_API_SET] } },
+        asCarol,
+      ),
+    "a key with an API set the portal does not hold",
+  );
+  const info = errorInfo(error);
+  console.log(`a set beyond the portal's: ${Code[error.code]} reason=${info?.reason}`);
+  expect(error.code === Code.PermissionDenied, `code ${Code[error.code]}`);
+  expect(info?.reason === "API_SET_NOT_HELD", `reason ${info?.reason}`);
+}
+
+/**
  * Errors are for the caller's own mistakes; each carries an ErrorInfo, and
  * INVALID_ARGUMENT names the wrong fields.
  */
@@ -306,7 +395,9 @@ async function main(): Promise<number> {
     console.log("== 4. a user API key, saved as a .APIKEY file, verified");
     const path = await userApiKey(clients, adminKey, accountId);
     await verifyKeyFile(clients, path);
-    console.log("== 5. typed errors");
+    console.log("== 5. a second user's first key, from a portal acting for her");
+    await secondUserFirstKey(clients, adminKey, account);
+    console.log("== 6. typed errors");
     await readTypedErrors(clients, adminKey);
   } catch (error) {
     if (error instanceof ContractError) {

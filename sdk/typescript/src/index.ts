@@ -36,6 +36,19 @@ export function bearer(apiKey: string): { headers: Record<string, string> } {
   return { headers: { authorization: `Bearer ${apiKey}` } };
 }
 
+/** The metadata entry naming the user a front end acts for. */
+export const ACT_AS_METADATA = "keyward-act-as";
+
+/**
+ * Call options with which a front end acts for one of its signed-in users
+ * (`accounts/{account}/users/{user}`), authenticated with the front end's own
+ * API key. The call runs as that user, within the key's own API sets, which
+ * must include `keyward.delegation`.
+ */
+export function bearerActingAs(apiKey: string, user: string): { headers: Record<string, string> } {
+  return { headers: { ...bearer(apiKey).headers, [ACT_AS_METADATA]: user } };
+}
+
 /** The `google.rpc.ErrorInfo` of a failed call, if it carries one. */
 export function errorInfo(error: unknown): ErrorInfo | undefined {
   return ConnectError.from(error).findDetails(ErrorInfoSchema)[0];
