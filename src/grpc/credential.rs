@@ -558,6 +558,7 @@ impl CredentialService for CredentialServiceImpl {
                     return Ok(Response::new(RenewCredentialSecretResponse {
                         credential: Some(self.show(&stored).await?),
                         client_secret: String::new(),
+                        secret_version: 0,
                     }));
                 }
             };
@@ -597,10 +598,19 @@ impl CredentialService for CredentialServiceImpl {
             ),
             None => "credential secret renewed; the previous secret stopped at once".to_owned(),
         };
+        let detail = format!("{detail} (new secret version {})", renewed.version);
         record_success(&self.state.store, &caller, &account_id, &req.name, detail).await;
+        // The versions as this renewal's own transaction left them: a concurrent renewal
+        // committed since does not show, so the caller sees which version is theirs.
+        let credential = convert::credential(
+            &renewed.credential,
+            &renewed.secrets,
+            self.state.clock.now(),
+        );
         Ok(Response::new(RenewCredentialSecretResponse {
-            credential: Some(self.show(&renewed).await?),
+            credential: Some(credential),
             client_secret: secret.to_token().expose_secret().to_owned(),
+            secret_version: renewed.version,
         }))
     }
 

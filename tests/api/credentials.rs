@@ -1087,14 +1087,26 @@ async fn concurrent_renewals_leave_exactly_one_current_secret(backend: Backend) 
     for _ in 0..12 {
         let alice = w.alice.clone();
         let name = name.clone();
-        tasks.push(tokio::spawn(async move {
-            renew(&alice, &name, None).await.client_secret
-        }));
+        tasks.push(tokio::spawn(
+            async move { renew(&alice, &name, None).await },
+        ));
     }
     let mut secrets = Vec::new();
+    let mut versions = Vec::new();
     for task in tasks {
-        secrets.push(task.await.expect("task"));
+        let renewed = task.await.expect("task");
+        // Each answer names its own version and shows the credential as it left it.
+        let shown = renewed.credential.expect("credential");
+        assert_eq!(
+            shown.secret_versions.first().map(|v| v.version),
+            Some(renewed.secret_version),
+            "{shown:?}"
+        );
+        versions.push(renewed.secret_version);
+        secrets.push(renewed.client_secret);
     }
+    versions.sort_unstable();
+    assert_eq!(versions, (2..=13).collect::<Vec<_>>(), "one version each");
     let mut valid = 0;
     for secret in &secrets {
         if verify(&w.gateway, "acme-busy", secret, "").await.valid {

@@ -1043,10 +1043,16 @@ async fn credentials(g: &Global, client: &Client, cmd: CredentialsCmd) -> Result
                 .await?
                 .into_inner();
             let c = response.credential.unwrap_or_default();
+            let mut json = out::credential_json(&c);
+            let mut human = out::credential_fields(&c);
+            if response.secret_version > 0 {
+                json["secretVersion"] = response.secret_version.into();
+                human.push(("new secret version", response.secret_version.to_string()));
+            }
             hand_over(
                 g,
-                out::credential_json(&c),
-                out::credential_fields(&c),
+                json,
+                human,
                 "clientSecret",
                 "client secret",
                 &response.client_secret,

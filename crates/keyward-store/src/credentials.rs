@@ -16,8 +16,8 @@ use crate::{
     error::on_foreign_key,
     model::{
         Changed, Credential, CredentialScheme, CredentialSecret, CredentialState, CredentialUpdate,
-        LastUsed, NewCredential, NewSecretVersion, Page, PageRequest, SecretMaterial,
-        SecretRenewal,
+        LastUsed, NewCredential, NewSecretVersion, Page, PageRequest, RenewedSecret,
+        SecretMaterial, SecretRenewal,
     },
     paging::{micros, normalize_email, now, page, page_size, revised, sorted_unique},
 };
@@ -126,15 +126,7 @@ impl Store {
         &self,
         credential_id: &str,
     ) -> Result<Vec<CredentialSecret>, StoreError> {
-        let rows = credential_secrets::Entity::find()
-            .filter(credential_secrets::Column::CredentialId.eq(credential_id))
-            .order_by_desc(credential_secrets::Column::Version)
-            .all(&self.db)
-            .await?;
-        Ok(rows
-            .into_iter()
-            .map(CredentialSecret::try_from)
-            .collect::<Result<_, _>>()?)
+        secrets_of(&self.db, credential_id).await
     }
 
     /// Lists an account's credentials by id, ascending, with their API sets; only those in
@@ -345,7 +337,7 @@ impl Store {
         renewal: SecretRenewal,
         expected_revision: Option<i64>,
         now: DateTime<Utc>,
-    ) -> Result<Credential, StoreError> {
+    ) -> Result<RenewedSecret, StoreError> {
         let now = micros(now);
         let txn = self.begin().await?;
         let updated = bump(account_id, id, expected_revision)
@@ -392,12 +384,14 @@ impl Store {
                 .await?;
         }
         let key_id = renewal.secret.key_id.clone();
+        let version = newest + 1;
         credential_secrets::Entity::insert(
-            secret_row(id, newest + 1, renewal.secret, now).into_active_model(),
+            secret_row(id, version, renewal.secret, now).into_active_model(),
         )
         .exec_without_returning(&txn)
         .await?;
         let credential = with_api_sets(&txn, row).await?;
+        let secrets = secrets_of(&txn, id).await?;
         let changed = [
             credential_changed(account_id, id),
             Changed::SecretKey {
@@ -408,7 +402,11 @@ impl Store {
         changes::record(&txn, changed).await?;
         txn.commit().await?;
         self.after_commit().await;
-        Ok(credential)
+        Ok(RenewedSecret {
+            credential,
+            secrets,
+            version,
+        })
     }
 
     /// Records that a secret version verified a request at `time`: one `UPDATE` by primary
@@ -777,4 +775,20 @@ async fn touch_credential_secret(
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// The secret versions of a credential, newest first.
+async fn secrets_of(
+    db: &impl ConnectionTrait,
+    credential_id: &str,
+) -> Result<Vec<CredentialSecret>, StoreError> {
+    let rows = credential_secrets::Entity::find()
+        .filter(credential_secrets::Column::CredentialId.eq(credential_id))
+        .order_by_desc(credential_secrets::Column::Version)
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(CredentialSecret::try_from)
+        .collect::<Result<_, _>>()?)
 }

@@ -581,6 +581,19 @@ pub struct CredentialUpdate {
     pub api_set_ids: Option<Vec<String>>,
 }
 
+/// What [`Store::renew_credential_secret`](crate::Store::renew_credential_secret) did: the
+/// credential and its secret versions as its own transaction left them (so that concurrent
+/// renewals each see their own), and the version of the new secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenewedSecret {
+    /// The credential, its revision bumped.
+    pub credential: Credential,
+    /// Its secret versions right after the renewal, newest first.
+    pub secrets: Vec<CredentialSecret>,
+    /// The version of the secret the renewal stored.
+    pub version: i32,
+}
+
 /// One stored version of a credential's secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CredentialSecret {

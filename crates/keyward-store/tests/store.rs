@@ -3002,7 +3002,13 @@ async fn renewing_keeps_at_most_two_live_versions_and_honours_the_grace_period()
             .renew_credential_secret("acme", "c1", renewal(2, None), None, now)
             .await
             .unwrap();
-        assert_eq!(renewed.revision, 2, "{b}");
+        assert_eq!(renewed.credential.revision, 2, "{b}");
+        assert_eq!(renewed.version, 2, "{b}");
+        assert_eq!(
+            renewed.secrets,
+            store.list_credential_secrets("c1").await.unwrap(),
+            "{b}"
+        );
         let secrets = store.list_credential_secrets("c1").await.unwrap();
         assert_eq!(live_versions(&secrets, now), [2], "{b}");
         assert_eq!(secrets.len(), 1, "{b}: the replaced version is deleted");

@@ -184,12 +184,14 @@ class RenewCredentialSecretRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ..., grace_period: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., request_id: _Optional[str] = ..., etag: _Optional[str] = ...) -> None: ...
 
 class RenewCredentialSecretResponse(_message.Message):
-    __slots__ = ("credential", "client_secret")
+    __slots__ = ("credential", "client_secret", "secret_version")
     CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
     CLIENT_SECRET_FIELD_NUMBER: _ClassVar[int]
+    SECRET_VERSION_FIELD_NUMBER: _ClassVar[int]
     credential: Credential
     client_secret: str
-    def __init__(self, credential: _Optional[_Union[Credential, _Mapping]] = ..., client_secret: _Optional[str] = ...) -> None: ...
+    secret_version: int
+    def __init__(self, credential: _Optional[_Union[Credential, _Mapping]] = ..., client_secret: _Optional[str] = ..., secret_version: _Optional[int] = ...) -> None: ...
 
 class DeleteCredentialRequest(_message.Message):
     __slots__ = ("name", "etag")
