@@ -83,6 +83,13 @@ pub enum ServiceError {
         /// When trying again makes sense (a `google.rpc.RetryInfo`).
         retry_after: Option<std::time::Duration>,
     },
+    /// The caller's deadline (`grpc-timeout`) passed before the answer was ready; whatever
+    /// the call had not committed is rolled back.
+    #[error("the deadline of the call ({timeout:?}) expired before it was answered")]
+    DeadlineExceeded {
+        /// The timeout the caller sent.
+        timeout: std::time::Duration,
+    },
     /// A dependency (the database) is unreachable; the caller may retry.
     #[error("the service is temporarily unavailable")]
     Unavailable(#[source] StoreError),
@@ -113,6 +120,7 @@ impl ServiceError {
             Self::AlreadyExists { .. } => "ALREADY_EXISTS",
             Self::Aborted { .. } => "ABORTED",
             Self::Unimplemented { .. } => "NOT_IMPLEMENTED",
+            Self::DeadlineExceeded { .. } => "DEADLINE_EXCEEDED",
             Self::Unavailable(_) => "UNAVAILABLE",
             Self::Internal(_) => "INTERNAL",
         }

@@ -7,6 +7,7 @@ mod api_key;
 pub mod codec;
 pub mod convert;
 mod credential;
+pub mod deadline;
 pub mod status;
 
 pub use account::AccountServiceImpl;

@@ -27,6 +27,7 @@ impl From<ServiceError> for Status {
             ServiceError::Aborted { .. } => Code::Aborted,
             ServiceError::Unimplemented { .. } => Code::Unimplemented,
             ServiceError::ResourceExhausted { .. } => Code::ResourceExhausted,
+            ServiceError::DeadlineExceeded { .. } => Code::DeadlineExceeded,
             ServiceError::Unavailable(_) => Code::Unavailable,
             ServiceError::Internal(_) => Code::Internal,
         };

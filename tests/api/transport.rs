@@ -81,6 +81,17 @@ fn the_flags_set_the_limits_and_zero_turns_keepalive_off() {
 /// returns the answer's `grpc-status` and `grpc-message` (from the headers of a
 /// trailers-only answer, or from the trailers).
 async fn raw_call(url: &str, path: &str, bearer: &str, message: &[u8]) -> (String, String) {
+    raw_call_with(url, path, bearer, &[], message).await
+}
+
+/// As [`raw_call`], with more request headers.
+async fn raw_call_with(
+    url: &str,
+    path: &str,
+    bearer: &str,
+    headers: &[(&str, &str)],
+    message: &[u8],
+) -> (String, String) {
     let addr = url.trim_start_matches("http://");
     let tcp = tokio::net::TcpStream::connect(addr)
         .await
@@ -90,14 +101,16 @@ async fn raw_call(url: &str, path: &str, bearer: &str, message: &[u8]) -> (Strin
         let _ = connection.await;
     });
     let mut client = client.ready().await.expect("ready");
-    let request = http::Request::builder()
+    let mut request = http::Request::builder()
         .method("POST")
         .uri(format!("http://{addr}{path}"))
         .header("content-type", "application/grpc")
         .header("te", "trailers")
-        .header("authorization", format!("Bearer {bearer}"))
-        .body(())
-        .expect("a request");
+        .header("authorization", format!("Bearer {bearer}"));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request.body(()).expect("a request");
     let (response, mut body) = client.send_request(request, false).expect("sent");
     let mut frame = vec![0_u8];
     frame.extend_from_slice(&u32::try_from(message.len()).expect("small").to_be_bytes());
@@ -183,4 +196,60 @@ async fn a_malformed_request_body_is_invalid_argument_not_internal() {
             "{path}: {message}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_deadline_that_passes_answers_deadline_exceeded_and_writes_nothing() {
+    use keyward_client::proto as pb;
+    use prost::Message as _;
+
+    let app = crate::helpers::spawn_app(keyward_store::testing::TestBackend::Sqlite).await;
+    let key = app.operator_key.clone().expect("the operator key");
+    let create = pb::CreateApiKeyRequest {
+        parent: "users/me".into(),
+        api_key: Some(pb::ApiKey {
+            display_name: "late".into(),
+            api_sets: vec!["apiSets/keyward.verify".into()],
+            ..Default::default()
+        }),
+        ttl: None,
+        request_id: String::new(),
+    };
+    // Over raw HTTP/2: tonic's client would enforce the deadline itself and never show
+    // the server's answer.
+    let (status, message) = raw_call_with(
+        &app.url,
+        "/keyward.v1.ApiKeyService/CreateApiKey",
+        &key,
+        &[("grpc-timeout", "1m")],
+        &create.encode_to_vec(),
+    )
+    .await;
+    assert_eq!(status, "4", "DEADLINE_EXCEEDED, not CANCELLED: {message}");
+    assert!(message.contains("deadline"), "{message}");
+    let listed = app
+        .operator
+        .api_keys()
+        .list_api_keys(pb::ListApiKeysRequest {
+            parent: "users/me".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("list")
+        .into_inner()
+        .api_keys;
+    assert!(
+        listed.iter().all(|key| key.display_name != "late"),
+        "nothing written: {listed:?}"
+    );
+
+    let (status, message) = raw_call_with(
+        &app.url,
+        "/keyward.v1.ApiKeyService/CreateApiKey",
+        &key,
+        &[("grpc-timeout", "30S")],
+        &create.encode_to_vec(),
+    )
+    .await;
+    assert_eq!(status, "0", "within its deadline: {message}");
 }
