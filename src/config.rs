@@ -118,6 +118,14 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u32).range(1..=65_536))]
     pub max_concurrent_streams: u32,
 
+    /// How many calls the whole server works on at once, over every
+    /// connection. A call beyond it is refused at once with
+    /// RESOURCE_EXHAUSTED (reason SERVER_OVERLOADED, with a RetryInfo) instead
+    /// of queuing without end; health checks are never refused.
+    #[arg(long, env = "KEYWARD_MAX_CONCURRENT_CALLS", default_value_t = 4096,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_concurrent_calls: u32,
+
     /// Seconds between HTTP/2 pings on a connection, so that a peer that
     /// vanished (a crashed gateway, a dropped NAT entry) is found and its
     /// connection closed when a ping goes unanswered for 20 s. 0 turns pings off.
@@ -277,6 +285,8 @@ pub struct Settings {
 pub struct TransportSettings {
     /// Calls one connection may have in flight at once (announced to clients).
     pub max_concurrent_streams: u32,
+    /// Calls the whole server works on at once; more are refused at once.
+    pub max_concurrent_calls: u32,
     /// Interval of HTTP/2 keepalive pings; `None`: no pings.
     pub keepalive: Option<Duration>,
 }
@@ -285,6 +295,7 @@ impl Default for TransportSettings {
     fn default() -> Self {
         Self {
             max_concurrent_streams: 256,
+            max_concurrent_calls: 4096,
             keepalive: Some(Duration::from_secs(60)),
         }
     }
@@ -339,6 +350,7 @@ impl ServeArgs {
             last_used_interval: Duration::from_secs(self.last_used_interval_secs),
             transport: TransportSettings {
                 max_concurrent_streams: self.max_concurrent_streams,
+                max_concurrent_calls: self.max_concurrent_calls,
                 keepalive: (self.keepalive_secs > 0)
                     .then(|| Duration::from_secs(self.keepalive_secs)),
             },

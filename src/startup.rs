@@ -264,6 +264,10 @@ impl Application {
             // Every call's log lines carry its method, at debug level: a span that is not
             // enabled costs next to nothing, and the hot path pays no more at `info`.
             .trace_fn(|request| tracing::debug_span!("rpc", method = %request.uri().path()))
+            // Outermost: a call beyond the server's limit costs nothing more.
+            .layer(crate::grpc::overload::CallLimitLayer::new(
+                transport.max_concurrent_calls,
+            ))
             // Outside authentication, so that a deadline covers the whole call.
             .layer(crate::grpc::deadline::DeadlineLayer)
             .layer(AuthLayer::new(state.authenticator.clone()))

@@ -8,6 +8,7 @@ pub mod codec;
 pub mod convert;
 mod credential;
 pub mod deadline;
+pub mod overload;
 pub mod status;
 
 pub use account::AccountServiceImpl;

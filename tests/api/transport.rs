@@ -68,7 +68,17 @@ fn the_flags_set_the_limits_and_zero_turns_keepalive_off() {
         TransportSettings {
             max_concurrent_streams: 64,
             keepalive: None,
+            ..TransportSettings::default()
         }
+    );
+    assert_eq!(
+        settings(&["--max-concurrent-calls", "10"]).max_concurrent_calls,
+        10
+    );
+    assert!(
+        keyward::config::Cli::try_parse_from(["keyward", "serve", "--max-concurrent-calls", "0"])
+            .is_err(),
+        "the server must be allowed at least one call"
     );
     assert!(
         keyward::config::Cli::try_parse_from(["keyward", "serve", "--max-concurrent-streams", "0"])
@@ -252,4 +262,77 @@ async fn a_deadline_that_passes_answers_deadline_exceeded_and_writes_nothing() {
     )
     .await;
     assert_eq!(status, "0", "within its deadline: {message}");
+}
+
+#[tokio::test]
+async fn calls_beyond_the_server_limit_are_refused_at_once_and_health_still_answers() {
+    use keyward_client::proto as pb;
+    use prost::Message as _;
+
+    let database = TestDatabase::sqlite();
+    let mut settings = test_settings(&database);
+    settings.transport = TransportSettings {
+        max_concurrent_calls: 1,
+        ..TransportSettings::default()
+    };
+    let app = spawn_app_with(database, settings).await;
+    let key = app.operator_key.clone().expect("the operator key");
+
+    // One call in flight: its headers are sent, its body never is.
+    let addr = app.url.trim_start_matches("http://").to_owned();
+    let tcp = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connects");
+    let (client, connection) = h2::client::handshake(tcp).await.expect("handshake");
+    let driver = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let mut client = client.ready().await.expect("ready");
+    let held = http::Request::builder()
+        .method("POST")
+        .uri(format!(
+            "http://{addr}/keyward.v1.AccountService/ListAccounts"
+        ))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .header("authorization", format!("Bearer {key}"))
+        .body(())
+        .expect("a request");
+    let (_held_response, held_body) = client.send_request(held, false).expect("sent");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let list = pb::ListAccountsRequest::default().encode_to_vec();
+    let (status, message) = raw_call(
+        &app.url,
+        "/keyward.v1.AccountService/ListAccounts",
+        &key,
+        &list,
+    )
+    .await;
+    assert_eq!(status, "8", "RESOURCE_EXHAUSTED: {message}");
+    assert!(message.contains("retry shortly"), "{message}");
+    let health = tonic_health::pb::health_client::HealthClient::new(app.client.channel())
+        .check(tonic_health::pb::HealthCheckRequest::default())
+        .await;
+    assert!(health.is_ok(), "health is never refused: {health:?}");
+
+    // The held call ends: the next one is served.
+    drop(held_body);
+    driver.abort();
+    let mut served = false;
+    for _ in 0..50 {
+        let (status, _) = raw_call(
+            &app.url,
+            "/keyward.v1.AccountService/ListAccounts",
+            &key,
+            &list,
+        )
+        .await;
+        if status == "0" {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(served, "the slot comes back when the held call ends");
 }
