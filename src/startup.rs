@@ -156,6 +156,7 @@ impl Application {
         let throttle = Throttle::new(settings.verification.throttle, settings.monotonic.clone());
         let authenticator = Authenticator::new(
             index.clone(),
+            store.clone(),
             hasher.clone(),
             throttle,
             clock.clone(),

@@ -307,6 +307,31 @@ pub mod names {
         ))
     }
 
+    /// `accounts/{account}/users/{user}/enrollmentTokens/{enrollment_token}` → (account ID,
+    /// user ID, token ID).
+    pub fn enrollment_token(
+        field: &str,
+        value: &str,
+    ) -> Result<(String, String, String), ServiceError> {
+        let [a, u, t] = segments(
+            field,
+            value,
+            ["accounts", "users", "enrollmentTokens"],
+            "accounts/{account}/users/{user}/enrollmentTokens/{enrollment_token}",
+        )?;
+        let token_id = keyward_core::key::KeyId::try_from(t).map_err(|_| {
+            invalid(
+                field,
+                "names an enrollment token ID that is not 20 lowercase hex digits",
+            )
+        })?;
+        Ok((
+            resource_id(field, a)?,
+            resource_id(field, u)?,
+            token_id.as_str().to_owned(),
+        ))
+    }
+
     /// `accounts/{account}/credentials/{credential}` → (account ID, credential ID).
     pub fn credential(field: &str, value: &str) -> Result<(String, String), ServiceError> {
         let [a, c] = segments(

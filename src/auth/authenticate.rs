@@ -28,12 +28,12 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use keyward_core::ACT_AS_METADATA;
 use keyward_core::key::{Key, KeyKind};
-use keyward_store::{CredentialScheme, UserState};
+use keyward_store::{CredentialScheme, Store, StoreError, UserState};
 use tokio::sync::OnceCell;
 
 use super::hashing::SecretHasher;
 use super::memo::{Basis, Memo, Question, token_digest};
-use super::policy::{Authority, BuiltinApiSet};
+use super::policy::{Authority, BuiltinApiSet, RpcPolicy, Rule};
 use super::principal::{Principal, PrincipalKind};
 use super::throttle::{Budget, Throttle};
 use crate::clock::SharedClock;
@@ -284,6 +284,9 @@ fn parse_authorization(value: &str) -> Result<Presented<'_>, ServiceError> {
 #[derive(Clone)]
 pub struct Authenticator {
     index: Arc<VerificationIndex>,
+    /// Enrollment tokens are read from the store: they are rare and never verified by a
+    /// gateway, so the index does not hold them.
+    store: Store,
     hasher: SecretHasher,
     throttle: Arc<Throttle>,
     flights: Arc<Flights>,
@@ -308,6 +311,7 @@ impl Authenticator {
     /// `throttle`; successful uses are noted in `usage`.
     pub fn new(
         index: Arc<VerificationIndex>,
+        store: Store,
         hasher: SecretHasher,
         throttle: Throttle,
         clock: SharedClock,
@@ -316,6 +320,7 @@ impl Authenticator {
         let capacity = index.config().capacity;
         Self {
             index,
+            store,
             hasher,
             throttle: Arc::new(throttle),
             flights: Arc::default(),
@@ -329,17 +334,31 @@ impl Authenticator {
         }
     }
 
-    /// The principal of an `authorization` value (None when absent), calling an RPC of the
-    /// API set `api_set`. A usable credential without that API set is PERMISSION_DENIED
-    /// (`API_SET_NOT_ALLOWED`); a credential whose guess budget is spent RESOURCE_EXHAUSTED;
-    /// every other failure the same UNAUTHENTICATED.
+    /// The principal of an `authorization` value (None when absent), calling the RPC of
+    /// `policy`. A usable credential without the RPC's API set is PERMISSION_DENIED
+    /// (`API_SET_NOT_ALLOWED`), and so is a usable enrollment token calling anything but
+    /// the [`Rule::Enrollee`] rows (`ENROLLMENT_TOKEN_ONLY`); a credential whose guess
+    /// budget is spent RESOURCE_EXHAUSTED; every other failure the same UNAUTHENTICATED.
     pub async fn authenticate(
         &self,
         authorization: Option<&str>,
-        api_set: &str,
+        policy: &RpcPolicy,
     ) -> Result<Arc<Principal>, ServiceError> {
         let value = authorization.ok_or(ServiceError::Unauthenticated)?;
+        let api_set = policy.api_set.id();
         match parse_authorization(value)? {
+            Presented::Bearer(token) if token.starts_with(KeyKind::EnrollmentToken.prefix()) => {
+                let principal = self.enrollment_principal(token).await?;
+                if !matches!(policy.rule, Rule::Enrollee(_)) {
+                    return Err(ServiceError::PermissionDenied {
+                        reason: "ENROLLMENT_TOKEN_ONLY",
+                        message: "an enrollment token can only be redeemed for its user's \
+                                  first API key (ApiKeyService/RedeemEnrollmentToken)"
+                            .to_owned(),
+                    });
+                }
+                Ok(Arc::new(principal))
+            }
             Presented::Bearer(token) => self.bearer(token, api_set).await,
             Presented::Basic { client_id, secret } => self
                 .client_principal(&client_id, &secret, api_set)
@@ -366,7 +385,8 @@ impl Authenticator {
         user_name: &str,
     ) -> Result<Arc<Principal>, ServiceError> {
         let delegation = BuiltinApiSet::Delegation.id();
-        if !front.api_sets.contains(delegation) {
+        // An enrollment token offers API sets; it holds none, so it never delegates.
+        if front.is_enrollment() || !front.api_sets.contains(delegation) {
             return Err(ServiceError::PermissionDenied {
                 reason: "API_SET_NOT_ALLOWED",
                 message: format!(
@@ -569,9 +589,68 @@ impl Authenticator {
         })
     }
 
-    /// A user (a key's owner, or a user a front end acts for) as the index holds them:
-    /// state, roles, authorities.
-    async fn owner(&self, user: &FactKey) -> Result<Owner, ServiceError> {
+    /// The principal of a presented enrollment token: a user's one-time token, usable while
+    /// neither redeemed nor revoked nor expired and while its user is active, and never
+    /// remembered (it is presented once). Read from the store, proven like any secret
+    /// (argon2 within the token's budget); every failure the same UNAUTHENTICATED. An id
+    /// nobody issued costs one indexed read and no argon2.
+    async fn enrollment_principal(&self, token: &str) -> Result<Principal, ServiceError> {
+        let key = Key::parse_kind(token, KeyKind::EnrollmentToken)
+            .map_err(|_| ServiceError::Unauthenticated)?;
+        let stored = match self.store.get_enrollment_token(key.id().as_str()).await {
+            Ok(stored) => stored,
+            Err(StoreError::NotFound { .. }) => return Err(ServiceError::Unauthenticated),
+            Err(err) => return Err(err.into()),
+        };
+        let proof = self
+            .prove(
+                ProvenKey::new(KeyKind::EnrollmentToken, key.id()),
+                &key,
+                &Arc::from(stored.secret_hash.as_str()),
+                Budget::EnrollmentToken(key.id().to_bytes()),
+            )
+            .await?;
+        match proof {
+            Proof::Proven => {}
+            Proof::Wrong => return Err(ServiceError::Unauthenticated),
+            Proof::Throttled(retry_after) => return Err(too_many_attempts(retry_after)),
+        }
+        if stored.redeem_time.is_some()
+            || stored.revoke_time.is_some()
+            || stored.expire_time <= self.clock.now()
+        {
+            return Err(ServiceError::Unauthenticated);
+        }
+        let user = FactKey::User(
+            stored.account_id.as_str().into(),
+            stored.user_id.as_str().into(),
+        );
+        let owner = self.owner(&user).await?;
+        if owner.state != Some(UserState::Active) {
+            return Err(ServiceError::Unauthenticated);
+        }
+        let account = self
+            .index
+            .account(&FactKey::Account(stored.account_id.as_str().into()))
+            .await?;
+        Ok(Principal {
+            operator_account: account.is_some_and(|account| account.operator),
+            api_sets: stored.api_set_ids.into_iter().collect(),
+            kind: PrincipalKind::Enrollment {
+                user_id: stored.user_id,
+                token_id: stored.id,
+                administrator: owner.administrator,
+                authorities: Authority::set_from_stored(&owner.authorities),
+            },
+            account_id: stored.account_id,
+            delegate: None,
+        })
+    }
+
+    /// A user (a key's owner, a user a front end acts for, a token's user) as the index
+    /// holds them: state (`None` when there is no such user), whether they are an
+    /// administrator, and their roles' authorities.
+    pub async fn owner(&self, user: &FactKey) -> Result<Owner, ServiceError> {
         let Some(user) = self.index.user(user).await? else {
             return Ok(Owner::default());
         };

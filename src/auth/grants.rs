@@ -122,6 +122,41 @@ pub async fn grantable_api_sets(
     Ok(ids.into_iter().collect())
 }
 
+/// The API sets the holder of an enrollment token (`enrollment`, whose `api_sets` are the
+/// sets the token offers) asks for the key it redeems the token for: each among those
+/// offered (else PERMISSION_DENIED, `API_SET_NOT_OFFERED`), then the rule of this module
+/// as for a credential holding the offered sets. The token's issuer could grant every set
+/// it offers, so a choice among them grants nothing the issuer could not; the confinement
+/// rule still applies, so that a choice never makes a management key out of an offer
+/// confined to some platform sets.
+pub async fn redeemable_api_sets(
+    index: &VerificationIndex,
+    store: &Store,
+    account_id: &str,
+    field: &str,
+    names: &[String],
+    enrollment: &Principal,
+) -> Result<Vec<String>, ServiceError> {
+    for name in names {
+        let id = crate::validate::names::api_set(field, name)?;
+        if !enrollment.api_sets.contains(&id) {
+            return Err(ServiceError::PermissionDenied {
+                reason: "API_SET_NOT_OFFERED",
+                message: format!(
+                    "the enrollment token does not offer API set `{id}`; it offers: {}",
+                    enrollment
+                        .api_sets
+                        .iter()
+                        .map(String::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+        }
+    }
+    grantable_api_sets(index, store, account_id, field, names, enrollment).await
+}
+
 fn is_builtin(id: &str) -> bool {
     id.starts_with(BUILTIN_API_SET_PREFIX)
 }

@@ -81,10 +81,7 @@ where
             // The API set of the RPC is judged with the credential, by the
             // same evaluation `VerifyApiKey` answers with; a front end acting for
             // a user is then narrowed to that user.
-            let resolved = match authenticator
-                .authenticate(authorization, policy.api_set.id())
-                .await
-            {
+            let resolved = match authenticator.authenticate(authorization, policy).await {
                 Ok(front) => match act_as {
                     Some(user) => authenticator.act_as(&front, user).await,
                     None => Ok(front),

@@ -7,7 +7,8 @@
 //!   handlers call with the account a request touches;
 //! - [`grants`]: the one rule for which API sets a caller may grant;
 //! - [`authenticate`]: presented API keys and client secrets, found in the verification
-//!   index, proven (remembered digest or argon2) and judged;
+//!   index, proven (remembered digest or argon2) and judged; enrollment tokens, read from
+//!   the store and proven the same way;
 //! - [`hashing`]: argon2id on a pool of its own with bounded queues;
 //! - [`throttle`]: the per-credential budget of unproven secrets;
 //! - [`memo`]: outcomes of tokens presented before, kept while nothing changed.
@@ -26,4 +27,4 @@ pub use authenticate::{Authenticator, KeyJudgement};
 pub use hashing::{HasherConfig, SecretHasher};
 pub use layer::AuthLayer;
 pub use policy::{Authority, BuiltinApiSet, Rule};
-pub use principal::{Caller, Principal, PrincipalKind};
+pub use principal::{Caller, Principal, PrincipalKind, api_key_name, enrollment_token_name};

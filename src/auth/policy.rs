@@ -155,6 +155,12 @@ pub enum Rule {
     /// As [`Rule::OwnUser`], or an administrator of the user's account (who
     /// may read and revoke, never create, other users' keys).
     OwnUserOrAdministrator(Authority),
+    /// A user's one-time enrollment token, presented as the bearer credential, whose user
+    /// holds the authority. The only rule an enrollment token satisfies, and no other
+    /// credential satisfies it; the auth layer lets a token through to these rows only, and
+    /// does not ask it for the row's API set (a token holds none: it offers API sets to the
+    /// key it becomes).
+    Enrollee(Authority),
 }
 
 /// One row of the table.
@@ -222,6 +228,11 @@ policies! {
     "ApiKeyService" / "RevokeApiKey" => ApiKeys, OwnUserOrAdministrator(ManageUserApiKey);
     "ApiKeyService" / "DeleteApiKey" => ApiKeys, OwnUser(ManageUserApiKey);
     "ApiKeyService" / "VerifyApiKey" => Verify, Authenticated;
+    "ApiKeyService" / "CreateEnrollmentToken" => ApiKeys, Rule::Authority(ManageUsers);
+    "ApiKeyService" / "GetEnrollmentToken" => ApiKeys, Rule::Authority(ManageUsers);
+    "ApiKeyService" / "ListEnrollmentTokens" => ApiKeys, Rule::Authority(ManageUsers);
+    "ApiKeyService" / "RevokeEnrollmentToken" => ApiKeys, Rule::Authority(ManageUsers);
+    "ApiKeyService" / "RedeemEnrollmentToken" => ApiKeys, Rule::Enrollee(ManageUserApiKey);
     "ApiKeyService" / "ListApiSets" => ApiKeys, Authenticated;
     "ApiKeyService" / "GetApiSet" => ApiKeys, Authenticated;
     "ApiKeyService" / "CreateApiSet" => ApiKeys, Operator;
@@ -272,7 +283,7 @@ mod tests {
     #[test]
     fn every_rpc_of_the_api_has_exactly_one_row() {
         let declared = crate::grpc::declared_methods();
-        assert_eq!(declared.len(), 40);
+        assert_eq!(declared.len(), 45);
         let mut table: Vec<String> = POLICIES.iter().map(|p| p.method.to_owned()).collect();
         table.sort();
         assert_eq!(table, declared, "one row per declared RPC, none twice");

@@ -44,6 +44,25 @@ pub enum PrincipalKind {
         /// The credential's ID.
         credential_id: String,
     },
+    /// A user's one-time enrollment token, presented to redeem it for the user's first
+    /// API key: the [`Rule::Enrollee`] rows of the table admit it, and no other row does.
+    /// The principal's `api_sets` are the sets the token offers.
+    Enrollment {
+        /// The user the token was issued to.
+        user_id: String,
+        /// The token's ID.
+        token_id: String,
+        /// Whether the user holds the built-in administrator role.
+        administrator: bool,
+        /// The authorities of the user's roles.
+        authorities: BTreeSet<Authority>,
+    },
+}
+
+/// The resource name of an enrollment token:
+/// `accounts/{account}/users/{user}/enrollmentTokens/{token}`. The one place it is made.
+pub fn enrollment_token_name(account_id: &str, user_id: &str, token_id: &str) -> String {
+    format!("accounts/{account_id}/users/{user_id}/enrollmentTokens/{token_id}")
 }
 
 /// The resource name of an API key: `accounts/{account}/users/{user}/apiKeys/{key}`. The
@@ -70,15 +89,25 @@ impl Principal {
             PrincipalKind::Client { credential_id } => {
                 format!("accounts/{}/credentials/{credential_id}", self.account_id)
             }
+            PrincipalKind::Enrollment {
+                user_id, token_id, ..
+            } => enrollment_token_name(&self.account_id, user_id, token_id),
         }
     }
 
-    /// The caller's user ID, if the caller is a user.
+    /// The caller's user ID, if the caller is a user (or a user's enrollment token).
     pub fn user_id(&self) -> Option<&str> {
         match &self.kind {
-            PrincipalKind::User { user_id, .. } => Some(user_id),
+            PrincipalKind::User { user_id, .. } | PrincipalKind::Enrollment { user_id, .. } => {
+                Some(user_id)
+            }
             PrincipalKind::Client { .. } => None,
         }
+    }
+
+    /// Whether the caller presented an enrollment token.
+    pub fn is_enrollment(&self) -> bool {
+        matches!(self.kind, PrincipalKind::Enrollment { .. })
     }
 
     /// Whether the caller is a user holding the built-in administrator role.
@@ -97,22 +126,34 @@ impl Principal {
         self.operator_account && self.is_administrator()
     }
 
-    /// Every authority the caller holds in its own account.
+    /// Every authority the caller holds in its own account (for an enrollment token, its
+    /// user's).
     pub fn authorities(&self) -> BTreeSet<Authority> {
         match &self.kind {
             PrincipalKind::User {
                 administrator: true,
                 ..
+            }
+            | PrincipalKind::Enrollment {
+                administrator: true,
+                ..
             } => Authority::ALL.into_iter().collect(),
-            PrincipalKind::User { authorities, .. } => authorities.clone(),
+            PrincipalKind::User { authorities, .. }
+            | PrincipalKind::Enrollment { authorities, .. } => authorities.clone(),
             PrincipalKind::Client { .. } => BTreeSet::new(),
         }
     }
 
-    /// Whether the caller holds `authority` in its own account.
+    /// Whether the caller holds `authority` in its own account (for an enrollment token,
+    /// whether its user does).
     pub fn has_authority(&self, authority: Authority) -> bool {
         match &self.kind {
             PrincipalKind::User {
+                administrator,
+                authorities,
+                ..
+            }
+            | PrincipalKind::Enrollment {
                 administrator,
                 authorities,
                 ..
@@ -187,6 +228,10 @@ impl Caller {
             | Rule::OwnUserOrAdministrator(authority) => {
                 format!("holders of {}", authority.as_str())
             }
+            Rule::Enrollee(authority) => format!(
+                "the holder of an enrollment token, whose user holds {}",
+                authority.as_str()
+            ),
             Rule::Member => "members of the resource's account".to_owned(),
             Rule::Authenticated => "authenticated callers".to_owned(),
         };
@@ -198,9 +243,14 @@ impl Caller {
 
     fn satisfies(&self, rule: Rule, account_id: &str, user_id: Option<&str>) -> bool {
         let p = &self.principal;
+        // An enrollment token redeems itself and does nothing else; nothing else redeems.
+        if p.is_enrollment() != matches!(rule, Rule::Enrollee(_)) {
+            return false;
+        }
         let own_account = p.account_id == account_id;
         let own_user = own_account && user_id.is_some() && p.user_id() == user_id;
         match rule {
+            Rule::Enrollee(authority) => own_account && p.has_authority(authority),
             Rule::Operator => p.is_operator(),
             Rule::Authenticated => true,
             Rule::Member => own_account || p.is_operator(),
@@ -228,6 +278,11 @@ impl Caller {
             ),
             Rule::OwnUser(authority) | Rule::OwnUserOrAdministrator(authority) => format!(
                 "the caller may only act for itself, holding {}",
+                authority.as_str()
+            ),
+            Rule::Enrollee(authority) => format!(
+                "only an enrollment token, presented as `authorization: Bearer kw_et_...`, \
+                 redeems itself, for a user holding {}",
                 authority.as_str()
             ),
         };

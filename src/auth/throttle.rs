@@ -31,6 +31,8 @@ pub enum Budget {
     ApiKey(IdBytes),
     /// A client credential, by id (all its secret versions together).
     Credential(Arc<str>),
+    /// A one-time enrollment token, by id.
+    EnrollmentToken(IdBytes),
 }
 
 /// How many unproven secrets a credential may present per window.

@@ -10,24 +10,30 @@ use tonic::{Request, Response, Status};
 use super::pb::api_key_service_server::ApiKeyService;
 use super::pb::{
     CreateApiKeyRequest, CreateApiKeyResponse, CreateApiSetRequest, CreateApiSetResponse,
-    DeleteApiKeyRequest, DeleteApiKeyResponse, DeleteApiSetRequest, DeleteApiSetResponse,
-    GetApiKeyRequest, GetApiKeyResponse, GetApiSetRequest, GetApiSetResponse, ListApiKeysRequest,
-    ListApiKeysResponse, ListApiSetsRequest, ListApiSetsResponse, RevokeApiKeyRequest,
-    RevokeApiKeyResponse, UpdateApiKeyRequest, UpdateApiKeyResponse, UpdateApiSetRequest,
-    UpdateApiSetResponse, VerifyApiKeyRequest, VerifyApiKeyResponse,
+    CreateEnrollmentTokenRequest, CreateEnrollmentTokenResponse, DeleteApiKeyRequest,
+    DeleteApiKeyResponse, DeleteApiSetRequest, DeleteApiSetResponse, GetApiKeyRequest,
+    GetApiKeyResponse, GetApiSetRequest, GetApiSetResponse, GetEnrollmentTokenRequest,
+    GetEnrollmentTokenResponse, ListApiKeysRequest, ListApiKeysResponse, ListApiSetsRequest,
+    ListApiSetsResponse, ListEnrollmentTokensRequest, ListEnrollmentTokensResponse,
+    RedeemEnrollmentTokenRequest, RedeemEnrollmentTokenResponse, RevokeApiKeyRequest,
+    RevokeApiKeyResponse, RevokeEnrollmentTokenRequest, RevokeEnrollmentTokenResponse,
+    UpdateApiKeyRequest, UpdateApiKeyResponse, UpdateApiSetRequest, UpdateApiSetResponse,
+    VerifyApiKeyRequest, VerifyApiKeyResponse,
 };
 use chrono::{DateTime, Utc};
+use keyward_core::key::{Key, KeyKind};
 use keyward_core::key_file;
 use keyward_store::{
-    ApiKey, ApiKeyFilter, ApiKeyUpdate, ApiSetUpdate, NewApiSet, PageRequest, StoreError,
+    ApiKey, ApiKeyFilter, ApiKeyUpdate, ApiSetUpdate, EnrollmentToken, NewApiSet,
+    NewEnrollmentToken, PageRequest, StoreError, UserState,
 };
 use prost::Message;
 use secrecy::ExposeSecret;
 
 use super::{convert, pb};
 use crate::audit::record_success;
-use crate::auth::grants::{grantable_api_sets, may_grant};
-use crate::auth::{Caller, KeyJudgement, KeyRefusal};
+use crate::auth::grants::{grantable_api_sets, may_grant, redeemable_api_sets};
+use crate::auth::{Caller, KeyJudgement, KeyRefusal, PrincipalKind};
 use crate::error::ServiceError;
 use crate::idempotency::{self, Begun};
 use crate::identity::{KeyRequest, issue_api_key};
@@ -70,20 +76,17 @@ fn list_parent(
     parent: &str,
     caller: &Caller,
 ) -> Result<(String, Option<String>), ServiceError> {
-    if let Some(account) = parent
-        .strip_prefix("accounts/")
-        .and_then(|rest| rest.strip_suffix("/users/-"))
-    {
-        return Ok((validate::resource_id(field, account)?, None));
+    if parent == "users/me" {
+        let (account, user) = owner(field, parent, caller)?;
+        return Ok((account, Some(user)));
     }
-    match owner(field, parent, caller) {
-        Ok((account, user)) => Ok((account, Some(user))),
-        Err(ServiceError::InvalidArgument(_)) => Err(ServiceError::invalid(
+    user_or_every_user(field, parent).map_err(|err| match err {
+        ServiceError::InvalidArgument(_) => ServiceError::invalid(
             field,
             "must be `users/me`, `accounts/{account}/users/{user}` or `accounts/{account}/users/-`",
-        )),
-        Err(other) => Err(other),
-    }
+        ),
+        other => other,
+    })
 }
 
 /// The state filter of ListApiKeys, judged at `now` (expiry is a matter of
@@ -151,6 +154,68 @@ fn expiry(
     }
 }
 
+/// How long an enrollment token lives when the request does not say.
+const ENROLLMENT_DEFAULT_TTL_SECS: i64 = 24 * 3600;
+/// The longest an enrollment token may live: 7 days.
+const ENROLLMENT_MAX_TTL_SECS: i64 = 7 * 24 * 3600;
+
+/// The expiry of a new enrollment token: `expire_time` or `ttl`, not both, within 7 days;
+/// 24 hours when neither is given.
+fn enrollment_expiry(
+    expire_time: Option<&prost_types::Timestamp>,
+    ttl: Option<&prost_types::Duration>,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, ServiceError> {
+    let latest = now + chrono::Duration::seconds(ENROLLMENT_MAX_TTL_SECS);
+    match (expire_time, ttl) {
+        (Some(_), Some(_)) => Err(ServiceError::invalid(
+            "ttl",
+            "give either enrollment_token.expire_time or ttl, not both",
+        )),
+        (Some(time), None) => {
+            let field = "enrollment_token.expire_time";
+            let time = validate::future_time(field, Some(time), now)?
+                .ok_or_else(|| ServiceError::invalid(field, "must be set"))?;
+            if time > latest {
+                return Err(ServiceError::invalid(
+                    field,
+                    "must be at most 7 days from now",
+                ));
+            }
+            Ok(time)
+        }
+        (None, Some(ttl)) => {
+            if ttl.seconds <= 0 || ttl.seconds > ENROLLMENT_MAX_TTL_SECS || ttl.nanos != 0 {
+                return Err(ServiceError::invalid(
+                    "ttl",
+                    "must be a whole number of seconds, more than 0 and at most 7 days (604800s)",
+                ));
+            }
+            Ok(now + chrono::Duration::seconds(ttl.seconds))
+        }
+        (None, None) => Ok(now + chrono::Duration::seconds(ENROLLMENT_DEFAULT_TTL_SECS)),
+    }
+}
+
+/// The owners a list request's `parent` names: one user (`accounts/{account}/users/{user}`)
+/// or every user of an account (`accounts/{account}/users/-`, user None).
+fn user_or_every_user(field: &str, parent: &str) -> Result<(String, Option<String>), ServiceError> {
+    if let Some(account) = parent
+        .strip_prefix("accounts/")
+        .and_then(|rest| rest.strip_suffix("/users/-"))
+    {
+        return Ok((validate::resource_id(field, account)?, None));
+    }
+    match names::user(field, parent) {
+        Ok((account, user)) => Ok((account, Some(user))),
+        Err(ServiceError::InvalidArgument(_)) => Err(ServiceError::invalid(
+            field,
+            "must be `accounts/{account}/users/{user}` or `accounts/{account}/users/-`",
+        )),
+        Err(other) => Err(other),
+    }
+}
+
 /// The methods of an API set: 1 to 200 characters each, no spaces or
 /// control characters, unique, sorted; at most 1000.
 fn methods(field: &str, values: &[String]) -> Result<Vec<String>, ServiceError> {
@@ -195,6 +260,27 @@ impl ApiKeyServiceImpl {
     ) -> Result<ApiKey, ServiceError> {
         let named = authorized_key_name(caller, field, name)?;
         self.owned_key(&named, name).await
+    }
+
+    /// The enrollment token named `name`
+    /// (`accounts/{a}/users/{u}/enrollmentTokens/{t}`), once the caller is authorized for
+    /// its account. NOT_FOUND names the resource, whether no token has that ID or it
+    /// belongs to someone else.
+    async fn named_enrollment_token(
+        &self,
+        caller: &Caller,
+        field: &str,
+        name: &str,
+    ) -> Result<EnrollmentToken, ServiceError> {
+        let (account_id, user_id, token_id) = names::enrollment_token(field, name)?;
+        caller.authorize(&account_id)?;
+        match self.state.store.get_enrollment_token(&token_id).await {
+            Ok(token) if token.account_id == account_id && token.user_id == user_id => Ok(token),
+            Ok(_) | Err(StoreError::NotFound { .. }) => Err(ServiceError::NotFound {
+                resource: name.to_owned(),
+            }),
+            Err(err) => Err(err.into()),
+        }
     }
 
     /// The stored key of an authorized name. NOT_FOUND names the resource,
@@ -339,6 +425,294 @@ impl ApiKeyService for ApiKeyServiceImpl {
         Ok(Response::new(CreateApiKeyResponse {
             api_key: Some(convert::api_key(&stored, now)),
             key: key.to_token().expose_secret().to_owned(),
+            suggested_file_name: key_file::file_name(&stored.display_name, &stored.id),
+        }))
+    }
+
+    async fn create_enrollment_token(
+        &self,
+        request: Request<CreateEnrollmentTokenRequest>,
+    ) -> Result<Response<CreateEnrollmentTokenResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let mut req = request.into_inner();
+        let (account_id, user_id) = names::user("parent", &req.parent)?;
+        caller.authorize(&account_id)?;
+        let request_id = std::mem::take(&mut req.request_id);
+        let request_key = idempotency::request_key(&caller, &request_id, &req.encode_to_vec())?;
+        let token = required("enrollment_token", req.enrollment_token)?;
+        let now = self.state.clock.now();
+        let expire_time = enrollment_expiry(token.expire_time.as_ref(), req.ttl.as_ref(), now)?;
+        let api_set_ids = grantable_api_sets(
+            &self.state.index,
+            &self.state.store,
+            &account_id,
+            "enrollment_token.api_sets",
+            &token.api_sets,
+            &caller.principal,
+        )
+        .await?;
+        // The user must be one who can hold the key the token is for.
+        let user = crate::index::FactKey::User(account_id.as_str().into(), user_id.as_str().into());
+        let owner = self.state.authenticator.owner(&user).await?;
+        match owner.state {
+            None => {
+                return Err(ServiceError::NotFound {
+                    resource: req.parent,
+                }
+                .into());
+            }
+            Some(UserState::Disabled) => {
+                return Err(ServiceError::FailedPrecondition {
+                    reason: "USER_DISABLED",
+                    message: format!("{} is disabled: enable them first", req.parent),
+                }
+                .into());
+            }
+            Some(UserState::Active) => {}
+        }
+        if !crate::judgement::may_hold_keys(
+            owner.administrator,
+            owner.authorities.iter().map(String::as_str),
+        ) {
+            return Err(ServiceError::FailedPrecondition {
+                reason: "USER_CANNOT_HOLD_KEYS",
+                message: format!(
+                    "{} cannot hold API keys: give them a role granting MANAGE_USER_API_KEY first",
+                    req.parent
+                ),
+            }
+            .into());
+        }
+        let claim =
+            match idempotency::begin(&self.state.store, &self.state.clock, request_key).await? {
+                Begun::Claimed(claim) => claim,
+                Begun::Done(resource) => {
+                    let (_, _, token_id) = names::enrollment_token("request_id", &resource)?;
+                    let stored = self
+                        .state
+                        .store
+                        .get_enrollment_token(&token_id)
+                        .await
+                        .map_err(ServiceError::from)?;
+                    return Ok(Response::new(CreateEnrollmentTokenResponse {
+                        enrollment_token: Some(convert::enrollment_token(&stored, now)),
+                        token: String::new(),
+                    }));
+                }
+            };
+        let creator = caller.principal.name();
+        let work = async {
+            let key = Key::generate(KeyKind::EnrollmentToken)
+                .map_err(|e| ServiceError::Internal(Box::new(e)))?;
+            let secret_hash = self.state.hasher.hash_key(&key).await?;
+            let stored = self
+                .state
+                .store
+                .create_enrollment_token(NewEnrollmentToken {
+                    id: key.id().as_str().to_owned(),
+                    account_id: account_id.clone(),
+                    user_id: user_id.clone(),
+                    secret_hash,
+                    api_set_ids,
+                    creator: creator.clone(),
+                    expire_time,
+                })
+                .await
+                .map_err(|err| match err {
+                    StoreError::ForeignKey { entity: "user", .. } => ServiceError::NotFound {
+                        resource: req.parent.clone(),
+                    },
+                    StoreError::ForeignKey { .. } => ServiceError::invalid(
+                        "enrollment_token.api_sets",
+                        "names an API set that is not in the catalog",
+                    ),
+                    other => other.into(),
+                })?;
+            Ok::<_, ServiceError>((key, stored))
+        };
+        let (key, stored) = claim
+            .settle(&self.state.store, work.await, |(_, stored)| {
+                crate::auth::enrollment_token_name(&stored.account_id, &stored.user_id, &stored.id)
+            })
+            .await?;
+        let shown = convert::enrollment_token(&stored, now);
+        record_success(
+            &self.state.store,
+            &caller,
+            &account_id,
+            &shown.name,
+            format!(
+                "enrollment token issued, offering {}, redeemable until {}",
+                stored.api_set_ids.join(", "),
+                stored.expire_time.to_rfc3339()
+            ),
+        )
+        .await;
+        Ok(Response::new(CreateEnrollmentTokenResponse {
+            enrollment_token: Some(shown),
+            token: key.to_token().expose_secret().to_owned(),
+        }))
+    }
+
+    async fn get_enrollment_token(
+        &self,
+        request: Request<GetEnrollmentTokenRequest>,
+    ) -> Result<Response<GetEnrollmentTokenResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let token = self
+            .named_enrollment_token(&caller, "name", &request.get_ref().name)
+            .await?;
+        Ok(Response::new(GetEnrollmentTokenResponse {
+            enrollment_token: Some(convert::enrollment_token(&token, self.state.clock.now())),
+        }))
+    }
+
+    async fn list_enrollment_tokens(
+        &self,
+        request: Request<ListEnrollmentTokensRequest>,
+    ) -> Result<Response<ListEnrollmentTokensResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let req = request.into_inner();
+        let (account_id, user_id) = user_or_every_user("parent", &req.parent)?;
+        caller.authorize(&account_id)?;
+        let page = PageRequest {
+            after: validate::page_token("page_token", &req.page_token)?,
+            limit: validate::page_size("page_size", req.page_size)?,
+        };
+        let found = self
+            .state
+            .store
+            .list_enrollment_tokens(&account_id, user_id.as_deref(), page)
+            .await
+            .map_err(ServiceError::from)?;
+        let now = self.state.clock.now();
+        Ok(Response::new(ListEnrollmentTokensResponse {
+            enrollment_tokens: found
+                .items
+                .iter()
+                .map(|token| convert::enrollment_token(token, now))
+                .collect(),
+            next_page_token: convert::next_page_token(found.next_after.as_deref()),
+        }))
+    }
+
+    async fn revoke_enrollment_token(
+        &self,
+        request: Request<RevokeEnrollmentTokenRequest>,
+    ) -> Result<Response<RevokeEnrollmentTokenResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let name = request.into_inner().name;
+        let before = self.named_enrollment_token(&caller, "name", &name).await?;
+        let now = self.state.clock.now();
+        let after = self
+            .state
+            .store
+            .revoke_enrollment_token(&before.id, now)
+            .await
+            .map_err(ServiceError::from)?;
+        if after.redeem_time.is_some() {
+            let key = after
+                .api_key_id
+                .as_deref()
+                .map(|key_id| crate::auth::api_key_name(&after.account_id, &after.user_id, key_id))
+                .unwrap_or_default();
+            return Err(ServiceError::FailedPrecondition {
+                reason: "ENROLLMENT_TOKEN_REDEEMED",
+                message: format!(
+                    "the enrollment token was already redeemed, for {key}: revoke that key instead"
+                ),
+            }
+            .into());
+        }
+        if before.revoke_time.is_none() {
+            record_success(
+                &self.state.store,
+                &caller,
+                &after.account_id,
+                &name,
+                "enrollment token revoked",
+            )
+            .await;
+        }
+        Ok(Response::new(RevokeEnrollmentTokenResponse {
+            enrollment_token: Some(convert::enrollment_token(&after, now)),
+        }))
+    }
+
+    async fn redeem_enrollment_token(
+        &self,
+        request: Request<RedeemEnrollmentTokenRequest>,
+    ) -> Result<Response<RedeemEnrollmentTokenResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let PrincipalKind::Enrollment {
+            user_id, token_id, ..
+        } = &caller.principal.kind
+        else {
+            return Err(caller.denied().into());
+        };
+        let account_id = caller.principal.account_id.clone();
+        caller.authorize_user(&account_id, Some(user_id))?;
+        let req = request.into_inner();
+        let api_key = required("api_key", req.api_key)?;
+        let display_name = key_display_name("api_key.display_name", &api_key.display_name)?;
+        let description = validate::text("api_key.description", &api_key.description, 1000)?;
+        let api_set_ids = redeemable_api_sets(
+            &self.state.index,
+            &self.state.store,
+            &account_id,
+            "api_key.api_sets",
+            &api_key.api_sets,
+            &caller.principal,
+        )
+        .await?;
+        let now = self.state.clock.now();
+        let expire_time = expiry(api_key.expire_time.as_ref(), req.ttl.as_ref(), now)?;
+        let token_name = caller.principal.name();
+        let issued = issue_api_key(
+            &self.state.hasher,
+            KeyRequest {
+                account_id: &account_id,
+                user_id,
+                display_name: &display_name,
+                description: &description,
+                api_set_ids,
+                expire_time,
+                creator: &token_name,
+            },
+        )
+        .await?;
+        let redeemed = self
+            .state
+            .store
+            .redeem_enrollment_token(token_id, issued.record, now)
+            .await
+            .map_err(|err| match err {
+                StoreError::ForeignKey {
+                    entity: "api set", ..
+                } => ServiceError::invalid(
+                    "api_key.api_sets",
+                    "names an API set that is not in the catalog",
+                ),
+                // The user was deleted meanwhile: the token went with them.
+                StoreError::ForeignKey { .. } => ServiceError::Unauthenticated,
+                other => other.into(),
+            })?;
+        // Spent, revoked or expired since it authenticated this call: as if it had been then.
+        let Some((_, stored)) = redeemed else {
+            return Err(ServiceError::Unauthenticated.into());
+        };
+        let resource = convert::api_key_name(&stored);
+        record_success(
+            &self.state.store,
+            &caller,
+            &account_id,
+            &resource,
+            format!("api key created by redeeming enrollment token {token_name}"),
+        )
+        .await;
+        Ok(Response::new(RedeemEnrollmentTokenResponse {
+            api_key: Some(convert::api_key(&stored, now)),
+            key: issued.key.to_token().expose_secret().to_owned(),
             suggested_file_name: key_file::file_name(&stored.display_name, &stored.id),
         }))
     }

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use keyward_store::{
     Account, ApiKey, ApiKeyState, ApiSet, AuditEvent, AuditOutcome, Credential, CredentialScheme,
-    CredentialSecret, CredentialState, Role, User, UserState,
+    CredentialSecret, CredentialState, EnrollmentToken, Role, User, UserState,
 };
 
 use super::pb;
@@ -195,6 +195,44 @@ pub fn api_key(key: &ApiKey, now: DateTime<Utc>) -> pb::ApiKey {
         create_time: Some(timestamp(key.create_time)),
         update_time: Some(timestamp(key.update_time)),
         etag: etag_of(key.revision),
+    }
+}
+
+/// An enrollment token as the API shows it at `now`, never the token itself.
+pub fn enrollment_token(token: &EnrollmentToken, now: DateTime<Utc>) -> pb::EnrollmentToken {
+    use pb::enrollment_token::State;
+    let state = if token.redeem_time.is_some() {
+        State::Redeemed
+    } else if token.revoke_time.is_some() {
+        State::Revoked
+    } else if token.expire_time <= now {
+        State::Expired
+    } else {
+        State::Active
+    };
+    pb::EnrollmentToken {
+        name: crate::auth::enrollment_token_name(&token.account_id, &token.user_id, &token.id),
+        api_sets: token
+            .api_set_ids
+            .iter()
+            .map(|id| api_set_name(id))
+            .collect(),
+        state: state as i32,
+        token_prefix: format!(
+            "{}{}",
+            keyward_core::key::KeyKind::EnrollmentToken.prefix(),
+            token.id
+        ),
+        expire_time: Some(timestamp(token.expire_time)),
+        creator: token.creator.clone(),
+        create_time: Some(timestamp(token.create_time)),
+        redeem_time: token.redeem_time.map(timestamp),
+        api_key: token
+            .api_key_id
+            .as_deref()
+            .map(|key_id| crate::auth::api_key_name(&token.account_id, &token.user_id, key_id))
+            .unwrap_or_default(),
+        revoke_time: token.revoke_time.map(timestamp),
     }
 }
 

@@ -769,7 +769,10 @@ async fn concurrent_changes_never_remove_the_last_administrator(backend: Backend
             .await
             .expect("a manager");
         let morgan = app
-            .client_with_key(&app.arrange_key(account_id, "morgan").await)
+            .client_with_key(
+                &app.enroll_builtin_key(&alice, &format!("accounts/{account_id}/users/morgan"))
+                    .await,
+            )
             .await;
         let alice_name = format!("accounts/{account_id}/users/alice");
         let bea_name = format!("accounts/{account_id}/users/bea");

@@ -48,10 +48,11 @@ struct World {
     clock: Option<ManualClock>,
     alice: Client,
     gina: Client,
-    /// Kai's key from the store: the management and verification sets,
+    /// Kai's first key, from an enrollment token: the management and verification sets,
     /// billing and reports.
     kai: Client,
-    /// Bob's key from the store, every built-in set.
+    /// Bob's first key, from an enrollment token while he held MANAGE_USER_API_KEY, every
+    /// built-in set.
     bob_key: String,
     /// A gateway: alice's key, which holds `keyward.verify`.
     gateway: Client,
@@ -116,7 +117,8 @@ async fn world_on(app: TestApp, clock: Option<ManualClock>) -> World {
             .await
             .expect("create role");
     }
-    for (user, role) in [("kai", "key-holders"), ("bob", "auditors")] {
+    // Bob starts as a key holder, to enroll, and is then an auditor only.
+    for (user, role) in [("kai", "key-holders"), ("bob", "key-holders")] {
         alice
             .accounts()
             .create_user(pb::CreateUserRequest {
@@ -134,15 +136,29 @@ async fn world_on(app: TestApp, clock: Option<ManualClock>) -> World {
             .expect("create user");
     }
     let kai_key = app
-        .arrange_key_with(
-            "acme",
-            "kai",
-            ["keyward.api-keys", "keyward.verify", "billing", "reports"]
-                .map(str::to_owned)
-                .to_vec(),
+        .enroll_key(
+            &alice,
+            "accounts/acme/users/kai",
+            &["keyward.api-keys", "keyward.verify", "billing", "reports"],
         )
         .await;
-    let bob_key = app.arrange_key("acme", "bob").await;
+    let bob_key = app
+        .enroll_builtin_key(&alice, "accounts/acme/users/bob")
+        .await;
+    alice
+        .accounts()
+        .update_user(pb::UpdateUserRequest {
+            user: Some(pb::User {
+                name: "accounts/acme/users/bob".into(),
+                roles: vec!["accounts/acme/roles/auditors".into()],
+                ..Default::default()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["roles".into()],
+            }),
+        })
+        .await
+        .expect("bob becomes an auditor only");
     World {
         kai: app.client_with_key(&kai_key).await,
         gina: app.client_with_key(&gina_key).await,
@@ -992,15 +1008,15 @@ async fn keys_are_renamed_and_deleted_but_never_rescoped(backend: Backend) {
 }
 
 /// A token with the ID of `key` and another secret: well formed, wrong.
-fn same_id_other_secret(key: &str) -> String {
-    let id = &key[6..26];
+pub fn same_id_other_secret(key: &str) -> String {
+    let (prefix, id) = (&key[..6], &key[6..26]);
     let secret = [7_u8; 32];
     let mut crc = crc32fast::Hasher::new();
-    crc.update(format!("kw_ak_{id}_").as_bytes());
+    crc.update(format!("{prefix}{id}_").as_bytes());
     crc.update(&secret);
     let mut payload = secret.to_vec();
     payload.extend_from_slice(&crc.finalize().to_be_bytes());
-    format!("kw_ak_{id}_{}", bs58::encode(payload).into_string())
+    format!("{prefix}{id}_{}", bs58::encode(payload).into_string())
 }
 
 async fn verification_requests_are_checked_and_garbage_keys_are_invalid(backend: Backend) {
@@ -1151,8 +1167,8 @@ async fn a_successful_use_records_the_last_use_time_coalesced(backend: Backend) 
     let kai_key = list(&w.kai, "users/me", State::Unspecified)
         .await
         .into_iter()
-        .find(|k| k.display_name == "arranged by the test")
-        .expect("kai's arranged key");
+        .find(|k| k.display_name == "enrolled by the test")
+        .expect("kai's first key");
     assert_eq!(kai_key.last_used_time.map(|_| ()), Some(()));
 
     // A use kept in memory is written at graceful shutdown.

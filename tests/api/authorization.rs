@@ -53,9 +53,12 @@ enum Kind {
     ActingForDisabledUser,
     /// acme's front end acting for a user acme does not have.
     ActingForNonexistentUser,
+    /// An unredeemed enrollment token of mia's (offering `keyward.verify`): good for
+    /// redeeming itself, once, and nothing else.
+    EnrollmentToken,
 }
 
-const KINDS: [Kind; 16] = [
+const KINDS: [Kind; 17] = [
     Kind::Anonymous,
     Kind::MalformedKey,
     Kind::UnknownKey,
@@ -72,12 +75,14 @@ const KINDS: [Kind; 16] = [
     Kind::ActingWithoutTheDelegationSet,
     Kind::ActingForDisabledUser,
     Kind::ActingForNonexistentUser,
+    Kind::EnrollmentToken,
 ];
 
 /// Who may call what, for requests touching acme. Letters: K = user without
 /// the authority (kai), M = user with it (mia, also when a front end or the
 /// operator acts for her with `keyward-act-as`), A = acme's administrator,
-/// G = another account's administrator, O = operator. Everyone else
+/// G = another account's administrator, O = operator, E = mia's enrollment
+/// token (refused everywhere else as `ENROLLMENT_TOKEN_ONLY`). Everyone else
 /// (anonymous, malformed, unknown, revoked, key without the API set, acting
 /// without the delegation set, for another account's, a disabled or a
 /// nonexistent user) is always refused.
@@ -117,6 +122,11 @@ const EXPECTED: &[(&str, &str)] = &[
     ("ApiKeyService/RevokeApiKey", "KMA"),
     ("ApiKeyService/DeleteApiKey", "KMA"),
     ("ApiKeyService/VerifyApiKey", "KMAGO"),
+    ("ApiKeyService/CreateEnrollmentToken", "MA"),
+    ("ApiKeyService/GetEnrollmentToken", "MA"),
+    ("ApiKeyService/ListEnrollmentTokens", "MA"),
+    ("ApiKeyService/RevokeEnrollmentToken", "MA"),
+    ("ApiKeyService/RedeemEnrollmentToken", "E"),
     ("ApiKeyService/ListApiSets", "KMAGO"),
     ("ApiKeyService/GetApiSet", "KMAGO"),
     ("ApiKeyService/CreateApiSet", "O"),
@@ -133,6 +143,7 @@ fn letter(kind: Kind) -> Option<char> {
         Kind::AccountAdministrator => Some('A'),
         Kind::OtherAccountAdministrator => Some('G'),
         Kind::Operator => Some('O'),
+        Kind::EnrollmentToken => Some('E'),
         _ => None,
     }
 }
@@ -184,6 +195,8 @@ fn expected_denial_in(
     let letter = letter(kind).expect("a caller with rights");
     if allowed.contains(letter) {
         None
+    } else if kind == Kind::EnrollmentToken {
+        Some((Code::PermissionDenied, "ENROLLMENT_TOKEN_ONLY"))
     } else {
         Some((Code::PermissionDenied, "PERMISSION_DENIED"))
     }
@@ -285,8 +298,12 @@ async fn world(app: &TestApp) -> Vec<Caller> {
         })
         .await
         .expect("disable dan");
-    let kai_key = app.arrange_key("acme", "kai").await;
-    let mia_key = app.arrange_key("acme", "mia").await;
+    let kai_key = app
+        .enroll_builtin_key(&alice, "accounts/acme/users/kai")
+        .await;
+    let mia_key = app
+        .enroll_builtin_key(&alice, "accounts/acme/users/mia")
+        .await;
 
     let narrow = |sets: &[&str]| pb::CreateApiKeyRequest {
         parent: "users/me".into(),
@@ -346,6 +363,17 @@ async fn world(app: &TestApp) -> Vec<Caller> {
         .expect("a key without delegation")
         .into_inner()
         .key;
+
+    let enrollment = alice
+        .create_enrollment_token(keyward_client::NewEnrollmentToken::new(
+            "accounts/acme/users/mia",
+            ["apiSets/keyward.verify"],
+        ))
+        .await
+        .expect("a token for mia")
+        .token
+        .expose_secret()
+        .to_owned();
 
     let unknown = Key::generate(KeyKind::ApiKey).expect("key");
     let keyed = |key: String| async move { app.client_with_key(&key).await };
@@ -464,6 +492,13 @@ async fn world(app: &TestApp) -> Vec<Caller> {
             tag: "as-nobody",
             verify_less: None,
         },
+        Caller {
+            kind: Kind::EnrollmentToken,
+            client: keyed(enrollment).await,
+            own_user: "mia",
+            tag: "enrolling",
+            verify_less: None,
+        },
     ]
 }
 
@@ -523,6 +558,7 @@ async fn call(rpc: &str, caller: &Caller) -> Result<(), tonic::Status> {
     let tag = caller.tag;
     let own = format!("accounts/acme/users/{}", caller.own_user);
     let missing_key = format!("{own}/apiKeys/00000000000000000000");
+    let missing_token = "accounts/acme/users/kai/enrollmentTokens/00000000000000000000";
     let (mut accounts, mut credentials, mut keys) =
         (client.accounts(), client.credentials(), client.api_keys());
     match rpc {
@@ -817,6 +853,47 @@ async fn call(rpc: &str, caller: &Caller) -> Result<(), tonic::Status> {
                     "an unknown key"
                 );
             }),
+        "ApiKeyService/CreateEnrollmentToken" => keys
+            .create_enrollment_token(pb::CreateEnrollmentTokenRequest {
+                parent: "accounts/acme/users/kai".into(),
+                enrollment_token: Some(pb::EnrollmentToken {
+                    api_sets: vec!["apiSets/keyward.verify".into()],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        "ApiKeyService/GetEnrollmentToken" => keys
+            .get_enrollment_token(pb::GetEnrollmentTokenRequest {
+                name: missing_token.into(),
+            })
+            .await
+            .map(drop),
+        "ApiKeyService/ListEnrollmentTokens" => keys
+            .list_enrollment_tokens(pb::ListEnrollmentTokensRequest {
+                parent: "accounts/acme/users/-".into(),
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        "ApiKeyService/RevokeEnrollmentToken" => keys
+            .revoke_enrollment_token(pb::RevokeEnrollmentTokenRequest {
+                name: missing_token.into(),
+            })
+            .await
+            .map(drop),
+        "ApiKeyService/RedeemEnrollmentToken" => keys
+            .redeem_enrollment_token(pb::RedeemEnrollmentTokenRequest {
+                api_key: Some(pb::ApiKey {
+                    display_name: tag.into(),
+                    api_sets: vec!["apiSets/keyward.verify".into()],
+                    ..Default::default()
+                }),
+                ttl: None,
+            })
+            .await
+            .map(drop),
         "ApiKeyService/ListApiSets" => keys
             .list_api_sets(pb::ListApiSetsRequest::default())
             .await
@@ -970,15 +1047,11 @@ async fn every_rpc_against_every_kind_of_caller(backend: Backend) {
         .map(|m| m.trim_start_matches("/keyward.v1.").to_owned())
         .collect();
     assert_eq!(rpcs.len(), EXPECTED.len(), "EXPECTED covers every RPC");
+    // A redemption spends the enrollment token: it comes last, after every call it must be
+    // refused.
+    let mut rpcs = rpcs;
+    rpcs.sort_by_key(|rpc| rpc.ends_with("/RedeemEnrollmentToken"));
     let mut problems = Vec::new();
-    for rpc in &rpcs {
-        for caller in &callers {
-            assert!(KINDS.contains(&caller.kind));
-            let result = call(rpc, caller).await;
-            let expected = expected_denial(rpc, caller.kind);
-            check(rpc, caller.kind, expected, &result, &mut problems);
-        }
-    }
     for (rpc, _) in OTHER_USERS_KEYS {
         for caller in &callers {
             let result = call_on_other_user(rpc, caller).await;
@@ -990,6 +1063,14 @@ async fn every_rpc_against_every_kind_of_caller(backend: Backend) {
                 &result,
                 &mut problems,
             );
+        }
+    }
+    for rpc in &rpcs {
+        for caller in &callers {
+            assert!(KINDS.contains(&caller.kind));
+            let result = call(rpc, caller).await;
+            let expected = expected_denial(rpc, caller.kind);
+            check(rpc, caller.kind, expected, &result, &mut problems);
         }
     }
     assert!(

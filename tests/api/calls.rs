@@ -189,6 +189,31 @@ pub async fn call_with_default_request(client: &Client, method: &str) -> Result<
             .verify_api_key(pb::VerifyApiKeyRequest::default())
             .await
             .map(drop),
+        "/keyward.v1.ApiKeyService/CreateEnrollmentToken" => client
+            .api_keys()
+            .create_enrollment_token(pb::CreateEnrollmentTokenRequest::default())
+            .await
+            .map(drop),
+        "/keyward.v1.ApiKeyService/GetEnrollmentToken" => client
+            .api_keys()
+            .get_enrollment_token(pb::GetEnrollmentTokenRequest::default())
+            .await
+            .map(drop),
+        "/keyward.v1.ApiKeyService/ListEnrollmentTokens" => client
+            .api_keys()
+            .list_enrollment_tokens(pb::ListEnrollmentTokensRequest::default())
+            .await
+            .map(drop),
+        "/keyward.v1.ApiKeyService/RevokeEnrollmentToken" => client
+            .api_keys()
+            .revoke_enrollment_token(pb::RevokeEnrollmentTokenRequest::default())
+            .await
+            .map(drop),
+        "/keyward.v1.ApiKeyService/RedeemEnrollmentToken" => client
+            .api_keys()
+            .redeem_enrollment_token(pb::RedeemEnrollmentTokenRequest::default())
+            .await
+            .map(drop),
         "/keyward.v1.ApiKeyService/ListApiSets" => client
             .api_keys()
             .list_api_sets(pb::ListApiSetsRequest::default())

@@ -742,7 +742,11 @@ async fn creating_credentials_follows_the_rules(backend: Backend) {
         .expect("kai");
     let kai = w
         .app
-        .client_with_key(&w.app.arrange_key("acme", "kai").await)
+        .client_with_key(
+            &w.app
+                .enroll_builtin_key(&w.alice, "accounts/acme/users/kai")
+                .await,
+        )
         .await;
     let mut theirs = basic();
     theirs.contact_email = "kai@acme.example".into();

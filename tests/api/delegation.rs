@@ -14,12 +14,12 @@ use crate::accounts::{create_account, entitle};
 use crate::helpers::{Backend, TestApp, spawn_app};
 
 on_every_backend!(
-    seed_004_a_portal_gives_carol_the_key_she_chose_from_her_available_api_sets,
+    seed_004_b_portal_gives_carol_the_key_she_chose_from_her_available_api_sets,
     a_front_end_acts_for_a_user_within_its_own_api_sets_and_both_are_audited,
     a_malformed_act_as_entry_is_invalid_and_a_delegated_call_cannot_delegate_again,
 );
 
-fn reason_of(status: &tonic::Status) -> String {
+pub fn reason_of(status: &tonic::Status) -> String {
     status
         .get_error_details()
         .error_info()
@@ -47,7 +47,7 @@ async fn create_key(client: &Client, api_sets: &[&str]) -> Result<String, tonic:
 
 /// acme with alice (administrator) and carol (MANAGE_USER_API_KEY), entitled to billing
 /// and reports; alice's client.
-async fn acme(app: &TestApp) -> Client {
+pub async fn acme(app: &TestApp) -> Client {
     for id in ["billing", "reports"] {
         app.operator
             .api_keys()
@@ -307,7 +307,7 @@ async fn a_malformed_act_as_entry_is_invalid_and_a_delegated_call_cannot_delegat
 /// `keyward.delegation`) signs Carol in, shows the API sets available to her, creates a key
 /// with the ones she selects, hands it to her as a `.APIKEY` file; the key is refused
 /// outside its sets.
-async fn seed_004_a_portal_gives_carol_the_key_she_chose_from_her_available_api_sets(
+async fn seed_004_b_portal_gives_carol_the_key_she_chose_from_her_available_api_sets(
     backend: Backend,
 ) {
     let app = spawn_app(backend).await;

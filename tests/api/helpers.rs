@@ -139,46 +139,33 @@ impl TestApp {
         spawn(None, settings).await
     }
 
-    /// Arranges an API key for a user directly in the store, holding every
-    /// built-in API set: how a test gives a non-administrator user their
-    /// first key (the API only lets users create keys for themselves).
-    pub async fn arrange_key(&self, account_id: &str, user_id: &str) -> String {
-        self.arrange_key_with(
-            account_id,
-            user_id,
-            keyward::identity::builtin_api_set_ids(),
-        )
-        .await
+    /// An API key for `user` (`accounts/{a}/users/{u}`) holding `api_sets` (IDs), made
+    /// through the API the way a user gets their first key: `issuer` (a holder of
+    /// `MANAGE_USERS` in the user's account) issues an enrollment token offering exactly
+    /// those sets, and the user, with nothing but the token, redeems it.
+    pub async fn enroll_key(&self, issuer: &Client, user: &str, api_sets: &[&str]) -> String {
+        let names: Vec<String> = api_sets.iter().map(|id| format!("apiSets/{id}")).collect();
+        let token = issuer
+            .create_enrollment_token(keyward_client::NewEnrollmentToken::new(user, names.clone()))
+            .await
+            .expect("an enrollment token is issued");
+        let created = self
+            .client
+            .redeem_enrollment_token(
+                secrecy::ExposeSecret::expose_secret(&token.token),
+                keyward_client::NewApiKey::new("enrolled by the test", names),
+            )
+            .await
+            .expect("the user redeems it");
+        secrecy::ExposeSecret::expose_secret(&created.key).to_owned()
     }
 
-    /// As [`TestApp::arrange_key`], holding exactly `api_set_ids`: how a
-    /// test gives a user a key for API sets outside Keyward's own.
-    pub async fn arrange_key_with(
-        &self,
-        account_id: &str,
-        user_id: &str,
-        api_set_ids: Vec<String>,
-    ) -> String {
-        let issued = keyward::identity::issue_api_key(
-            &self.state.hasher,
-            keyward::identity::KeyRequest {
-                account_id,
-                user_id,
-                display_name: "arranged by the test",
-                description: "",
-                api_set_ids,
-                expire_time: None,
-                creator: "tests",
-            },
-        )
-        .await
-        .expect("a key is issued");
-        self.state
-            .store
-            .create_api_key(issued.record)
-            .await
-            .expect("the key is stored");
-        secrecy::ExposeSecret::expose_secret(&issued.key.to_token()).to_owned()
+    /// As [`TestApp::enroll_key`], holding every built-in API set (as an account's first
+    /// administrator key does).
+    pub async fn enroll_builtin_key(&self, issuer: &Client, user: &str) -> String {
+        let builtin = keyward::identity::builtin_api_set_ids();
+        let ids: Vec<&str> = builtin.iter().map(String::as_str).collect();
+        self.enroll_key(issuer, user, &ids).await
     }
 
     /// A client calling with `api_key`.

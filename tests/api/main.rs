@@ -17,6 +17,7 @@ mod calls;
 mod client_sdk;
 mod credentials;
 mod delegation;
+mod enrollment;
 mod entitlements;
 mod health;
 mod reflection;

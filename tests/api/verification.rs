@@ -151,7 +151,7 @@ async fn world(backend: Backend) -> World {
         .await
         .expect("create user");
     let kai_key = app
-        .arrange_key_with("acme", "kai", vec!["billing".to_owned()])
+        .enroll_key(&alice, "accounts/acme/users/kai", &["billing"])
         .await;
     let gateway_key = alice
         .api_keys()
@@ -818,7 +818,7 @@ async fn concurrent_first_checks_of_one_secret_share_one_argon2_run(backend: Bac
     let w = world(backend).await;
     let fresh = w
         .app
-        .arrange_key_with("acme", "kai", vec!["billing".to_owned()])
+        .enroll_key(&w.alice, "accounts/acme/users/kai", &["billing"])
         .await;
     let question = Question::Key {
         key: fresh,

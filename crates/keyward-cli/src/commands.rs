@@ -51,8 +51,21 @@ fn key_from_file(path: &std::path::Path) -> Result<SecretString> {
 }
 
 async fn connect(g: &Global) -> Result<Client> {
+    let client = connect_with(g, None).await?;
+    match &g.act_as {
+        Some(user) => client
+            .acting_as(user)
+            .map_err(|error| CliError::Local(error.to_string())),
+        None => Ok(client),
+    }
+}
+
+/// A connection to the server calling with `bearer`, or else with the API key the global
+/// flags give (if any).
+async fn connect_with(g: &Global, bearer: Option<&str>) -> Result<Client> {
     let mut builder = Client::builder(g.url.clone()).timeout(g.timeout);
     match (&g.api_key_file, &g.api_key) {
+        _ if bearer.is_some() => builder = builder.api_key(bearer.unwrap_or_default()),
         (Some(_), Some(_)) if g.api_key_flag => {
             return Err(CliError::Local(
                 "give the API key with --api-key or --api-key-file, not both".to_owned(),
@@ -74,12 +87,7 @@ async fn connect(g: &Global) -> Result<Client> {
         }
         CliError::Local(message)
     })?;
-    match &g.act_as {
-        Some(user) => client
-            .acting_as(user)
-            .map_err(|error| CliError::Local(error.to_string())),
-        None => Ok(client),
-    }
+    Ok(client)
 }
 
 /// `acme` → `accounts/acme`; a name with a `/` is taken as given.
@@ -426,6 +434,91 @@ fn show(g: &Global, value: serde_json::Value, human: Vec<(&str, String)>) {
 async fn users(g: &Global, client: &Client, cmd: UsersCmd) -> Result<u8> {
     let mut stub = client.accounts();
     match cmd {
+        UsersCmd::Enroll {
+            user,
+            api_sets,
+            ttl,
+            request_id,
+        } => {
+            let response = client
+                .api_keys()
+                .create_enrollment_token(proto::CreateEnrollmentTokenRequest {
+                    parent: in_account(&user, "users")?,
+                    enrollment_token: Some(proto::EnrollmentToken {
+                        api_sets: api_sets.iter().map(|a| named("apiSets", a)).collect(),
+                        ..Default::default()
+                    }),
+                    ttl: ttl.map(grpc_duration).transpose()?,
+                    request_id,
+                })
+                .await?
+                .into_inner();
+            let token = response.enrollment_token.unwrap_or_default();
+            hand_over(
+                g,
+                out::enrollment_token_json(&token),
+                out::enrollment_token_fields(&token),
+                "token",
+                "enrollment token",
+                &response.token,
+            );
+        }
+        UsersCmd::Enrollments { user } => {
+            let parent = in_account(&user, "users")?;
+            let mut stub = client.api_keys();
+            let mut all = Vec::new();
+            let mut page_token = String::new();
+            loop {
+                let page = stub
+                    .list_enrollment_tokens(proto::ListEnrollmentTokensRequest {
+                        parent: parent.clone(),
+                        page_size: 1000,
+                        page_token,
+                    })
+                    .await?
+                    .into_inner();
+                all.extend(page.enrollment_tokens);
+                if page.next_page_token.is_empty() {
+                    break;
+                }
+                page_token = page.next_page_token;
+            }
+            if g.json {
+                out::json(&json!(
+                    all.iter()
+                        .map(out::enrollment_token_json)
+                        .collect::<Vec<_>>()
+                ));
+            } else {
+                let rows: Vec<Vec<String>> = all
+                    .iter()
+                    .map(|t| {
+                        vec![
+                            t.name.clone(),
+                            short(out::enrollment_token_state_name(t.state), "STATE_"),
+                            t.api_sets.join(", "),
+                            out::time(t.expire_time.as_ref()),
+                            t.api_key.clone(),
+                        ]
+                    })
+                    .collect();
+                out::table(&["NAME", "STATE", "API SETS", "EXPIRES", "API KEY"], &rows);
+            }
+        }
+        UsersCmd::RevokeEnrollment { name } => {
+            let token = client
+                .api_keys()
+                .revoke_enrollment_token(proto::RevokeEnrollmentTokenRequest { name })
+                .await?
+                .into_inner()
+                .enrollment_token
+                .unwrap_or_default();
+            show(
+                g,
+                out::enrollment_token_json(&token),
+                out::enrollment_token_fields(&token),
+            );
+        }
         UsersCmd::Create {
             user_id,
             account,
@@ -1088,6 +1181,85 @@ async fn credentials(g: &Global, client: &Client, cmd: CredentialsCmd) -> Result
     Ok(0)
 }
 
+/// A new API key, shown once: written to a new `.APIKEY` file in `save`, or printed.
+fn save_or_hand_over(
+    g: &Global,
+    response: &proto::CreateApiKeyResponse,
+    save: Option<&std::path::Path>,
+) -> Result<()> {
+    let key = response.api_key.clone().unwrap_or_default();
+    match save {
+        Some(dir) if !response.key.is_empty() => {
+            let file = ApiKeyFile::from_create_response(response).map_err(|e| {
+                CliError::Local(format!("the key was created but cannot be saved: {e}"))
+            })?;
+            let path = file.write_new(dir).map_err(|e| {
+                CliError::Local(format!(
+                    "{} was created but cannot be saved in {}: {e}",
+                    key.name,
+                    dir.display()
+                ))
+            })?;
+            let mut value = out::api_key_json(&key);
+            value["file"] = json!(path.display().to_string());
+            let mut human = out::api_key_fields(&key);
+            human.push(("saved to", path.display().to_string()));
+            show(g, value, human);
+            eprintln!(
+                "note: the key is only in {} (mode 0600); it will not be shown again",
+                path.display()
+            );
+        }
+        _ => hand_over(
+            g,
+            out::api_key_json(&key),
+            out::api_key_fields(&key),
+            "key",
+            "API key",
+            &response.key,
+        ),
+    }
+    Ok(())
+}
+
+/// The enrollment token to redeem: `--token` (or `KEYWARD_ENROLLMENT_TOKEN`), or the first
+/// line of `--token-file` (`-`: standard input).
+fn enrollment_token(
+    token: Option<String>,
+    token_file: Option<&std::path::Path>,
+) -> Result<SecretString> {
+    let text = match (token, token_file) {
+        (Some(token), _) => token,
+        (None, Some(path)) if path.as_os_str() == "-" => {
+            let mut line = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .map_err(|e| CliError::Local(format!("cannot read the token from stdin: {e}")))?;
+            line
+        }
+        (None, Some(path)) => std::fs::read_to_string(path).map_err(|e| {
+            CliError::Local(format!(
+                "cannot read the token from {}: {e}",
+                path.display()
+            ))
+        })?,
+        (None, None) => {
+            return Err(CliError::Local(
+                "give the enrollment token with KEYWARD_ENROLLMENT_TOKEN, --token-file or --token"
+                    .to_owned(),
+            ));
+        }
+    };
+    let token = text.lines().next().unwrap_or_default().trim().to_owned();
+    if !token.starts_with("kw_et_") {
+        return Err(CliError::Local(
+            "that is not an enrollment token: they start with kw_et_".to_owned(),
+        ));
+    }
+    Ok(token.into())
+}
+
 async fn api_keys(g: &Global, client: &Client, cmd: ApiKeysCmd) -> Result<u8> {
     let mut stub = client.api_keys();
     match cmd {
@@ -1114,38 +1286,39 @@ async fn api_keys(g: &Global, client: &Client, cmd: ApiKeysCmd) -> Result<u8> {
                 })
                 .await?
                 .into_inner();
-            let key = response.api_key.clone().unwrap_or_default();
-            match save {
-                Some(dir) if !response.key.is_empty() => {
-                    let file = ApiKeyFile::from_create_response(&response).map_err(|e| {
-                        CliError::Local(format!("the key was created but cannot be saved: {e}"))
-                    })?;
-                    let path = file.write_new(&dir).map_err(|e| {
-                        CliError::Local(format!(
-                            "{} was created but cannot be saved in {}: {e}",
-                            key.name,
-                            dir.display()
-                        ))
-                    })?;
-                    let mut value = out::api_key_json(&key);
-                    value["file"] = json!(path.display().to_string());
-                    let mut human = out::api_key_fields(&key);
-                    human.push(("saved to", path.display().to_string()));
-                    show(g, value, human);
-                    eprintln!(
-                        "note: the key is only in {} (mode 0600); it will not be shown again",
-                        path.display()
-                    );
-                }
-                _ => hand_over(
-                    g,
-                    out::api_key_json(&key),
-                    out::api_key_fields(&key),
-                    "key",
-                    "API key",
-                    &response.key,
-                ),
-            }
+            save_or_hand_over(g, &response, save.as_deref())?;
+        }
+        ApiKeysCmd::Redeem {
+            token,
+            token_file,
+            display_name,
+            api_sets,
+            description,
+            ttl,
+            save,
+        } => {
+            let token = enrollment_token(token, token_file.as_deref())?;
+            // The token is the credential of this one call, whatever else was given.
+            let redeemer = connect_with(g, Some(token.expose_secret())).await?;
+            let redeemed = redeemer
+                .api_keys()
+                .redeem_enrollment_token(proto::RedeemEnrollmentTokenRequest {
+                    api_key: Some(proto::ApiKey {
+                        display_name,
+                        description,
+                        api_sets: api_sets.iter().map(|a| named("apiSets", a)).collect(),
+                        ..Default::default()
+                    }),
+                    ttl: ttl.map(grpc_duration).transpose()?,
+                })
+                .await?
+                .into_inner();
+            let response = proto::CreateApiKeyResponse {
+                api_key: redeemed.api_key,
+                key: redeemed.key,
+                suggested_file_name: redeemed.suggested_file_name,
+            };
+            save_or_hand_over(g, &response, save.as_deref())?;
         }
         ApiKeysCmd::List { parent, state } => {
             let state = state.map_or(proto::api_key::State::Unspecified, |s| match s {

@@ -65,7 +65,9 @@ pub(crate) enum Command {
     /// Accounts (tenants): create, get, list, update, verify.
     #[command(subcommand)]
     Accounts(AccountsCmd),
-    /// Users of an account: create, get, list, update, disable, enable, delete.
+    /// Users of an account: create, get, list, update, disable, enable, delete, and
+    /// enrollment tokens for a user's first API key (enroll, enrollments,
+    /// revoke-enrollment).
     #[command(subcommand)]
     Users(UsersCmd),
     /// Roles of an account: create, get, list, update, delete.
@@ -79,7 +81,8 @@ pub(crate) enum Command {
     /// renew, enable, disable, delete.
     #[command(subcommand)]
     Credentials(CredentialsCmd),
-    /// API keys of users: create, list, get, update, revoke, delete.
+    /// API keys of users: create, list, get, update, revoke, delete, and redeem an
+    /// enrollment token for a first key.
     #[command(subcommand, name = "api-keys")]
     ApiKeys(ApiKeysCmd),
     /// The audit log of an account: list.
@@ -259,6 +262,30 @@ pub(crate) enum UsersCmd {
         #[command(flatten)]
         etag: EtagArg,
     },
+    /// Issue a user a one-time enrollment token, printed once: the user redeems it for
+    /// their own first API key (`api-keys redeem`).
+    Enroll {
+        #[command(flatten)]
+        user: InAccount,
+        /// An API set the user may choose for the key (`keyward.api-keys`, `billing`);
+        /// repeatable.
+        #[arg(long = "api-set", required = true)]
+        api_sets: Vec<String>,
+        /// How long the token may be redeemed, like `24h` (the default), at most `7d`.
+        #[arg(long, value_parser = parse_duration)]
+        ttl: Option<Duration>,
+        #[arg(long, default_value = "")]
+        request_id: String,
+    },
+    /// List the enrollment tokens of a user (`accounts/acme/users/carol`, `carol --account
+    /// acme`), or of every user of an account (`accounts/acme/users/-`, `- --account acme`).
+    Enrollments {
+        #[command(flatten)]
+        user: InAccount,
+    },
+    /// Revoke an enrollment token that was not redeemed
+    /// (`accounts/acme/users/carol/enrollmentTokens/…`).
+    RevokeEnrollment { name: String },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -529,6 +556,36 @@ pub(crate) enum ApiKeysCmd {
     },
     /// Revoke an API key (`accounts/acme/users/kai/apiKeys/…`): it stops working for good.
     Revoke { name: String },
+    /// Redeem an enrollment token for your first API key; prints the key once, or writes
+    /// it to a new `.APIKEY` file (mode 0600) with `--save DIR`. Needs no API key: the
+    /// token is the credential.
+    Redeem {
+        /// The enrollment token (`kw_et_…`); prefer the environment variable or
+        /// `--token-file` to the flag.
+        #[arg(
+            long,
+            env = "KEYWARD_ENROLLMENT_TOKEN",
+            hide_env_values = true,
+            conflicts_with = "token_file"
+        )]
+        token: Option<String>,
+        /// Read the enrollment token from this file (`-`: standard input).
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<std::path::PathBuf>,
+        #[arg(long)]
+        display_name: String,
+        /// An API set among those the token offers; repeatable.
+        #[arg(long = "api-set", required = true)]
+        api_sets: Vec<String>,
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Lifetime, like `90d`; without it the key does not expire.
+        #[arg(long, value_parser = parse_duration)]
+        ttl: Option<Duration>,
+        /// Write the key to `DIR/<display name>.APIKEY` instead of printing it.
+        #[arg(long, value_name = "DIR")]
+        save: Option<std::path::PathBuf>,
+    },
     /// Delete an API key.
     Delete {
         name: String,

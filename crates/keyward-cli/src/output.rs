@@ -84,6 +84,45 @@ pub(crate) fn api_key_state_name(value: i32) -> &'static str {
         .as_str_name()
 }
 
+pub(crate) fn enrollment_token_state_name(value: i32) -> &'static str {
+    proto::enrollment_token::State::try_from(value)
+        .unwrap_or(proto::enrollment_token::State::Unspecified)
+        .as_str_name()
+}
+
+pub(crate) fn enrollment_token_json(t: &proto::EnrollmentToken) -> Value {
+    json!({
+        "name": t.name,
+        "apiSets": t.api_sets,
+        "state": enrollment_token_state_name(t.state),
+        "tokenPrefix": t.token_prefix,
+        "expireTime": time_json(t.expire_time.as_ref()),
+        "creator": t.creator,
+        "createTime": time_json(t.create_time.as_ref()),
+        "redeemTime": time_json(t.redeem_time.as_ref()),
+        "apiKey": t.api_key,
+        "revokeTime": time_json(t.revoke_time.as_ref()),
+    })
+}
+
+pub(crate) fn enrollment_token_fields(t: &proto::EnrollmentToken) -> Vec<(&'static str, String)> {
+    vec![
+        ("name", t.name.clone()),
+        (
+            "state",
+            short(enrollment_token_state_name(t.state), "STATE_"),
+        ),
+        ("token prefix", t.token_prefix.clone()),
+        ("api sets", t.api_sets.join(", ")),
+        ("expires", time(t.expire_time.as_ref())),
+        ("created", time(t.create_time.as_ref())),
+        ("created by", t.creator.clone()),
+        ("redeemed", time(t.redeem_time.as_ref())),
+        ("api key", t.api_key.clone()),
+        ("revoked", time(t.revoke_time.as_ref())),
+    ]
+}
+
 pub(crate) fn user_state_name(value: i32) -> &'static str {
     proto::user::State::try_from(value)
         .unwrap_or(proto::user::State::Unspecified)
@@ -294,6 +333,7 @@ pub(crate) fn api_key_fields(k: &proto::ApiKey) -> Vec<(&'static str, String)> {
         ("revoked", time(k.revoke_time.as_ref())),
         ("last used", time(k.last_used_time.as_ref())),
         ("created", time(k.create_time.as_ref())),
+        ("created by", k.creator.clone()),
         ("etag", k.etag.clone()),
     ]
 }

@@ -49,6 +49,7 @@ on_every_backend!(
     api_sets_api_keys_and_the_audit_log_are_managed_with_etags,
     credential_changes_honour_the_etag_and_never_print_a_secret_when_refused,
     keys_are_saved_to_and_used_from_apikey_files,
+    an_enrollment_token_is_issued_listed_and_redeemed_into_a_key_file,
 );
 
 /// A running server; dropping it stops the server.
@@ -1807,4 +1808,212 @@ async fn keys_are_saved_to_and_used_from_apikey_files(backend: Backend) {
         .await
         .exits(1);
     assert!(malformed.stderr.contains("line 1"), "{}", malformed.stderr);
+}
+
+async fn an_enrollment_token_is_issued_listed_and_redeemed_into_a_key_file(backend: Backend) {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    let server = spawn_server(backend).await;
+    let alice_key = verified_acme(&server).await;
+    let alice = Some(alice_key.as_str());
+    server
+        .cli(
+            alice,
+            &[
+                "roles",
+                "create",
+                "key-holders",
+                "--account",
+                "acme",
+                "--display-name",
+                "Key holders",
+                "--authority",
+                "manage-user-api-key",
+            ],
+            None,
+        )
+        .await
+        .ok();
+    server
+        .cli(
+            alice,
+            &[
+                "users",
+                "create",
+                "dave",
+                "--account",
+                "acme",
+                "--display-name",
+                "Dave",
+                "--email",
+                "dave@acme.example",
+                "--role",
+                "key-holders",
+            ],
+            None,
+        )
+        .await
+        .ok();
+    let enroll = |ttl: &'static str| {
+        let server = &server;
+        async move {
+            server
+                .cli(
+                    alice,
+                    &[
+                        "--json",
+                        "users",
+                        "enroll",
+                        "accounts/acme/users/dave",
+                        "--api-set",
+                        "keyward.api-keys",
+                        "--api-set",
+                        "apiSets/keyward.verify",
+                        "--ttl",
+                        ttl,
+                    ],
+                    None,
+                )
+                .await
+                .ok()
+                .json()
+        }
+    };
+    let issued = enroll("2h").await;
+    let token = field(&issued, "token").to_owned();
+    assert!(token.starts_with("kw_et_"), "{issued}");
+    assert_eq!(field(&issued, "state"), "STATE_ACTIVE");
+    let name = field(&issued, "name").to_owned();
+    assert!(name.starts_with("accounts/acme/users/dave/enrollmentTokens/"));
+
+    // Listed without the token.
+    let listed = server
+        .cli(
+            alice,
+            &["users", "enrollments", "-", "--account", "acme"],
+            None,
+        )
+        .await
+        .ok();
+    assert!(listed.stdout.contains(&name), "{}", listed.stdout);
+    assert!(!listed.stdout.contains(&token), "{}", listed.stdout);
+
+    // Redeemed from standard input, with no API key, into a new 0600 file; nothing
+    // secret on stdout.
+    let dir = tempfile::tempdir().expect("a scratch directory");
+    let dir_arg = dir.path().display().to_string();
+    let redeem_args = [
+        "api-keys",
+        "redeem",
+        "--token-file",
+        "-",
+        "--display-name",
+        "dave-laptop",
+        "--api-set",
+        "keyward.verify",
+        "--save",
+        &dir_arg,
+    ];
+    let redeemed = server
+        .cli(None, &redeem_args, Some(&format!("{token}\n")))
+        .await
+        .ok();
+    assert!(!redeemed.stdout.contains(&token), "{}", redeemed.stdout);
+    assert!(
+        redeemed.stdout.contains(&name),
+        "created by the token: {}",
+        redeemed.stdout
+    );
+    let file = dir.path().join("dave-laptop.APIKEY");
+    let mode = std::fs::metadata(&file)
+        .expect("the key file exists")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let saved = keyward_client::ApiKeyFile::read(&file).expect("a key file");
+    assert!(
+        saved
+            .name()
+            .is_some_and(|n| n.starts_with("accounts/acme/users/dave/apiKeys/"))
+    );
+    let secret = secrecy::ExposeSecret::expose_secret(saved.key()).to_owned();
+    assert!(!redeemed.stdout.contains(&secret), "{}", redeemed.stdout);
+
+    // Once only: the second redemption is refused (exit 2) and the token says what it
+    // became.
+    server
+        .cli(None, &redeem_args, Some(&format!("{token}\n")))
+        .await
+        .exits(2);
+    let shown = server
+        .cli(
+            alice,
+            &["--json", "users", "enrollments", "accounts/acme/users/dave"],
+            None,
+        )
+        .await
+        .ok()
+        .json();
+    let spent = shown
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|t| field(t, "name") == name)
+        .expect("the token");
+    assert_eq!(field(spent, "state"), "STATE_REDEEMED");
+    assert_eq!(Some(field(spent, "apiKey")), saved.name());
+
+    // A revoked token redeems nothing; a redeemed one cannot be revoked (exit 4); what is
+    // not a token is refused before any call (exit 1).
+    let second = enroll("1h").await;
+    let revoked = server
+        .cli(
+            alice,
+            &[
+                "--json",
+                "users",
+                "revoke-enrollment",
+                field(&second, "name"),
+            ],
+            None,
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(field(&revoked, "state"), "STATE_REVOKED");
+    server
+        .cli(
+            None,
+            &redeem_args,
+            Some(&format!("{}\n", field(&second, "token"))),
+        )
+        .await
+        .exits(2);
+    server
+        .cli(alice, &["users", "revoke-enrollment", &name], None)
+        .await
+        .exits(4);
+    let not_a_token = server
+        .cli(
+            None,
+            &[
+                "api-keys",
+                "redeem",
+                "--token",
+                &alice_key,
+                "--display-name",
+                "x",
+                "--api-set",
+                "keyward.verify",
+            ],
+            None,
+        )
+        .await
+        .exits(1);
+    assert!(
+        not_a_token.stderr.contains("kw_et_"),
+        "{}",
+        not_a_token.stderr
+    );
+    assert!(!not_a_token.stderr.contains(&alice_key));
 }

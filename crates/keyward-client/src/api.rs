@@ -179,6 +179,78 @@ pub struct CreatedApiKey {
     pub suggested_file_name: String,
 }
 
+/// A new enrollment token.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct CreatedEnrollmentToken {
+    /// The token's resource.
+    pub enrollment_token: pb::EnrollmentToken,
+    /// The token itself (`kw_et_…`), shown once, for its user to redeem
+    /// ([`Client::redeem_enrollment_token`]). Empty when a `request_id` retry returned an
+    /// earlier one.
+    pub token: SecretString,
+}
+
+/// A `CreateEnrollmentToken` request: build it with [`NewEnrollmentToken::new`] and pass
+/// it to [`Client::create_enrollment_token`].
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use keyward_client::NewEnrollmentToken;
+///
+/// let request = NewEnrollmentToken::new("accounts/acme/users/carol", ["apiSets/keyward.api-keys"])
+///     .ttl(Duration::from_secs(3600))
+///     .into_request();
+/// assert_eq!(request.ttl.map(|d| d.seconds), Some(3600));
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct NewEnrollmentToken {
+    request: pb::CreateEnrollmentTokenRequest,
+}
+
+impl NewEnrollmentToken {
+    /// A token for `user` (`accounts/{a}/users/{u}`), offering `api_sets` (`apiSets/{id}`)
+    /// for the key it becomes; it lives 24 hours unless [`NewEnrollmentToken::ttl`] says
+    /// otherwise.
+    pub fn new<I, S>(user: impl Into<String>, api_sets: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self {
+            request: pb::CreateEnrollmentTokenRequest {
+                parent: user.into(),
+                enrollment_token: Some(pb::EnrollmentToken {
+                    api_sets: api_sets.into_iter().map(Into::into).collect(),
+                    ..Default::default()
+                }),
+                ttl: None,
+                request_id: String::new(),
+            },
+        }
+    }
+
+    /// How long it may be redeemed, at most 7 days.
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.request.ttl = Some(duration(ttl));
+        self
+    }
+
+    /// A request id: a retry with the same id returns the first token's resource instead
+    /// of issuing a second token.
+    pub fn request_id(mut self, request_id: impl Into<String>) -> Self {
+        self.request.request_id = request_id.into();
+        self
+    }
+
+    /// The raw request.
+    pub fn into_request(self) -> pb::CreateEnrollmentTokenRequest {
+        self.request
+    }
+}
+
 /// A `CreateCredential` request: build it with [`NewCredential::new`], adjust
 /// it, and pass it to [`Client::create_credential`].
 #[derive(Debug, Clone)]
@@ -904,6 +976,88 @@ impl Client {
     /// Creates an API key; the answer holds the key, once.
     pub async fn create_api_key(&self, new: NewApiKey) -> Result<CreatedApiKey, ClientError> {
         let resp = rpc!(self, api_keys, create_api_key, new.into_request())?;
+        Ok(CreatedApiKey {
+            api_key: required(resp.api_key, "api_key")?,
+            key: resp.key.into(),
+            suggested_file_name: resp.suggested_file_name,
+        })
+    }
+
+    /// Issues `new`'s user a one-time enrollment token (administrators and holders of
+    /// `MANAGE_USERS`); the answer holds the token, once.
+    pub async fn create_enrollment_token(
+        &self,
+        new: NewEnrollmentToken,
+    ) -> Result<CreatedEnrollmentToken, ClientError> {
+        let resp = rpc!(self, api_keys, create_enrollment_token, new.into_request())?;
+        Ok(CreatedEnrollmentToken {
+            enrollment_token: required(resp.enrollment_token, "enrollment_token")?,
+            token: resp.token.into(),
+        })
+    }
+
+    /// Reads an enrollment token (`accounts/{a}/users/{u}/enrollmentTokens/{t}`).
+    pub async fn get_enrollment_token(
+        &self,
+        name: &str,
+    ) -> Result<pb::EnrollmentToken, ClientError> {
+        let resp = rpc!(
+            self,
+            api_keys,
+            get_enrollment_token,
+            pb::GetEnrollmentTokenRequest {
+                name: name.to_owned()
+            }
+        )?;
+        required(resp.enrollment_token, "enrollment_token")
+    }
+
+    list_stream!(
+        /// Every enrollment token of `parent` (`accounts/{a}/users/{u}`, or
+        /// `accounts/{a}/users/-` for every user of the account).
+        list_enrollment_tokens_stream / list_enrollment_tokens(parent: &str) -> pb::EnrollmentToken,
+        api_keys.list_enrollment_tokens,
+        enrollment_tokens,
+        |token, page_size| pb::ListEnrollmentTokensRequest { parent: parent.clone(), page_size, page_token: token.clone() }
+    );
+
+    /// Revokes an enrollment token that was not redeemed.
+    pub async fn revoke_enrollment_token(
+        &self,
+        name: &str,
+    ) -> Result<pb::EnrollmentToken, ClientError> {
+        let resp = rpc!(
+            self,
+            api_keys,
+            revoke_enrollment_token,
+            pb::RevokeEnrollmentTokenRequest {
+                name: name.to_owned()
+            }
+        )?;
+        required(resp.enrollment_token, "enrollment_token")
+    }
+
+    /// Redeems the enrollment token `token` (`kw_et_…`) for its user's first API key,
+    /// described by `new` (its display name, description, API sets among those the token
+    /// offers, and lifetime; its parent and request id are not used: the key is the token's
+    /// user's, and a token makes one key only). The call authenticates with the token,
+    /// whatever this client's own credential; the answer holds the key, once.
+    pub async fn redeem_enrollment_token(
+        &self,
+        token: &str,
+        new: NewApiKey,
+    ) -> Result<CreatedApiKey, ClientError> {
+        let redeemer = self.with_bearer(token)?;
+        let request = new.into_request();
+        let resp = rpc!(
+            &redeemer,
+            api_keys,
+            redeem_enrollment_token,
+            pb::RedeemEnrollmentTokenRequest {
+                api_key: request.api_key,
+                ttl: request.ttl,
+            }
+        )?;
         Ok(CreatedApiKey {
             api_key: required(resp.api_key, "api_key")?,
             key: resp.key.into(),

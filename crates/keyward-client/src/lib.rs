@@ -134,8 +134,9 @@ pub mod retry;
 pub mod update;
 
 pub use api::{
-    CreatedAccount, CreatedApiKey, CreatedCredential, CredentialFilter, HmacRequest, ItemStream,
-    NewApiKey, NewCredential, Page, Scope, SecretRenewal,
+    CreatedAccount, CreatedApiKey, CreatedCredential, CreatedEnrollmentToken, CredentialFilter,
+    HmacRequest, ItemStream, NewApiKey, NewCredential, NewEnrollmentToken, Page, Scope,
+    SecretRenewal,
 };
 pub use error::{ClientError, FieldViolation};
 pub use retry::RetryPolicy;
@@ -344,6 +345,20 @@ impl Client {
         })?;
         let mut client = self.clone();
         client.interceptor.act_as = Some(value);
+        Ok(client)
+    }
+
+    /// The same connection, every call authenticated with the bearer token `token` instead
+    /// of this client's credential.
+    pub(crate) fn with_bearer(&self, token: &str) -> Result<Client, ClientError> {
+        let mut value = AsciiMetadataValue::try_from(format!("Bearer {token}"))
+            .map_err(|_| ClientError::InvalidCredential)?;
+        value.set_sensitive(true);
+        let mut client = self.clone();
+        client.interceptor = AuthInterceptor {
+            authorization: Some(value),
+            act_as: None,
+        };
         Ok(client)
     }
 

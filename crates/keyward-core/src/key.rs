@@ -2,8 +2,9 @@
 //!
 //! A key looks like `kw_{kind}_{id}_{body}`:
 //!
-//! - `kind` is `ak` for a user API key ([`KeyKind::ApiKey`]) and `cs` for an API client
-//!   secret ([`KeyKind::ClientSecret`]);
+//! - `kind` is `ak` for a user API key ([`KeyKind::ApiKey`]), `cs` for an API client
+//!   secret ([`KeyKind::ClientSecret`]) and `et` for a one-time enrollment token
+//!   ([`KeyKind::EnrollmentToken`]);
 //! - `id` is 20 lowercase hex characters (10 random bytes). It is public: the lookup id of
 //!   the record, see [`KeyId`];
 //! - `body` is the base58 (Bitcoin alphabet) encoding of the 32 secret random bytes
@@ -75,27 +76,36 @@ pub enum KeyKind {
     ApiKey,
     /// An API client secret, `kw_cs_…`.
     ClientSecret,
+    /// A one-time enrollment token, `kw_et_…`: redeemed once by its user for their own
+    /// API key, and good for nothing else.
+    EnrollmentToken,
 }
 
 impl KeyKind {
     /// Every kind, for iteration.
-    const ALL: [KeyKind; 2] = [KeyKind::ApiKey, KeyKind::ClientSecret];
+    const ALL: [KeyKind; 3] = [
+        KeyKind::ApiKey,
+        KeyKind::ClientSecret,
+        KeyKind::EnrollmentToken,
+    ];
 
-    /// The start of every key of this kind: `"kw_ak_"` or `"kw_cs_"`.
+    /// The start of every key of this kind: `"kw_ak_"`, `"kw_cs_"` or `"kw_et_"`.
     pub fn prefix(self) -> &'static str {
         match self {
             KeyKind::ApiKey => "kw_ak_",
             KeyKind::ClientSecret => "kw_cs_",
+            KeyKind::EnrollmentToken => "kw_et_",
         }
     }
 }
 
 impl fmt::Display for KeyKind {
-    /// A lowercase name for people: `api key` or `client secret`.
+    /// A lowercase name for people: `api key`, `client secret` or `enrollment token`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             KeyKind::ApiKey => "api key",
             KeyKind::ClientSecret => "client secret",
+            KeyKind::EnrollmentToken => "enrollment token",
         })
     }
 }
@@ -116,7 +126,7 @@ pub enum KeyError {
     /// non-ASCII).
     #[error("key contains characters that are not allowed")]
     InvalidCharacter,
-    /// The text starts with `kw_` but the kind is neither `ak` nor `cs`.
+    /// The text starts with `kw_` but the kind is not `ak`, `cs` or `et`.
     #[error("unknown key kind")]
     UnknownKind,
     /// The key is well formed but of another kind than the one expected.
@@ -482,10 +492,14 @@ mod tests {
     /// Computed independently (Python `zlib.crc32` and a hand-written base58 encoder).
     const VECTOR_AK: &str =
         "kw_ak_0123456789abcdef0123_16qJFWMMHFy3xDdLmvUeyc2S6FrWRhJP51HsvDYdz9cArV58";
+    /// Computed by an independent implementation (Python's `zlib.crc32` and a textbook
+    /// base58 encoder) from id `00112233445566778899` and secret bytes 32..=63.
+    const VECTOR_ET: &str =
+        "kw_et_00112233445566778899_F9hnD6sLacskNWeRQqZDUZDaRa12QjSZGXwqSuEe6C54XWMBL";
     const VECTOR_CS: &str =
         "kw_cs_ffffffffffffffffffff_2wkBET2rRgE8pahuaczxKbmv7ciehqsne57F9gtzf1PVasw91L";
 
-    fn vector_keys() -> [(Key, &'static str); 2] {
+    fn vector_keys() -> [(Key, &'static str); 3] {
         let mut counting = [0_u8; 32];
         for (byte, value) in counting.iter_mut().zip(0_u8..) {
             *byte = value;
@@ -506,6 +520,14 @@ mod tests {
                     [0xff; 32],
                 ),
                 VECTOR_CS,
+            ),
+            (
+                Key::from_parts(
+                    KeyKind::EnrollmentToken,
+                    "00112233445566778899".parse().unwrap(),
+                    std::array::from_fn(|i| 32 + u8::try_from(i).unwrap()),
+                ),
+                VECTOR_ET,
             ),
         ]
     }

@@ -14,6 +14,8 @@ pub(crate) mod changes;
 pub(crate) mod credential_api_sets;
 pub(crate) mod credential_secrets;
 pub(crate) mod credentials;
+pub(crate) mod enrollment_token_api_sets;
+pub(crate) mod enrollment_tokens;
 pub(crate) mod idempotency_records;
 pub(crate) mod role_authorities;
 pub(crate) mod roles;
@@ -58,6 +60,8 @@ mod tests {
             credential_api_sets,
             credential_secrets,
             credentials,
+            enrollment_token_api_sets,
+            enrollment_tokens,
             hmac_nonces,
             idempotency_records,
             role_authorities,

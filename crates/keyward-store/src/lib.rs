@@ -9,8 +9,8 @@
 //! Code map:
 //! - [`store`](Store): connecting (URL parsing, SQLite file lock, pool settings), migrating,
 //!   health checks;
-//! - `accounts`, `users`, `roles`, `api_sets`, `api_keys`, `credentials`, `idempotency`,
-//!   `audit`: the queries of each area, as methods on [`Store`];
+//! - `accounts`, `users`, `roles`, `api_sets`, `api_keys`, `enrollment`, `credentials`,
+//!   `idempotency`, `audit`: the queries of each area, as methods on [`Store`];
 //! - `changes`: the change log every write that can change a verification records in its
 //!   transaction, read by every replica's verification index ([`ChangeListener`],
 //!   [`ChangeObserver`]);
@@ -30,6 +30,7 @@ mod audit;
 mod bulk;
 mod changes;
 mod credentials;
+mod enrollment;
 mod entity;
 mod error;
 mod idempotency;

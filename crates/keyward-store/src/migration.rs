@@ -10,6 +10,7 @@ mod m20261123_000003_secret_key_ids;
 mod m20261125_000004_change_log;
 mod m20261205_000005_account_entitlements;
 mod m20261205_000006_audit_delegate;
+mod m20261206_000007_enrollment_tokens;
 
 /// Every migration of the schema, oldest first.
 pub(crate) struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000004_change_log::Migration),
             Box::new(m20261205_000005_account_entitlements::Migration),
             Box::new(m20261205_000006_audit_delegate::Migration),
+            Box::new(m20261206_000007_enrollment_tokens::Migration),
         ]
     }
 }

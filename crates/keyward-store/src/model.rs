@@ -423,6 +423,86 @@ impl fmt::Debug for NewApiKey {
     }
 }
 
+/// A one-time enrollment token: with it, its user creates their own first API key, once.
+/// The token string embeds `id`; the store keeps only a hash of its secret, which `Debug`
+/// never shows.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EnrollmentToken {
+    /// Lookup id embedded in the token string, globally unique.
+    pub id: String,
+    /// The account of the user it is for.
+    pub account_id: String,
+    /// The user it is for: the only one who can redeem it, for their own key.
+    pub user_id: String,
+    /// Hash of the token's secret, as the server computed it.
+    pub secret_hash: String,
+    /// The API sets the key made with it may hold (the user picks among them), sorted.
+    pub api_set_ids: Vec<String>,
+    /// Resource name of the principal that issued it.
+    pub creator: String,
+    /// When it was issued.
+    pub create_time: DateTime<Utc>,
+    /// When it stops being redeemable.
+    pub expire_time: DateTime<Utc>,
+    /// When it was redeemed, if it was.
+    pub redeem_time: Option<DateTime<Utc>>,
+    /// The id of the API key it was redeemed for, if it was.
+    pub api_key_id: Option<String>,
+    /// When it was revoked, if it was.
+    pub revoke_time: Option<DateTime<Utc>>,
+}
+
+impl fmt::Debug for EnrollmentToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EnrollmentToken")
+            .field("id", &self.id)
+            .field("account_id", &self.account_id)
+            .field("user_id", &self.user_id)
+            .field("secret_hash", &"<redacted>")
+            .field("api_set_ids", &self.api_set_ids)
+            .field("creator", &self.creator)
+            .field("create_time", &self.create_time)
+            .field("expire_time", &self.expire_time)
+            .field("redeem_time", &self.redeem_time)
+            .field("api_key_id", &self.api_key_id)
+            .field("revoke_time", &self.revoke_time)
+            .finish()
+    }
+}
+
+/// What it takes to issue an [`EnrollmentToken`]. `Debug` never shows the secret hash.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewEnrollmentToken {
+    /// Lookup id embedded in the token string, globally unique.
+    pub id: String,
+    /// The account of the user it is for.
+    pub account_id: String,
+    /// The user it is for; must exist in the account.
+    pub user_id: String,
+    /// Hash of the token's secret.
+    pub secret_hash: String,
+    /// The API sets offered; each must exist. Duplicates are stored once.
+    pub api_set_ids: Vec<String>,
+    /// Resource name of the principal that issues it.
+    pub creator: String,
+    /// When it stops being redeemable.
+    pub expire_time: DateTime<Utc>,
+}
+
+impl fmt::Debug for NewEnrollmentToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewEnrollmentToken")
+            .field("id", &self.id)
+            .field("account_id", &self.account_id)
+            .field("user_id", &self.user_id)
+            .field("secret_hash", &"<redacted>")
+            .field("api_set_ids", &self.api_set_ids)
+            .field("creator", &self.creator)
+            .field("expire_time", &self.expire_time)
+            .finish()
+    }
+}
+
 /// Changes to an [`ApiKey`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ApiKeyUpdate {

@@ -53,6 +53,42 @@ class ApiKey(_message.Message):
     etag: str
     def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., description: _Optional[str] = ..., api_sets: _Optional[_Iterable[str]] = ..., state: _Optional[_Union[ApiKey.State, str]] = ..., key_prefix: _Optional[str] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revoke_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_used_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., creator: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ...) -> None: ...
 
+class EnrollmentToken(_message.Message):
+    __slots__ = ("name", "api_sets", "state", "token_prefix", "expire_time", "creator", "create_time", "redeem_time", "api_key", "revoke_time")
+    class State(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        STATE_UNSPECIFIED: _ClassVar[EnrollmentToken.State]
+        STATE_ACTIVE: _ClassVar[EnrollmentToken.State]
+        STATE_REDEEMED: _ClassVar[EnrollmentToken.State]
+        STATE_REVOKED: _ClassVar[EnrollmentToken.State]
+        STATE_EXPIRED: _ClassVar[EnrollmentToken.State]
+    STATE_UNSPECIFIED: EnrollmentToken.State
+    STATE_ACTIVE: EnrollmentToken.State
+    STATE_REDEEMED: EnrollmentToken.State
+    STATE_REVOKED: EnrollmentToken.State
+    STATE_EXPIRED: EnrollmentToken.State
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    API_SETS_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_PREFIX_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    CREATOR_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    REDEEM_TIME_FIELD_NUMBER: _ClassVar[int]
+    API_KEY_FIELD_NUMBER: _ClassVar[int]
+    REVOKE_TIME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    api_sets: _containers.RepeatedScalarFieldContainer[str]
+    state: EnrollmentToken.State
+    token_prefix: str
+    expire_time: _timestamp_pb2.Timestamp
+    creator: str
+    create_time: _timestamp_pb2.Timestamp
+    redeem_time: _timestamp_pb2.Timestamp
+    api_key: str
+    revoke_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., api_sets: _Optional[_Iterable[str]] = ..., state: _Optional[_Union[EnrollmentToken.State, str]] = ..., token_prefix: _Optional[str] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., creator: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., redeem_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., api_key: _Optional[str] = ..., revoke_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
 class ApiSet(_message.Message):
     __slots__ = ("name", "display_name", "description", "methods", "builtin", "create_time", "update_time", "etag")
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -180,6 +216,86 @@ class VerifyApiKeyResponse(_message.Message):
     DECISION_FIELD_NUMBER: _ClassVar[int]
     decision: _decision_pb2.Decision
     def __init__(self, decision: _Optional[_Union[_decision_pb2.Decision, _Mapping]] = ...) -> None: ...
+
+class CreateEnrollmentTokenRequest(_message.Message):
+    __slots__ = ("parent", "enrollment_token", "ttl", "request_id")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    ENROLLMENT_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TTL_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    enrollment_token: EnrollmentToken
+    ttl: _duration_pb2.Duration
+    request_id: str
+    def __init__(self, parent: _Optional[str] = ..., enrollment_token: _Optional[_Union[EnrollmentToken, _Mapping]] = ..., ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class CreateEnrollmentTokenResponse(_message.Message):
+    __slots__ = ("enrollment_token", "token")
+    ENROLLMENT_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    enrollment_token: EnrollmentToken
+    token: str
+    def __init__(self, enrollment_token: _Optional[_Union[EnrollmentToken, _Mapping]] = ..., token: _Optional[str] = ...) -> None: ...
+
+class GetEnrollmentTokenRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GetEnrollmentTokenResponse(_message.Message):
+    __slots__ = ("enrollment_token",)
+    ENROLLMENT_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    enrollment_token: EnrollmentToken
+    def __init__(self, enrollment_token: _Optional[_Union[EnrollmentToken, _Mapping]] = ...) -> None: ...
+
+class ListEnrollmentTokensRequest(_message.Message):
+    __slots__ = ("parent", "page_size", "page_token")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    page_size: int
+    page_token: str
+    def __init__(self, parent: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListEnrollmentTokensResponse(_message.Message):
+    __slots__ = ("enrollment_tokens", "next_page_token")
+    ENROLLMENT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    enrollment_tokens: _containers.RepeatedCompositeFieldContainer[EnrollmentToken]
+    next_page_token: str
+    def __init__(self, enrollment_tokens: _Optional[_Iterable[_Union[EnrollmentToken, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class RevokeEnrollmentTokenRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class RevokeEnrollmentTokenResponse(_message.Message):
+    __slots__ = ("enrollment_token",)
+    ENROLLMENT_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    enrollment_token: EnrollmentToken
+    def __init__(self, enrollment_token: _Optional[_Union[EnrollmentToken, _Mapping]] = ...) -> None: ...
+
+class RedeemEnrollmentTokenRequest(_message.Message):
+    __slots__ = ("api_key", "ttl")
+    API_KEY_FIELD_NUMBER: _ClassVar[int]
+    TTL_FIELD_NUMBER: _ClassVar[int]
+    api_key: ApiKey
+    ttl: _duration_pb2.Duration
+    def __init__(self, api_key: _Optional[_Union[ApiKey, _Mapping]] = ..., ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class RedeemEnrollmentTokenResponse(_message.Message):
+    __slots__ = ("api_key", "key", "suggested_file_name")
+    API_KEY_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    SUGGESTED_FILE_NAME_FIELD_NUMBER: _ClassVar[int]
+    api_key: ApiKey
+    key: str
+    suggested_file_name: str
+    def __init__(self, api_key: _Optional[_Union[ApiKey, _Mapping]] = ..., key: _Optional[str] = ..., suggested_file_name: _Optional[str] = ...) -> None: ...
 
 class ListApiSetsRequest(_message.Message):
     __slots__ = ("page_size", "page_token", "available_in")

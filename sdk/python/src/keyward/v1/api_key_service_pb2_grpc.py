@@ -89,6 +89,31 @@ class ApiKeyServiceStub:
                 request_serializer=keyward_dot_v1_dot_api__key__service__pb2.VerifyApiKeyRequest.SerializeToString,
                 response_deserializer=keyward_dot_v1_dot_api__key__service__pb2.VerifyApiKeyResponse.FromString,
                 _registered_method=True)
+        self.CreateEnrollmentToken = channel.unary_unary(
+                '/keyward.v1.ApiKeyService/CreateEnrollmentToken',
+                request_serializer=keyward_dot_v1_dot_api__key__service__pb2.CreateEnrollmentTokenRequest.SerializeToString,
+                response_deserializer=keyward_dot_v1_dot_api__key__service__pb2.CreateEnrollmentTokenResponse.FromString,
+                _registered_method=True)
+        self.GetEnrollmentToken = channel.unary_unary(
+                '/keyward.v1.ApiKeyService/GetEnrollmentToken',
+                request_serializer=keyward_dot_v1_dot_api__key__service__pb2.GetEnrollmentTokenRequest.SerializeToString,
+                response_deserializer=keyward_dot_v1_dot_api__key__service__pb2.GetEnrollmentTokenResponse.FromString,
+                _registered_method=True)
+        self.ListEnrollmentTokens = channel.unary_unary(
+                '/keyward.v1.ApiKeyService/ListEnrollmentTokens',
+                request_serializer=keyward_dot_v1_dot_api__key__service__pb2.ListEnrollmentTokensRequest.SerializeToString,
+                response_deserializer=keyward_dot_v1_dot_api__key__service__pb2.ListEnrollmentTokensResponse.FromString,
+                _registered_method=True)
+        self.RevokeEnrollmentToken = channel.unary_unary(
+                '/keyward.v1.ApiKeyService/RevokeEnrollmentToken',
+                request_serializer=keyward_dot_v1_dot_api__key__service__pb2.RevokeEnrollmentTokenRequest.SerializeToString,
+                response_deserializer=keyward_dot_v1_dot_api__key__service__pb2.RevokeEnrollmentTokenResponse.FromString,
+                _registered_method=True)
+        self.RedeemEnrollmentToken = channel.unary_unary(
+                '/keyward.v1.ApiKeyService/RedeemEnrollmentToken',
+                request_serializer=keyward_dot_v1_dot_api__key__service__pb2.RedeemEnrollmentTokenRequest.SerializeToString,
+                response_deserializer=keyward_dot_v1_dot_api__key__service__pb2.RedeemEnrollmentTokenResponse.FromString,
+                _registered_method=True)
         self.ListApiSets = channel.unary_unary(
                 '/keyward.v1.ApiKeyService/ListApiSets',
                 request_serializer=keyward_dot_v1_dot_api__key__service__pb2.ListApiSetsRequest.SerializeToString,
@@ -190,6 +215,56 @@ class ApiKeyServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateEnrollmentToken(self, request, context):
+        """Issues a user a one-time enrollment token and returns the token, once:
+        with it, that user (and nobody else) creates their own first API key with
+        RedeemEnrollmentToken. For administrators and holders of MANAGE_USERS of
+        the user's account; the user must be active and allowed to hold API keys
+        (an administrator, or a role granting MANAGE_USER_API_KEY).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetEnrollmentToken(self, request, context):
+        """Gets an enrollment token. Never returns the token itself.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListEnrollmentTokens(self, request, context):
+        """Lists the enrollment tokens of a user, or of every user of an account.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeEnrollmentToken(self, request, context):
+        """Revokes an enrollment token that was not redeemed: it can never be
+        redeemed. Revoking a revoked token succeeds and changes nothing; a
+        redeemed token is FAILED_PRECONDITION (revoke the key it became instead).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RedeemEnrollmentToken(self, request, context):
+        """Redeems an enrollment token for the first API key of its user, and
+        returns the key, once. The caller authenticates with the token itself,
+        `authorization: Bearer kw_et_...`, and nothing else can: the token is
+        spent by the first redemption that succeeds (concurrent ones create one
+        key), and authenticates no other RPC (PERMISSION_DENIED). A token that is
+        unknown, spent, revoked or expired, or whose user was disabled or
+        deleted, is UNAUTHENTICATED, like any unusable credential. The key's API
+        sets are chosen among the token's `api_sets`. No `request_id`: a token
+        makes one key only, so if the answer is lost, ask for a new token (and
+        revoke the key the first one became, listed on the token).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListApiSets(self, request, context):
         """Lists the API sets of the catalog; with `available_in`, only those the
         caller may put on a new API key or credential of an account.
@@ -264,6 +339,31 @@ def add_ApiKeyServiceServicer_to_server(servicer, server):
                     servicer.VerifyApiKey,
                     request_deserializer=keyward_dot_v1_dot_api__key__service__pb2.VerifyApiKeyRequest.FromString,
                     response_serializer=keyward_dot_v1_dot_api__key__service__pb2.VerifyApiKeyResponse.SerializeToString,
+            ),
+            'CreateEnrollmentToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateEnrollmentToken,
+                    request_deserializer=keyward_dot_v1_dot_api__key__service__pb2.CreateEnrollmentTokenRequest.FromString,
+                    response_serializer=keyward_dot_v1_dot_api__key__service__pb2.CreateEnrollmentTokenResponse.SerializeToString,
+            ),
+            'GetEnrollmentToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetEnrollmentToken,
+                    request_deserializer=keyward_dot_v1_dot_api__key__service__pb2.GetEnrollmentTokenRequest.FromString,
+                    response_serializer=keyward_dot_v1_dot_api__key__service__pb2.GetEnrollmentTokenResponse.SerializeToString,
+            ),
+            'ListEnrollmentTokens': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListEnrollmentTokens,
+                    request_deserializer=keyward_dot_v1_dot_api__key__service__pb2.ListEnrollmentTokensRequest.FromString,
+                    response_serializer=keyward_dot_v1_dot_api__key__service__pb2.ListEnrollmentTokensResponse.SerializeToString,
+            ),
+            'RevokeEnrollmentToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeEnrollmentToken,
+                    request_deserializer=keyward_dot_v1_dot_api__key__service__pb2.RevokeEnrollmentTokenRequest.FromString,
+                    response_serializer=keyward_dot_v1_dot_api__key__service__pb2.RevokeEnrollmentTokenResponse.SerializeToString,
+            ),
+            'RedeemEnrollmentToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.RedeemEnrollmentToken,
+                    request_deserializer=keyward_dot_v1_dot_api__key__service__pb2.RedeemEnrollmentTokenRequest.FromString,
+                    response_serializer=keyward_dot_v1_dot_api__key__service__pb2.RedeemEnrollmentTokenResponse.SerializeToString,
             ),
             'ListApiSets': grpc.unary_unary_rpc_method_handler(
                     servicer.ListApiSets,
@@ -500,6 +600,141 @@ class ApiKeyService:
             '/keyward.v1.ApiKeyService/VerifyApiKey',
             keyward_dot_v1_dot_api__key__service__pb2.VerifyApiKeyRequest.SerializeToString,
             keyward_dot_v1_dot_api__key__service__pb2.VerifyApiKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateEnrollmentToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyward.v1.ApiKeyService/CreateEnrollmentToken',
+            keyward_dot_v1_dot_api__key__service__pb2.CreateEnrollmentTokenRequest.SerializeToString,
+            keyward_dot_v1_dot_api__key__service__pb2.CreateEnrollmentTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetEnrollmentToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyward.v1.ApiKeyService/GetEnrollmentToken',
+            keyward_dot_v1_dot_api__key__service__pb2.GetEnrollmentTokenRequest.SerializeToString,
+            keyward_dot_v1_dot_api__key__service__pb2.GetEnrollmentTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListEnrollmentTokens(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyward.v1.ApiKeyService/ListEnrollmentTokens',
+            keyward_dot_v1_dot_api__key__service__pb2.ListEnrollmentTokensRequest.SerializeToString,
+            keyward_dot_v1_dot_api__key__service__pb2.ListEnrollmentTokensResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeEnrollmentToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyward.v1.ApiKeyService/RevokeEnrollmentToken',
+            keyward_dot_v1_dot_api__key__service__pb2.RevokeEnrollmentTokenRequest.SerializeToString,
+            keyward_dot_v1_dot_api__key__service__pb2.RevokeEnrollmentTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RedeemEnrollmentToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyward.v1.ApiKeyService/RedeemEnrollmentToken',
+            keyward_dot_v1_dot_api__key__service__pb2.RedeemEnrollmentTokenRequest.SerializeToString,
+            keyward_dot_v1_dot_api__key__service__pb2.RedeemEnrollmentTokenResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file keyward/v1/api_key_service.proto.
  */
 export const file_keyward_v1_api_key_service: GenFile = /*@__PURE__*/
-  fileDesc("CiBrZXl3YXJkL3YxL2FwaV9rZXlfc2VydmljZS5wcm90bxIKa2V5d2FyZC52MSL/AwoGQXBpS2V5EgwKBG5hbWUYASABKAkSFAoMZGlzcGxheV9uYW1lGAIgASgJEhMKC2Rlc2NyaXB0aW9uGAMgASgJEhAKCGFwaV9zZXRzGAQgAygJEicKBXN0YXRlGAUgASgOMhgua2V5d2FyZC52MS5BcGlLZXkuU3RhdGUSEgoKa2V5X3ByZWZpeBgGIAEoCRIvCgtleHBpcmVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLcmV2b2tlX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmxhc3RfdXNlZF90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdjcmVhdG9yGAogASgJEi8KC2NyZWF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEZXRhZxgNIAEoCSJWCgVTdGF0ZRIVChFTVEFURV9VTlNQRUNJRklFRBAAEhAKDFNUQVRFX0FDVElWRRABEhEKDVNUQVRFX1JFVk9LRUQQAhIRCg1TVEFURV9FWFBJUkVEEAMi0wEKBkFwaVNldBIMCgRuYW1lGAEgASgJEhQKDGRpc3BsYXlfbmFtZRgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCRIPCgdtZXRob2RzGAQgAygJEg8KB2J1aWx0aW4YBSABKAgSLwoLY3JlYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRldGFnGAggASgJIoYBChNDcmVhdGVBcGlLZXlSZXF1ZXN0Eg4KBnBhcmVudBgBIAEoCRIjCgdhcGlfa2V5GAIgASgLMhIua2V5d2FyZC52MS5BcGlLZXkSJgoDdHRsGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhIKCnJlcXVlc3RfaWQYBCABKAkiZQoUQ3JlYXRlQXBpS2V5UmVzcG9uc2USIwoHYXBpX2tleRgBIAEoCzISLmtleXdhcmQudjEuQXBpS2V5EgsKA2tleRgCIAEoCRIbChNzdWdnZXN0ZWRfZmlsZV9uYW1lGAMgASgJIiAKEEdldEFwaUtleVJlcXVlc3QSDAoEbmFtZRgBIAEoCSI4ChFHZXRBcGlLZXlSZXNwb25zZRIjCgdhcGlfa2V5GAEgASgLMhIua2V5d2FyZC52MS5BcGlLZXkidAoSTGlzdEFwaUtleXNSZXF1ZXN0Eg4KBnBhcmVudBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRInCgVzdGF0ZRgEIAEoDjIYLmtleXdhcmQudjEuQXBpS2V5LlN0YXRlIlQKE0xpc3RBcGlLZXlzUmVzcG9uc2USJAoIYXBpX2tleXMYASADKAsyEi5rZXl3YXJkLnYxLkFwaUtleRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiawoTVXBkYXRlQXBpS2V5UmVxdWVzdBIjCgdhcGlfa2V5GAEgASgLMhIua2V5d2FyZC52MS5BcGlLZXkSLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIjsKFFVwZGF0ZUFwaUtleVJlc3BvbnNlEiMKB2FwaV9rZXkYASABKAsyEi5rZXl3YXJkLnYxLkFwaUtleSIjChNSZXZva2VBcGlLZXlSZXF1ZXN0EgwKBG5hbWUYASABKAkiOwoUUmV2b2tlQXBpS2V5UmVzcG9uc2USIwoHYXBpX2tleRgBIAEoCzISLmtleXdhcmQudjEuQXBpS2V5IjEKE0RlbGV0ZUFwaUtleVJlcXVlc3QSDAoEbmFtZRgBIAEoCRIMCgRldGFnGAIgASgJIhYKFERlbGV0ZUFwaUtleVJlc3BvbnNlIkcKE1ZlcmlmeUFwaUtleVJlcXVlc3QSCwoDa2V5GAEgASgJEg8KB2FwaV9zZXQYAiABKAkSEgoKYXBpX21ldGhvZBgDIAEoCSI+ChRWZXJpZnlBcGlLZXlSZXNwb25zZRImCghkZWNpc2lvbhgBIAEoCzIULmtleXdhcmQudjEuRGVjaXNpb24iUQoSTGlzdEFwaVNldHNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEhQKDGF2YWlsYWJsZV9pbhgDIAEoCSJUChNMaXN0QXBpU2V0c1Jlc3BvbnNlEiQKCGFwaV9zZXRzGAEgAygLMhIua2V5d2FyZC52MS5BcGlTZXQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiAKEEdldEFwaVNldFJlcXVlc3QSDAoEbmFtZRgBIAEoCSI4ChFHZXRBcGlTZXRSZXNwb25zZRIjCgdhcGlfc2V0GAEgASgLMhIua2V5d2FyZC52MS5BcGlTZXQiTgoTQ3JlYXRlQXBpU2V0UmVxdWVzdBIjCgdhcGlfc2V0GAEgASgLMhIua2V5d2FyZC52MS5BcGlTZXQSEgoKYXBpX3NldF9pZBgCIAEoCSI7ChRDcmVhdGVBcGlTZXRSZXNwb25zZRIjCgdhcGlfc2V0GAEgASgLMhIua2V5d2FyZC52MS5BcGlTZXQiawoTVXBkYXRlQXBpU2V0UmVxdWVzdBIjCgdhcGlfc2V0GAEgASgLMhIua2V5d2FyZC52MS5BcGlTZXQSLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIjsKFFVwZGF0ZUFwaVNldFJlc3BvbnNlEiMKB2FwaV9zZXQYASABKAsyEi5rZXl3YXJkLnYxLkFwaVNldCIxChNEZWxldGVBcGlTZXRSZXF1ZXN0EgwKBG5hbWUYASABKAkSDAoEZXRhZxgCIAEoCSIWChREZWxldGVBcGlTZXRSZXNwb25zZTLbBwoNQXBpS2V5U2VydmljZRJRCgxDcmVhdGVBcGlLZXkSHy5rZXl3YXJkLnYxLkNyZWF0ZUFwaUtleVJlcXVlc3QaIC5rZXl3YXJkLnYxLkNyZWF0ZUFwaUtleVJlc3BvbnNlEkgKCUdldEFwaUtleRIcLmtleXdhcmQudjEuR2V0QXBpS2V5UmVxdWVzdBodLmtleXdhcmQudjEuR2V0QXBpS2V5UmVzcG9uc2USTgoLTGlzdEFwaUtleXMSHi5rZXl3YXJkLnYxLkxpc3RBcGlLZXlzUmVxdWVzdBofLmtleXdhcmQudjEuTGlzdEFwaUtleXNSZXNwb25zZRJRCgxVcGRhdGVBcGlLZXkSHy5rZXl3YXJkLnYxLlVwZGF0ZUFwaUtleVJlcXVlc3QaIC5rZXl3YXJkLnYxLlVwZGF0ZUFwaUtleVJlc3BvbnNlElEKDFJldm9rZUFwaUtleRIfLmtleXdhcmQudjEuUmV2b2tlQXBpS2V5UmVxdWVzdBogLmtleXdhcmQudjEuUmV2b2tlQXBpS2V5UmVzcG9uc2USUQoMRGVsZXRlQXBpS2V5Eh8ua2V5d2FyZC52MS5EZWxldGVBcGlLZXlSZXF1ZXN0GiAua2V5d2FyZC52MS5EZWxldGVBcGlLZXlSZXNwb25zZRJRCgxWZXJpZnlBcGlLZXkSHy5rZXl3YXJkLnYxLlZlcmlmeUFwaUtleVJlcXVlc3QaIC5rZXl3YXJkLnYxLlZlcmlmeUFwaUtleVJlc3BvbnNlEk4KC0xpc3RBcGlTZXRzEh4ua2V5d2FyZC52MS5MaXN0QXBpU2V0c1JlcXVlc3QaHy5rZXl3YXJkLnYxLkxpc3RBcGlTZXRzUmVzcG9uc2USSAoJR2V0QXBpU2V0Ehwua2V5d2FyZC52MS5HZXRBcGlTZXRSZXF1ZXN0Gh0ua2V5d2FyZC52MS5HZXRBcGlTZXRSZXNwb25zZRJRCgxDcmVhdGVBcGlTZXQSHy5rZXl3YXJkLnYxLkNyZWF0ZUFwaVNldFJlcXVlc3QaIC5rZXl3YXJkLnYxLkNyZWF0ZUFwaVNldFJlc3BvbnNlElEKDFVwZGF0ZUFwaVNldBIfLmtleXdhcmQudjEuVXBkYXRlQXBpU2V0UmVxdWVzdBogLmtleXdhcmQudjEuVXBkYXRlQXBpU2V0UmVzcG9uc2USUQoMRGVsZXRlQXBpU2V0Eh8ua2V5d2FyZC52MS5EZWxldGVBcGlTZXRSZXF1ZXN0GiAua2V5d2FyZC52MS5EZWxldGVBcGlTZXRSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_keyward_v1_decision]);
+  fileDesc("CiBrZXl3YXJkL3YxL2FwaV9rZXlfc2VydmljZS5wcm90bxIKa2V5d2FyZC52MSL/AwoGQXBpS2V5EgwKBG5hbWUYASABKAkSFAoMZGlzcGxheV9uYW1lGAIgASgJEhMKC2Rlc2NyaXB0aW9uGAMgASgJEhAKCGFwaV9zZXRzGAQgAygJEicKBXN0YXRlGAUgASgOMhgua2V5d2FyZC52MS5BcGlLZXkuU3RhdGUSEgoKa2V5X3ByZWZpeBgGIAEoCRIvCgtleHBpcmVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLcmV2b2tlX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmxhc3RfdXNlZF90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdjcmVhdG9yGAogASgJEi8KC2NyZWF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEZXRhZxgNIAEoCSJWCgVTdGF0ZRIVChFTVEFURV9VTlNQRUNJRklFRBAAEhAKDFNUQVRFX0FDVElWRRABEhEKDVNUQVRFX1JFVk9LRUQQAhIRCg1TVEFURV9FWFBJUkVEEAMiywMKD0Vucm9sbG1lbnRUb2tlbhIMCgRuYW1lGAEgASgJEhAKCGFwaV9zZXRzGAIgAygJEjAKBXN0YXRlGAMgASgOMiEua2V5d2FyZC52MS5FbnJvbGxtZW50VG9rZW4uU3RhdGUSFAoMdG9rZW5fcHJlZml4GAQgASgJEi8KC2V4cGlyZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdjcmVhdG9yGAYgASgJEi8KC2NyZWF0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtyZWRlZW1fdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHYXBpX2tleRgJIAEoCRIvCgtyZXZva2VfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiagoFU3RhdGUSFQoRU1RBVEVfVU5TUEVDSUZJRUQQABIQCgxTVEFURV9BQ1RJVkUQARISCg5TVEFURV9SRURFRU1FRBACEhEKDVNUQVRFX1JFVk9LRUQQAxIRCg1TVEFURV9FWFBJUkVEEAQi0wEKBkFwaVNldBIMCgRuYW1lGAEgASgJEhQKDGRpc3BsYXlfbmFtZRgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCRIPCgdtZXRob2RzGAQgAygJEg8KB2J1aWx0aW4YBSABKAgSLwoLY3JlYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRldGFnGAggASgJIoYBChNDcmVhdGVBcGlLZXlSZXF1ZXN0Eg4KBnBhcmVudBgBIAEoCRIjCgdhcGlfa2V5GAIgASgLMhIua2V5d2FyZC52MS5BcGlLZXkSJgoDdHRsGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhIKCnJlcXVlc3RfaWQYBCABKAkiZQoUQ3JlYXRlQXBpS2V5UmVzcG9uc2USIwoHYXBpX2tleRgBIAEoCzISLmtleXdhcmQudjEuQXBpS2V5EgsKA2tleRgCIAEoCRIbChNzdWdnZXN0ZWRfZmlsZV9uYW1lGAMgASgJIiAKEEdldEFwaUtleVJlcXVlc3QSDAoEbmFtZRgBIAEoCSI4ChFHZXRBcGlLZXlSZXNwb25zZRIjCgdhcGlfa2V5GAEgASgLMhIua2V5d2FyZC52MS5BcGlLZXkidAoSTGlzdEFwaUtleXNSZXF1ZXN0Eg4KBnBhcmVudBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRInCgVzdGF0ZRgEIAEoDjIYLmtleXdhcmQudjEuQXBpS2V5LlN0YXRlIlQKE0xpc3RBcGlLZXlzUmVzcG9uc2USJAoIYXBpX2tleXMYASADKAsyEi5rZXl3YXJkLnYxLkFwaUtleRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiawoTVXBkYXRlQXBpS2V5UmVxdWVzdBIjCgdhcGlfa2V5GAEgASgLMhIua2V5d2FyZC52MS5BcGlLZXkSLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIjsKFFVwZGF0ZUFwaUtleVJlc3BvbnNlEiMKB2FwaV9rZXkYASABKAsyEi5rZXl3YXJkLnYxLkFwaUtleSIjChNSZXZva2VBcGlLZXlSZXF1ZXN0EgwKBG5hbWUYASABKAkiOwoUUmV2b2tlQXBpS2V5UmVzcG9uc2USIwoHYXBpX2tleRgBIAEoCzISLmtleXdhcmQudjEuQXBpS2V5IjEKE0RlbGV0ZUFwaUtleVJlcXVlc3QSDAoEbmFtZRgBIAEoCRIMCgRldGFnGAIgASgJIhYKFERlbGV0ZUFwaUtleVJlc3BvbnNlIkcKE1ZlcmlmeUFwaUtleVJlcXVlc3QSCwoDa2V5GAEgASgJEg8KB2FwaV9zZXQYAiABKAkSEgoKYXBpX21ldGhvZBgDIAEoCSI+ChRWZXJpZnlBcGlLZXlSZXNwb25zZRImCghkZWNpc2lvbhgBIAEoCzIULmtleXdhcmQudjEuRGVjaXNpb24ioQEKHENyZWF0ZUVucm9sbG1lbnRUb2tlblJlcXVlc3QSDgoGcGFyZW50GAEgASgJEjUKEGVucm9sbG1lbnRfdG9rZW4YAiABKAsyGy5rZXl3YXJkLnYxLkVucm9sbG1lbnRUb2tlbhImCgN0dGwYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEgoKcmVxdWVzdF9pZBgEIAEoCSJlCh1DcmVhdGVFbnJvbGxtZW50VG9rZW5SZXNwb25zZRI1ChBlbnJvbGxtZW50X3Rva2VuGAEgASgLMhsua2V5d2FyZC52MS5FbnJvbGxtZW50VG9rZW4SDQoFdG9rZW4YAiABKAkiKQoZR2V0RW5yb2xsbWVudFRva2VuUmVxdWVzdBIMCgRuYW1lGAEgASgJIlMKGkdldEVucm9sbG1lbnRUb2tlblJlc3BvbnNlEjUKEGVucm9sbG1lbnRfdG9rZW4YASABKAsyGy5rZXl3YXJkLnYxLkVucm9sbG1lbnRUb2tlbiJUChtMaXN0RW5yb2xsbWVudFRva2Vuc1JlcXVlc3QSDgoGcGFyZW50GAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIm8KHExpc3RFbnJvbGxtZW50VG9rZW5zUmVzcG9uc2USNgoRZW5yb2xsbWVudF90b2tlbnMYASADKAsyGy5rZXl3YXJkLnYxLkVucm9sbG1lbnRUb2tlbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiLAocUmV2b2tlRW5yb2xsbWVudFRva2VuUmVxdWVzdBIMCgRuYW1lGAEgASgJIlYKHVJldm9rZUVucm9sbG1lbnRUb2tlblJlc3BvbnNlEjUKEGVucm9sbG1lbnRfdG9rZW4YASABKAsyGy5rZXl3YXJkLnYxLkVucm9sbG1lbnRUb2tlbiJrChxSZWRlZW1FbnJvbGxtZW50VG9rZW5SZXF1ZXN0EiMKB2FwaV9rZXkYASABKAsyEi5rZXl3YXJkLnYxLkFwaUtleRImCgN0dGwYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24ibgodUmVkZWVtRW5yb2xsbWVudFRva2VuUmVzcG9uc2USIwoHYXBpX2tleRgBIAEoCzISLmtleXdhcmQudjEuQXBpS2V5EgsKA2tleRgCIAEoCRIbChNzdWdnZXN0ZWRfZmlsZV9uYW1lGAMgASgJIlEKEkxpc3RBcGlTZXRzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIUCgxhdmFpbGFibGVfaW4YAyABKAkiVAoTTGlzdEFwaVNldHNSZXNwb25zZRIkCghhcGlfc2V0cxgBIAMoCzISLmtleXdhcmQudjEuQXBpU2V0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIgChBHZXRBcGlTZXRSZXF1ZXN0EgwKBG5hbWUYASABKAkiOAoRR2V0QXBpU2V0UmVzcG9uc2USIwoHYXBpX3NldBgBIAEoCzISLmtleXdhcmQudjEuQXBpU2V0Ik4KE0NyZWF0ZUFwaVNldFJlcXVlc3QSIwoHYXBpX3NldBgBIAEoCzISLmtleXdhcmQudjEuQXBpU2V0EhIKCmFwaV9zZXRfaWQYAiABKAkiOwoUQ3JlYXRlQXBpU2V0UmVzcG9uc2USIwoHYXBpX3NldBgBIAEoCzISLmtleXdhcmQudjEuQXBpU2V0ImsKE1VwZGF0ZUFwaVNldFJlcXVlc3QSIwoHYXBpX3NldBgBIAEoCzISLmtleXdhcmQudjEuQXBpU2V0Ei8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayI7ChRVcGRhdGVBcGlTZXRSZXNwb25zZRIjCgdhcGlfc2V0GAEgASgLMhIua2V5d2FyZC52MS5BcGlTZXQiMQoTRGVsZXRlQXBpU2V0UmVxdWVzdBIMCgRuYW1lGAEgASgJEgwKBGV0YWcYAiABKAkiFgoURGVsZXRlQXBpU2V0UmVzcG9uc2Uy9QsKDUFwaUtleVNlcnZpY2USUQoMQ3JlYXRlQXBpS2V5Eh8ua2V5d2FyZC52MS5DcmVhdGVBcGlLZXlSZXF1ZXN0GiAua2V5d2FyZC52MS5DcmVhdGVBcGlLZXlSZXNwb25zZRJICglHZXRBcGlLZXkSHC5rZXl3YXJkLnYxLkdldEFwaUtleVJlcXVlc3QaHS5rZXl3YXJkLnYxLkdldEFwaUtleVJlc3BvbnNlEk4KC0xpc3RBcGlLZXlzEh4ua2V5d2FyZC52MS5MaXN0QXBpS2V5c1JlcXVlc3QaHy5rZXl3YXJkLnYxLkxpc3RBcGlLZXlzUmVzcG9uc2USUQoMVXBkYXRlQXBpS2V5Eh8ua2V5d2FyZC52MS5VcGRhdGVBcGlLZXlSZXF1ZXN0GiAua2V5d2FyZC52MS5VcGRhdGVBcGlLZXlSZXNwb25zZRJRCgxSZXZva2VBcGlLZXkSHy5rZXl3YXJkLnYxLlJldm9rZUFwaUtleVJlcXVlc3QaIC5rZXl3YXJkLnYxLlJldm9rZUFwaUtleVJlc3BvbnNlElEKDERlbGV0ZUFwaUtleRIfLmtleXdhcmQudjEuRGVsZXRlQXBpS2V5UmVxdWVzdBogLmtleXdhcmQudjEuRGVsZXRlQXBpS2V5UmVzcG9uc2USUQoMVmVyaWZ5QXBpS2V5Eh8ua2V5d2FyZC52MS5WZXJpZnlBcGlLZXlSZXF1ZXN0GiAua2V5d2FyZC52MS5WZXJpZnlBcGlLZXlSZXNwb25zZRJsChVDcmVhdGVFbnJvbGxtZW50VG9rZW4SKC5rZXl3YXJkLnYxLkNyZWF0ZUVucm9sbG1lbnRUb2tlblJlcXVlc3QaKS5rZXl3YXJkLnYxLkNyZWF0ZUVucm9sbG1lbnRUb2tlblJlc3BvbnNlEmMKEkdldEVucm9sbG1lbnRUb2tlbhIlLmtleXdhcmQudjEuR2V0RW5yb2xsbWVudFRva2VuUmVxdWVzdBomLmtleXdhcmQudjEuR2V0RW5yb2xsbWVudFRva2VuUmVzcG9uc2USaQoUTGlzdEVucm9sbG1lbnRUb2tlbnMSJy5rZXl3YXJkLnYxLkxpc3RFbnJvbGxtZW50VG9rZW5zUmVxdWVzdBooLmtleXdhcmQudjEuTGlzdEVucm9sbG1lbnRUb2tlbnNSZXNwb25zZRJsChVSZXZva2VFbnJvbGxtZW50VG9rZW4SKC5rZXl3YXJkLnYxLlJldm9rZUVucm9sbG1lbnRUb2tlblJlcXVlc3QaKS5rZXl3YXJkLnYxLlJldm9rZUVucm9sbG1lbnRUb2tlblJlc3BvbnNlEmwKFVJlZGVlbUVucm9sbG1lbnRUb2tlbhIoLmtleXdhcmQudjEuUmVkZWVtRW5yb2xsbWVudFRva2VuUmVxdWVzdBopLmtleXdhcmQudjEuUmVkZWVtRW5yb2xsbWVudFRva2VuUmVzcG9uc2USTgoLTGlzdEFwaVNldHMSHi5rZXl3YXJkLnYxLkxpc3RBcGlTZXRzUmVxdWVzdBofLmtleXdhcmQudjEuTGlzdEFwaVNldHNSZXNwb25zZRJICglHZXRBcGlTZXQSHC5rZXl3YXJkLnYxLkdldEFwaVNldFJlcXVlc3QaHS5rZXl3YXJkLnYxLkdldEFwaVNldFJlc3BvbnNlElEKDENyZWF0ZUFwaVNldBIfLmtleXdhcmQudjEuQ3JlYXRlQXBpU2V0UmVxdWVzdBogLmtleXdhcmQudjEuQ3JlYXRlQXBpU2V0UmVzcG9uc2USUQoMVXBkYXRlQXBpU2V0Eh8ua2V5d2FyZC52MS5VcGRhdGVBcGlTZXRSZXF1ZXN0GiAua2V5d2FyZC52MS5VcGRhdGVBcGlTZXRSZXNwb25zZRJRCgxEZWxldGVBcGlTZXQSHy5rZXl3YXJkLnYxLkRlbGV0ZUFwaVNldFJlcXVlc3QaIC5rZXl3YXJkLnYxLkRlbGV0ZUFwaVNldFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_keyward_v1_decision]);
 
 /**
  * A user's API key. The key itself is never part of it: it is returned once,
@@ -170,6 +170,149 @@ export const ApiKey_StateSchema: GenEnum<ApiKey_State> = /*@__PURE__*/
   enumDesc(file_keyward_v1_api_key_service, 0, 0);
 
 /**
+ * A one-time token with which a user creates their own first API key, without
+ * a front end acting for them: an administrator issues it, hands it to the
+ * user out of band, and the user redeems it (RedeemEnrollmentToken). The
+ * token itself, `kw_et_{id}_{secret}`, is in the key format (checksummed,
+ * recognisable by secret scanners), returned once by CreateEnrollmentToken
+ * and stored only as a hash.
+ *
+ * @generated from message keyward.v1.EnrollmentToken
+ */
+export type EnrollmentToken = Message<"keyward.v1.EnrollmentToken"> & {
+  /**
+   * Identifier. The resource name,
+   * `accounts/{account}/users/{user}/enrollmentTokens/{enrollment_token}`.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Required. Immutable. The API sets the user may choose from for the key,
+   * as resource names `apiSets/{api_set}`: at least one, each one the issuing
+   * credential could grant a key of the user itself (see CreateApiKey). Give
+   * the key `keyward.api-keys` if the user is to create further keys with it.
+   *
+   * @generated from field: repeated string api_sets = 2;
+   */
+  apiSets: string[];
+
+  /**
+   * Output only. The state of the token.
+   *
+   * @generated from field: keyward.v1.EnrollmentToken.State state = 3;
+   */
+  state: EnrollmentToken_State;
+
+  /**
+   * Output only. The first characters of the token, enough for people to
+   * recognise it and never enough to use it.
+   *
+   * @generated from field: string token_prefix = 4;
+   */
+  tokenPrefix: string;
+
+  /**
+   * Optional. Immutable. When the token stops being redeemable: within 7
+   * days; 24 hours from its creation when neither this nor `ttl` is given.
+   *
+   * @generated from field: google.protobuf.Timestamp expire_time = 5;
+   */
+  expireTime?: Timestamp | undefined;
+
+  /**
+   * Output only. Resource name of the principal that issued the token.
+   *
+   * @generated from field: string creator = 6;
+   */
+  creator: string;
+
+  /**
+   * Output only. When the token was issued.
+   *
+   * @generated from field: google.protobuf.Timestamp create_time = 7;
+   */
+  createTime?: Timestamp | undefined;
+
+  /**
+   * Output only. When the token was redeemed.
+   *
+   * @generated from field: google.protobuf.Timestamp redeem_time = 8;
+   */
+  redeemTime?: Timestamp | undefined;
+
+  /**
+   * Output only. The API key the token was redeemed for.
+   *
+   * @generated from field: string api_key = 9;
+   */
+  apiKey: string;
+
+  /**
+   * Output only. When the token was revoked.
+   *
+   * @generated from field: google.protobuf.Timestamp revoke_time = 10;
+   */
+  revokeTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message keyward.v1.EnrollmentToken.
+ * Use `create(EnrollmentTokenSchema)` to create a new message.
+ */
+export const EnrollmentTokenSchema: GenMessage<EnrollmentToken> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_api_key_service, 1);
+
+/**
+ * The state of an enrollment token.
+ *
+ * @generated from enum keyward.v1.EnrollmentToken.State
+ */
+export enum EnrollmentToken_State {
+  /**
+   * Not used.
+   *
+   * @generated from enum value: STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The token can be redeemed.
+   *
+   * @generated from enum value: STATE_ACTIVE = 1;
+   */
+  ACTIVE = 1,
+
+  /**
+   * The token was redeemed; `api_key` names the key it became.
+   *
+   * @generated from enum value: STATE_REDEEMED = 2;
+   */
+  REDEEMED = 2,
+
+  /**
+   * The token was revoked before it was redeemed.
+   *
+   * @generated from enum value: STATE_REVOKED = 3;
+   */
+  REVOKED = 3,
+
+  /**
+   * The token passed its expiry time unredeemed.
+   *
+   * @generated from enum value: STATE_EXPIRED = 4;
+   */
+  EXPIRED = 4,
+}
+
+/**
+ * Describes the enum keyward.v1.EnrollmentToken.State.
+ */
+export const EnrollmentToken_StateSchema: GenEnum<EnrollmentToken_State> = /*@__PURE__*/
+  enumDesc(file_keyward_v1_api_key_service, 1, 0);
+
+/**
  * A named group of API methods. Every credential and API key carries the API
  * sets it may use. Keyward's own RPCs form the built-in sets
  * `keyward.accounts`, `keyward.credentials`, `keyward.api-keys` and
@@ -241,7 +384,7 @@ export type ApiSet = Message<"keyward.v1.ApiSet"> & {
  * Use `create(ApiSetSchema)` to create a new message.
  */
 export const ApiSetSchema: GenMessage<ApiSet> = /*@__PURE__*/
-  messageDesc(file_keyward_v1_api_key_service, 1);
+  messageDesc(file_keyward_v1_api_key_service, 2);
 
 /**
  * Request for CreateApiKey.
@@ -289,7 +432,7 @@ export type CreateApiKeyRequest = Message<"keyward.v1.CreateApiKeyRequest"> & {
  * Use `create(CreateApiKeyRequestSchema)` to create a new message.
  */
 export const CreateApiKeyRequestSchema: GenMessage<CreateApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_keyward_v1_api_key_service, 2);
+  messageDesc(file_keyward_v1_api_key_service, 3);
 
 /**
  * Response for CreateApiKey.
@@ -325,7 +468,7 @@ export type CreateApiKeyResponse = Message<"keyward.v1.CreateApiKeyResponse"> & 
  * Use `create(CreateApiKeyResponseSchema)` to create a new message.
  */
 export const CreateApiKeyResponseSchema: GenMessage<CreateApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_keyward_v1_api_key_service, 3);
+  messageDesc(file_keyward_v1_api_key_service, 4);
 
 /**
  * Request for GetApiKey.
@@ -346,7 +489,7 @@ export type GetApiKeyRequest = Message<"keyward.v1.GetApiKeyRequest"> & {
  * Use `create(GetApiKeyRequestSchema)` to create a new message.
  */
 export const GetApiKeyRequestSchema: GenMessage<GetApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_keyward_v1_api_key_service, 4);
+  messageDesc(file_keyward_v1_api_key_service, 5);
 
 /**
  * Response for GetApiKey.
@@ -367,7 +510,7 @@ export type GetApiKeyResponse = Message<"keyward.v1.GetApiKeyResponse"> & {
  * Use `create(GetApiKeyResponseSchema)` to create a new message.
  */
 export const GetApiKeyResponseSchema: GenMessage<GetApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_keyward_v1_api_key_service, 5);
+  messageDesc(file_keyward_v1_api_key_service, 6);
 
 /**
  * Request for ListApiKeys.
@@ -411,7 +554,7 @@ export type ListApiKeysRequest = Message<"keyward.v1.ListApiKeysRequest"> & {
  * Use `create(ListApiKeysRequestSchema)` to create a new message.
  */
 export const ListApiKeysRequestSchema: GenMessage<ListApiKeysRequest> = /*@__PURE__*/
-  messageDesc(file_keyward_v1_api_key_service, 6);
+  messageDesc(file_keyward_v1_api_key_service, 7);
 
 /**
  * Response for ListApiKeys.
@@ -439,7 +582,7 @@ export type ListApiKeysResponse = Message<"keyward.v1.ListApiKeysResponse"> & {
  * Use `create(ListApiKeysResponseSchema)` to create a new message.
  */
 export const ListApiKeysResponseSchema: GenMessage<ListApiKeysResponse> = /*@__PURE__*/
-  messageDesc(file_keyward_v1_api_key_service, 7);
+  messageDesc(file_keyward_v1_api_key_service, 8);
 
 /**
  * Request for UpdateApiKey.
@@ -469,7 +612,7 @@ export type UpdateApiKeyRequest = Message<"keyward.v1.UpdateApiKeyRequest"> & {
  * Use `create(UpdateApiKeyRequestSchema)` to create a new message.
  */
 export const UpdateApiKeyRequestSchema: GenMessage<UpdateApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_keyward_v1_api_key_service, 8);
+  messageDesc(file_keyward_v1_api_key_service, 9);
 
 /**
  * Response for UpdateApiKey.
@@ -490,7 +633,7 @@ export type UpdateApiKeyResponse = Message<"keyward.v1.UpdateApiKeyResponse"> & 
  * Use `create(UpdateApiKeyResponseSchema)` to create a new message.
  */
 export const UpdateApiKeyResponseSchema: GenMessage<UpdateApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_keyward_v1_api_key_service, 9);
+  messageDesc(file_keyward_v1_api_key_service, 10);
 
 /**
  * Request for RevokeApiKey.
@@ -511,7 +654,7 @@ export type RevokeApiKeyRequest = Message<"keyward.v1.RevokeApiKeyRequest"> & {
  * Use `create(RevokeApiKeyRequestSchema)` to create a new message.
  */
 export const RevokeApiKeyRequestSchema: GenMessage<RevokeApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_keyward_v1_api_key_service, 10);
+  messageDesc(file_keyward_v1_api_key_service, 11);
 
 /**
  * Response for RevokeApiKey.
@@ -532,7 +675,7 @@ export type RevokeApiKeyResponse = Message<"keyward.v1.RevokeApiKeyResponse"> & 
  * Use `create(RevokeApiKeyResponseSchema)` to create a new message.
  */
 export const RevokeApiKeyResponseSchema: GenMessage<RevokeApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_keyward_v1_api_key_service, 11);
+  messageDesc(file_keyward_v1_api_key_service, 12);
 
 /**
  * Request for DeleteApiKey.
@@ -560,7 +703,7 @@ export type DeleteApiKeyRequest = Message<"keyward.v1.DeleteApiKeyRequest"> & {
  * Use `create(DeleteApiKeyRequestSchema)` to create a new message.
  */
 export const DeleteApiKeyRequestSchema: GenMessage<DeleteApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_keyward_v1_api_key_service, 12);
+  messageDesc(file_keyward_v1_api_key_service, 13);
 
 /**
  * Response for DeleteApiKey.
@@ -575,7 +718,7 @@ export type DeleteApiKeyResponse = Message<"keyward.v1.DeleteApiKeyResponse"> & 
  * Use `create(DeleteApiKeyResponseSchema)` to create a new message.
  */
 export const DeleteApiKeyResponseSchema: GenMessage<DeleteApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_keyward_v1_api_key_service, 13);
+  messageDesc(file_keyward_v1_api_key_service, 14);
 
 /**
  * Request for VerifyApiKey.
@@ -613,7 +756,7 @@ export type VerifyApiKeyRequest = Message<"keyward.v1.VerifyApiKeyRequest"> & {
  * Use `create(VerifyApiKeyRequestSchema)` to create a new message.
  */
 export const VerifyApiKeyRequestSchema: GenMessage<VerifyApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_keyward_v1_api_key_service, 14);
+  messageDesc(file_keyward_v1_api_key_service, 15);
 
 /**
  * Response for VerifyApiKey.
@@ -634,7 +777,298 @@ export type VerifyApiKeyResponse = Message<"keyward.v1.VerifyApiKeyResponse"> & 
  * Use `create(VerifyApiKeyResponseSchema)` to create a new message.
  */
 export const VerifyApiKeyResponseSchema: GenMessage<VerifyApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_keyward_v1_api_key_service, 15);
+  messageDesc(file_keyward_v1_api_key_service, 16);
+
+/**
+ * Request for CreateEnrollmentToken.
+ *
+ * @generated from message keyward.v1.CreateEnrollmentTokenRequest
+ */
+export type CreateEnrollmentTokenRequest = Message<"keyward.v1.CreateEnrollmentTokenRequest"> & {
+  /**
+   * Required. The user the token is for, `accounts/{account}/users/{user}`.
+   *
+   * @generated from field: string parent = 1;
+   */
+  parent: string;
+
+  /**
+   * Required. The token to issue: its `api_sets` and, optionally, its
+   * `expire_time`.
+   *
+   * @generated from field: keyward.v1.EnrollmentToken enrollment_token = 2;
+   */
+  enrollmentToken?: EnrollmentToken | undefined;
+
+  /**
+   * Optional. How long the token lives, at most 7 days; an alternative to
+   * `enrollment_token.expire_time`. Default 24 hours.
+   *
+   * @generated from field: google.protobuf.Duration ttl = 3;
+   */
+  ttl?: Duration | undefined;
+
+  /**
+   * Optional. Makes the request safe to retry: a retry with the same ID and
+   * the same request returns the same token resource (without the token) and
+   * never issues a second token.
+   *
+   * @generated from field: string request_id = 4;
+   */
+  requestId: string;
+};
+
+/**
+ * Describes the message keyward.v1.CreateEnrollmentTokenRequest.
+ * Use `create(CreateEnrollmentTokenRequestSchema)` to create a new message.
+ */
+export const CreateEnrollmentTokenRequestSchema: GenMessage<CreateEnrollmentTokenRequest> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_api_key_service, 17);
+
+/**
+ * Response for CreateEnrollmentToken.
+ *
+ * @generated from message keyward.v1.CreateEnrollmentTokenResponse
+ */
+export type CreateEnrollmentTokenResponse = Message<"keyward.v1.CreateEnrollmentTokenResponse"> & {
+  /**
+   * The issued token.
+   *
+   * @generated from field: keyward.v1.EnrollmentToken enrollment_token = 1;
+   */
+  enrollmentToken?: EnrollmentToken | undefined;
+
+  /**
+   * The enrollment token, `kw_et_...`, for the user to redeem. Shown once: it
+   * cannot be retrieved again.
+   *
+   * @generated from field: string token = 2;
+   */
+  token: string;
+};
+
+/**
+ * Describes the message keyward.v1.CreateEnrollmentTokenResponse.
+ * Use `create(CreateEnrollmentTokenResponseSchema)` to create a new message.
+ */
+export const CreateEnrollmentTokenResponseSchema: GenMessage<CreateEnrollmentTokenResponse> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_api_key_service, 18);
+
+/**
+ * Request for GetEnrollmentToken.
+ *
+ * @generated from message keyward.v1.GetEnrollmentTokenRequest
+ */
+export type GetEnrollmentTokenRequest = Message<"keyward.v1.GetEnrollmentTokenRequest"> & {
+  /**
+   * Required. The token's resource name.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message keyward.v1.GetEnrollmentTokenRequest.
+ * Use `create(GetEnrollmentTokenRequestSchema)` to create a new message.
+ */
+export const GetEnrollmentTokenRequestSchema: GenMessage<GetEnrollmentTokenRequest> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_api_key_service, 19);
+
+/**
+ * Response for GetEnrollmentToken.
+ *
+ * @generated from message keyward.v1.GetEnrollmentTokenResponse
+ */
+export type GetEnrollmentTokenResponse = Message<"keyward.v1.GetEnrollmentTokenResponse"> & {
+  /**
+   * The token.
+   *
+   * @generated from field: keyward.v1.EnrollmentToken enrollment_token = 1;
+   */
+  enrollmentToken?: EnrollmentToken | undefined;
+};
+
+/**
+ * Describes the message keyward.v1.GetEnrollmentTokenResponse.
+ * Use `create(GetEnrollmentTokenResponseSchema)` to create a new message.
+ */
+export const GetEnrollmentTokenResponseSchema: GenMessage<GetEnrollmentTokenResponse> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_api_key_service, 20);
+
+/**
+ * Request for ListEnrollmentTokens.
+ *
+ * @generated from message keyward.v1.ListEnrollmentTokensRequest
+ */
+export type ListEnrollmentTokensRequest = Message<"keyward.v1.ListEnrollmentTokensRequest"> & {
+  /**
+   * Required. The user, `accounts/{account}/users/{user}`, or
+   * `accounts/{account}/users/-` for every user of the account.
+   *
+   * @generated from field: string parent = 1;
+   */
+  parent: string;
+
+  /**
+   * Optional. Default 50, at most 1000; negative is an error.
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * Optional. A page token from a previous response.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message keyward.v1.ListEnrollmentTokensRequest.
+ * Use `create(ListEnrollmentTokensRequestSchema)` to create a new message.
+ */
+export const ListEnrollmentTokensRequestSchema: GenMessage<ListEnrollmentTokensRequest> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_api_key_service, 21);
+
+/**
+ * Response for ListEnrollmentTokens.
+ *
+ * @generated from message keyward.v1.ListEnrollmentTokensResponse
+ */
+export type ListEnrollmentTokensResponse = Message<"keyward.v1.ListEnrollmentTokensResponse"> & {
+  /**
+   * The tokens, ordered by ID.
+   *
+   * @generated from field: repeated keyward.v1.EnrollmentToken enrollment_tokens = 1;
+   */
+  enrollmentTokens: EnrollmentToken[];
+
+  /**
+   * A token for the next page; empty when there are no more.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message keyward.v1.ListEnrollmentTokensResponse.
+ * Use `create(ListEnrollmentTokensResponseSchema)` to create a new message.
+ */
+export const ListEnrollmentTokensResponseSchema: GenMessage<ListEnrollmentTokensResponse> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_api_key_service, 22);
+
+/**
+ * Request for RevokeEnrollmentToken.
+ *
+ * @generated from message keyward.v1.RevokeEnrollmentTokenRequest
+ */
+export type RevokeEnrollmentTokenRequest = Message<"keyward.v1.RevokeEnrollmentTokenRequest"> & {
+  /**
+   * Required. The token's resource name.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message keyward.v1.RevokeEnrollmentTokenRequest.
+ * Use `create(RevokeEnrollmentTokenRequestSchema)` to create a new message.
+ */
+export const RevokeEnrollmentTokenRequestSchema: GenMessage<RevokeEnrollmentTokenRequest> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_api_key_service, 23);
+
+/**
+ * Response for RevokeEnrollmentToken.
+ *
+ * @generated from message keyward.v1.RevokeEnrollmentTokenResponse
+ */
+export type RevokeEnrollmentTokenResponse = Message<"keyward.v1.RevokeEnrollmentTokenResponse"> & {
+  /**
+   * The revoked token.
+   *
+   * @generated from field: keyward.v1.EnrollmentToken enrollment_token = 1;
+   */
+  enrollmentToken?: EnrollmentToken | undefined;
+};
+
+/**
+ * Describes the message keyward.v1.RevokeEnrollmentTokenResponse.
+ * Use `create(RevokeEnrollmentTokenResponseSchema)` to create a new message.
+ */
+export const RevokeEnrollmentTokenResponseSchema: GenMessage<RevokeEnrollmentTokenResponse> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_api_key_service, 24);
+
+/**
+ * Request for RedeemEnrollmentToken. The token goes in the `authorization`
+ * metadata (`Bearer kw_et_...`), not here.
+ *
+ * @generated from message keyward.v1.RedeemEnrollmentTokenRequest
+ */
+export type RedeemEnrollmentTokenRequest = Message<"keyward.v1.RedeemEnrollmentTokenRequest"> & {
+  /**
+   * Required. The key to create for the token's user: `display_name`,
+   * optionally `description` and `expire_time`, and `api_sets`, at least one,
+   * each among the token's `api_sets`.
+   *
+   * @generated from field: keyward.v1.ApiKey api_key = 1;
+   */
+  apiKey?: ApiKey | undefined;
+
+  /**
+   * Optional. How long the key lives; an alternative to
+   * `api_key.expire_time`.
+   *
+   * @generated from field: google.protobuf.Duration ttl = 2;
+   */
+  ttl?: Duration | undefined;
+};
+
+/**
+ * Describes the message keyward.v1.RedeemEnrollmentTokenRequest.
+ * Use `create(RedeemEnrollmentTokenRequestSchema)` to create a new message.
+ */
+export const RedeemEnrollmentTokenRequestSchema: GenMessage<RedeemEnrollmentTokenRequest> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_api_key_service, 25);
+
+/**
+ * Response for RedeemEnrollmentToken.
+ *
+ * @generated from message keyward.v1.RedeemEnrollmentTokenResponse
+ */
+export type RedeemEnrollmentTokenResponse = Message<"keyward.v1.RedeemEnrollmentTokenResponse"> & {
+  /**
+   * The created key.
+   *
+   * @generated from field: keyward.v1.ApiKey api_key = 1;
+   */
+  apiKey?: ApiKey | undefined;
+
+  /**
+   * The API key. Shown once: it cannot be retrieved again.
+   *
+   * @generated from field: string key = 2;
+   */
+  key: string;
+
+  /**
+   * A filesystem-safe file name to save the key under,
+   * `DISPLAY_NAME.APIKEY`.
+   *
+   * @generated from field: string suggested_file_name = 3;
+   */
+  suggestedFileName: string;
+};
+
+/**
+ * Describes the message keyward.v1.RedeemEnrollmentTokenResponse.
+ * Use `create(RedeemEnrollmentTokenResponseSchema)` to create a new message.
+ */
+export const RedeemEnrollmentTokenResponseSchema: GenMessage<RedeemEnrollmentTokenResponse> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_api_key_service, 26);
 
 /**
  * Request for ListApiSets.
@@ -678,7 +1112,7 @@ export type ListApiSetsRequest = Message<"keyward.v1.ListApiSetsRequest"> & {
  * Use `create(ListApiSetsRequestSchema)` to create a new message.
  */
 export const ListApiSetsRequestSchema: GenMessage<ListApiSetsRequest> = /*@__PURE__*/
-  messageDesc(file_keyward_v1_api_key_service, 16);
+  messageDesc(file_keyward_v1_api_key_service, 27);
 
 /**
  * Response for ListApiSets.
@@ -706,7 +1140,7 @@ export type ListApiSetsResponse = Message<"keyward.v1.ListApiSetsResponse"> & {
  * Use `create(ListApiSetsResponseSchema)` to create a new message.
  */
 export const ListApiSetsResponseSchema: GenMessage<ListApiSetsResponse> = /*@__PURE__*/
-  messageDesc(file_keyward_v1_api_key_service, 17);
+  messageDesc(file_keyward_v1_api_key_service, 28);
 
 /**
  * Request for GetApiSet.
@@ -727,7 +1161,7 @@ export type GetApiSetRequest = Message<"keyward.v1.GetApiSetRequest"> & {
  * Use `create(GetApiSetRequestSchema)` to create a new message.
  */
 export const GetApiSetRequestSchema: GenMessage<GetApiSetRequest> = /*@__PURE__*/
-  messageDesc(file_keyward_v1_api_key_service, 18);
+  messageDesc(file_keyward_v1_api_key_service, 29);
 
 /**
  * Response for GetApiSet.
@@ -748,7 +1182,7 @@ export type GetApiSetResponse = Message<"keyward.v1.GetApiSetResponse"> & {
  * Use `create(GetApiSetResponseSchema)` to create a new message.
  */
 export const GetApiSetResponseSchema: GenMessage<GetApiSetResponse> = /*@__PURE__*/
-  messageDesc(file_keyward_v1_api_key_service, 19);
+  messageDesc(file_keyward_v1_api_key_service, 30);
 
 /**
  * Request for CreateApiSet.
@@ -778,7 +1212,7 @@ export type CreateApiSetRequest = Message<"keyward.v1.CreateApiSetRequest"> & {
  * Use `create(CreateApiSetRequestSchema)` to create a new message.
  */
 export const CreateApiSetRequestSchema: GenMessage<CreateApiSetRequest> = /*@__PURE__*/
-  messageDesc(file_keyward_v1_api_key_service, 20);
+  messageDesc(file_keyward_v1_api_key_service, 31);
 
 /**
  * Response for CreateApiSet.
@@ -799,7 +1233,7 @@ export type CreateApiSetResponse = Message<"keyward.v1.CreateApiSetResponse"> & 
  * Use `create(CreateApiSetResponseSchema)` to create a new message.
  */
 export const CreateApiSetResponseSchema: GenMessage<CreateApiSetResponse> = /*@__PURE__*/
-  messageDesc(file_keyward_v1_api_key_service, 21);
+  messageDesc(file_keyward_v1_api_key_service, 32);
 
 /**
  * Request for UpdateApiSet.
@@ -829,7 +1263,7 @@ export type UpdateApiSetRequest = Message<"keyward.v1.UpdateApiSetRequest"> & {
  * Use `create(UpdateApiSetRequestSchema)` to create a new message.
  */
 export const UpdateApiSetRequestSchema: GenMessage<UpdateApiSetRequest> = /*@__PURE__*/
-  messageDesc(file_keyward_v1_api_key_service, 22);
+  messageDesc(file_keyward_v1_api_key_service, 33);
 
 /**
  * Response for UpdateApiSet.
@@ -850,7 +1284,7 @@ export type UpdateApiSetResponse = Message<"keyward.v1.UpdateApiSetResponse"> & 
  * Use `create(UpdateApiSetResponseSchema)` to create a new message.
  */
 export const UpdateApiSetResponseSchema: GenMessage<UpdateApiSetResponse> = /*@__PURE__*/
-  messageDesc(file_keyward_v1_api_key_service, 23);
+  messageDesc(file_keyward_v1_api_key_service, 34);
 
 /**
  * Request for DeleteApiSet.
@@ -878,7 +1312,7 @@ export type DeleteApiSetRequest = Message<"keyward.v1.DeleteApiSetRequest"> & {
  * Use `create(DeleteApiSetRequestSchema)` to create a new message.
  */
 export const DeleteApiSetRequestSchema: GenMessage<DeleteApiSetRequest> = /*@__PURE__*/
-  messageDesc(file_keyward_v1_api_key_service, 24);
+  messageDesc(file_keyward_v1_api_key_service, 35);
 
 /**
  * Response for DeleteApiSet.
@@ -893,7 +1327,7 @@ export type DeleteApiSetResponse = Message<"keyward.v1.DeleteApiSetResponse"> & 
  * Use `create(DeleteApiSetResponseSchema)` to create a new message.
  */
 export const DeleteApiSetResponseSchema: GenMessage<DeleteApiSetResponse> = /*@__PURE__*/
-  messageDesc(file_keyward_v1_api_key_service, 25);
+  messageDesc(file_keyward_v1_api_key_service, 36);
 
 /**
  * Per-user API keys scoped to API sets, and the catalog of API sets.
@@ -991,6 +1425,71 @@ export const ApiKeyService: GenService<{
     methodKind: "unary";
     input: typeof VerifyApiKeyRequestSchema;
     output: typeof VerifyApiKeyResponseSchema;
+  },
+  /**
+   * Issues a user a one-time enrollment token and returns the token, once:
+   * with it, that user (and nobody else) creates their own first API key with
+   * RedeemEnrollmentToken. For administrators and holders of MANAGE_USERS of
+   * the user's account; the user must be active and allowed to hold API keys
+   * (an administrator, or a role granting MANAGE_USER_API_KEY).
+   *
+   * @generated from rpc keyward.v1.ApiKeyService.CreateEnrollmentToken
+   */
+  createEnrollmentToken: {
+    methodKind: "unary";
+    input: typeof CreateEnrollmentTokenRequestSchema;
+    output: typeof CreateEnrollmentTokenResponseSchema;
+  },
+  /**
+   * Gets an enrollment token. Never returns the token itself.
+   *
+   * @generated from rpc keyward.v1.ApiKeyService.GetEnrollmentToken
+   */
+  getEnrollmentToken: {
+    methodKind: "unary";
+    input: typeof GetEnrollmentTokenRequestSchema;
+    output: typeof GetEnrollmentTokenResponseSchema;
+  },
+  /**
+   * Lists the enrollment tokens of a user, or of every user of an account.
+   *
+   * @generated from rpc keyward.v1.ApiKeyService.ListEnrollmentTokens
+   */
+  listEnrollmentTokens: {
+    methodKind: "unary";
+    input: typeof ListEnrollmentTokensRequestSchema;
+    output: typeof ListEnrollmentTokensResponseSchema;
+  },
+  /**
+   * Revokes an enrollment token that was not redeemed: it can never be
+   * redeemed. Revoking a revoked token succeeds and changes nothing; a
+   * redeemed token is FAILED_PRECONDITION (revoke the key it became instead).
+   *
+   * @generated from rpc keyward.v1.ApiKeyService.RevokeEnrollmentToken
+   */
+  revokeEnrollmentToken: {
+    methodKind: "unary";
+    input: typeof RevokeEnrollmentTokenRequestSchema;
+    output: typeof RevokeEnrollmentTokenResponseSchema;
+  },
+  /**
+   * Redeems an enrollment token for the first API key of its user, and
+   * returns the key, once. The caller authenticates with the token itself,
+   * `authorization: Bearer kw_et_...`, and nothing else can: the token is
+   * spent by the first redemption that succeeds (concurrent ones create one
+   * key), and authenticates no other RPC (PERMISSION_DENIED). A token that is
+   * unknown, spent, revoked or expired, or whose user was disabled or
+   * deleted, is UNAUTHENTICATED, like any unusable credential. The key's API
+   * sets are chosen among the token's `api_sets`. No `request_id`: a token
+   * makes one key only, so if the answer is lost, ask for a new token (and
+   * revoke the key the first one became, listed on the token).
+   *
+   * @generated from rpc keyward.v1.ApiKeyService.RedeemEnrollmentToken
+   */
+  redeemEnrollmentToken: {
+    methodKind: "unary";
+    input: typeof RedeemEnrollmentTokenRequestSchema;
+    output: typeof RedeemEnrollmentTokenResponseSchema;
   },
   /**
    * Lists the API sets of the catalog; with `available_in`, only those the
