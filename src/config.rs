@@ -32,7 +32,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the gRPC server.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Re-seal every HMAC client secret under the first master key, so that the
     /// others can be removed (see "The master key" in the README), and exit.
     ResealSecrets(ResealArgs),
@@ -96,9 +96,45 @@ pub struct ResealArgs {
 /// Flags of `keyward serve`.
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
-    /// Address and port to listen on.
+    /// Address and port to listen on. Anything but a loopback address needs TLS
+    /// (`--tls-cert`), or `--insecure-plaintext` to say that clear text is meant.
     #[arg(long, env = "KEYWARD_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
+
+    /// TLS: the server's certificate chain, PEM (leaf first). With `--tls-key`, every
+    /// connection is TLS (rustls; TLS 1.2 and 1.3).
+    #[arg(
+        long,
+        env = "KEYWARD_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+
+    /// TLS: the private key of `--tls-cert`, PEM (PKCS#8, PKCS#1 or SEC1).
+    #[arg(
+        long,
+        env = "KEYWARD_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+
+    /// Mutual TLS: CA certificates, PEM, one of which must have signed the certificate
+    /// every client presents; a client without one is refused during the handshake.
+    #[arg(
+        long,
+        env = "KEYWARD_TLS_CLIENT_CA",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub tls_client_ca: Option<PathBuf>,
+
+    /// Serve clear-text HTTP/2 on a non-loopback address. Every key and secret then
+    /// crosses the network readable by anyone on the path: only behind a proxy or mesh
+    /// that terminates TLS for Keyward.
+    #[arg(long, env = "KEYWARD_INSECURE_PLAINTEXT", conflicts_with = "tls_cert")]
+    pub insecure_plaintext: bool,
 
     /// The database, the master keys and the logs.
     #[command(flatten)]
@@ -278,6 +314,21 @@ pub struct Settings {
     pub last_used_interval: Duration,
     /// Limits of the HTTP/2 transport.
     pub transport: TransportSettings,
+    /// TLS, if the server speaks it.
+    pub tls: Option<TlsFiles>,
+    /// Whether clear text may be served on a non-loopback address.
+    pub insecure_plaintext: bool,
+}
+
+/// Where the server's TLS material is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate chain, PEM.
+    pub cert: PathBuf,
+    /// Its private key, PEM.
+    pub key: PathBuf,
+    /// For mutual TLS: the CA certificates clients' certificates must chain to, PEM.
+    pub client_ca: Option<PathBuf>,
 }
 
 /// Limits of the HTTP/2 transport.
@@ -348,6 +399,15 @@ impl ServeArgs {
             verification: self.verification.settings(),
             master_key,
             last_used_interval: Duration::from_secs(self.last_used_interval_secs),
+            tls: match (&self.tls_cert, &self.tls_key) {
+                (Some(cert), Some(key)) => Some(TlsFiles {
+                    cert: cert.clone(),
+                    key: key.clone(),
+                    client_ca: self.tls_client_ca.clone(),
+                }),
+                _ => None,
+            },
+            insecure_plaintext: self.insecure_plaintext,
             transport: TransportSettings {
                 max_concurrent_streams: self.max_concurrent_streams,
                 max_concurrent_calls: self.max_concurrent_calls,

@@ -14,7 +14,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> ExitCode {
     match Cli::parse().command {
-        Command::Serve(args) => keyward::startup::serve(args).await,
+        Command::Serve(args) => keyward::startup::serve(*args).await,
         Command::ResealSecrets(args) => keyward::startup::reseal_secrets(args).await,
     }
 }

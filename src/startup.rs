@@ -15,8 +15,8 @@ use std::time::Duration;
 use keyward_store::{Store, StoreError};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
@@ -70,7 +70,54 @@ pub enum StartupError {
     /// Preparing the catalog, the hasher or the operator account failed.
     #[error("preparing the installation")]
     Prepare(#[from] ServiceError),
+    /// A TLS file cannot be read.
+    #[error("cannot read the TLS file {}", path.display())]
+    TlsFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The TLS certificate, key or client CA do not make a TLS configuration.
+    #[error("the TLS certificate, key or client CA are not usable (PEM expected)")]
+    Tls(#[source] tonic::transport::Error),
+    /// Clear text on an address other hosts can reach, without saying that it is meant.
+    #[error(
+        "refusing to serve clear text on {addr}, which is not a loopback address: every key \
+         and secret would cross the network readable. Give --tls-cert and --tls-key (see \
+         the README's TLS section), or --insecure-plaintext if a proxy terminates TLS for \
+         Keyward"
+    )]
+    PlaintextNotLoopback {
+        /// The listen address.
+        addr: SocketAddr,
+    },
 }
+
+/// The server's TLS configuration from its files, checked (a configuration tonic refuses
+/// is an error at startup, not at the first connection).
+fn tls_config(files: &crate::config::TlsFiles) -> Result<ServerTlsConfig, StartupError> {
+    let read = |path: &std::path::Path| {
+        std::fs::read(path).map_err(|source| StartupError::TlsFile {
+            path: path.to_owned(),
+            source,
+        })
+    };
+    let mut config = ServerTlsConfig::new()
+        .identity(Identity::from_pem(read(&files.cert)?, read(&files.key)?))
+        .timeout(TLS_HANDSHAKE_TIMEOUT);
+    if let Some(ca) = &files.client_ca {
+        config = config.client_ca_root(Certificate::from_pem(read(ca)?));
+    }
+    Server::builder()
+        .tls_config(config.clone())
+        .map_err(StartupError::Tls)?;
+    Ok(config)
+}
+
+/// How long a client may take over its TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What every request handler shares.
 #[derive(Debug, Clone)]
@@ -101,6 +148,7 @@ pub struct AppState {
 pub struct Application {
     listener: TcpListener,
     local_addr: SocketAddr,
+    tls: Option<ServerTlsConfig>,
     state: AppState,
     settings: Settings,
     bootstrap_key: Option<SecretString>,
@@ -109,6 +157,12 @@ pub struct Application {
 impl Application {
     /// Binds the listen address, opens the database and runs the migrations.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let tls = settings.tls.as_ref().map(tls_config).transpose()?;
+        if tls.is_none() && !settings.insecure_plaintext && !settings.listen.ip().is_loopback() {
+            return Err(StartupError::PlaintextNotLoopback {
+                addr: settings.listen,
+            });
+        }
         let listener =
             TcpListener::bind(settings.listen)
                 .await
@@ -165,6 +219,7 @@ impl Application {
         Ok(Self {
             listener,
             local_addr,
+            tls,
             state: AppState {
                 failures: FailureCounter::default(),
                 store,
@@ -207,6 +262,7 @@ impl Application {
         let Self {
             listener,
             local_addr,
+            tls,
             state,
             settings,
             bootstrap_key: _,
@@ -258,7 +314,12 @@ impl Application {
         };
 
         let transport = settings.transport;
-        let server = Server::builder()
+        let mut builder = Server::builder();
+        let secure = tls.is_some();
+        if let Some(tls) = tls {
+            builder = builder.tls_config(tls).map_err(StartupError::Tls)?;
+        }
+        let server = builder
             .max_concurrent_streams(transport.max_concurrent_streams)
             .http2_keepalive_interval(transport.keepalive)
             .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
@@ -286,7 +347,7 @@ impl Application {
                 TcpIncoming::from(listener).with_nodelay(Some(true)),
                 signal,
             );
-        tracing::info!(address = %local_addr, "serving gRPC");
+        tracing::info!(address = %local_addr, tls = secure, "serving gRPC");
 
         let grace = settings.shutdown_grace;
         let mut stopping = stopping_rx;

@@ -74,6 +74,8 @@ pub fn test_settings(database: &TestDatabase) -> Settings {
         ),
         last_used_interval: Duration::from_secs(60),
         transport: keyward::config::TransportSettings::default(),
+        tls: None,
+        insecure_plaintext: false,
     }
 }
 

@@ -23,5 +23,6 @@ mod health;
 mod reflection;
 mod rpcs;
 mod startup;
+mod tls;
 mod transport;
 mod verification;

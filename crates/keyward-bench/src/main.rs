@@ -162,7 +162,7 @@ fn main() -> ExitCode {
             else {
                 return ExitCode::from(2);
             };
-            runtime_then(|| keyward::startup::serve(serve_args))
+            runtime_then(|| keyward::startup::serve(*serve_args))
         }
         Some(Sub::Echo {
             listen,

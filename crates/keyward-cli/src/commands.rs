@@ -64,6 +64,16 @@ async fn connect(g: &Global) -> Result<Client> {
 /// flags give (if any).
 async fn connect_with(g: &Global, bearer: Option<&str>) -> Result<Client> {
     let mut builder = Client::builder(g.url.clone()).timeout(g.timeout);
+    let read = |what: &str, path: &std::path::Path| {
+        std::fs::read(path)
+            .map_err(|e| CliError::Local(format!("cannot read the {what} {}: {e}", path.display())))
+    };
+    if let Some(path) = &g.ca_file {
+        builder = builder.ca_certificate_pem(read("CA file", path)?);
+    }
+    if let (Some(cert), Some(key)) = (&g.client_cert, &g.client_key) {
+        builder = builder.identity_pem(read("client certificate", cert)?, read("client key", key)?);
+    }
     match (&g.api_key_file, &g.api_key) {
         _ if bearer.is_some() => builder = builder.api_key(bearer.unwrap_or_default()),
         (Some(_), Some(_)) if g.api_key_flag => {

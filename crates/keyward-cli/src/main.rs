@@ -47,6 +47,29 @@ pub(crate) struct Global {
     /// Whether `api_key` came from the command line rather than the environment.
     #[arg(skip)]
     pub(crate) api_key_flag: bool,
+    /// For an `https://` URL: trust the CA certificates in this PEM file for the server's
+    /// certificate, instead of the system's roots.
+    #[arg(long, env = "KEYWARD_CA_FILE", value_name = "FILE", global = true)]
+    pub(crate) ca_file: Option<std::path::PathBuf>,
+    /// For a server that asks for mutual TLS: this client certificate chain (PEM), with
+    /// `--client-key`.
+    #[arg(
+        long,
+        env = "KEYWARD_CLIENT_CERT",
+        value_name = "FILE",
+        global = true,
+        requires = "client_key"
+    )]
+    pub(crate) client_cert: Option<std::path::PathBuf>,
+    /// The private key of `--client-cert` (PEM).
+    #[arg(
+        long,
+        env = "KEYWARD_CLIENT_KEY",
+        value_name = "FILE",
+        global = true,
+        requires = "client_cert"
+    )]
+    pub(crate) client_key: Option<std::path::PathBuf>,
     /// Print JSON on stdout instead of tables.
     #[arg(long, global = true)]
     pub(crate) json: bool,

@@ -79,6 +79,8 @@ async fn spawn_server(backend: Backend) -> Server {
         ),
         last_used_interval: Duration::from_secs(60),
         transport: keyward::config::TransportSettings::default(),
+        tls: None,
+        insecure_plaintext: false,
     };
     let mut app = Application::build(settings)
         .await

@@ -62,6 +62,14 @@ pub enum ClientError {
         /// The URL given.
         url: String,
     },
+    /// A CA certificate or client identity was given for a URL that is not `https`.
+    #[error(
+        "a TLS CA certificate or client certificate was given, but `{url}` is not an https URL"
+    )]
+    TlsOptionsWithoutHttps {
+        /// The URL given.
+        url: String,
+    },
     /// The credential contains characters that cannot travel in metadata.
     #[error("the credential contains characters that are not allowed in a header")]
     InvalidCredential,
@@ -172,6 +180,7 @@ impl ClientError {
             Self::Other(status) => status.code(),
             Self::InvalidUrl { .. }
             | Self::TlsNotEnabled { .. }
+            | Self::TlsOptionsWithoutHttps { .. }
             | Self::InvalidCredential
             | Self::InvalidActAs { .. }
             | Self::Connect(_)

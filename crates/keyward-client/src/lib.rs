@@ -188,6 +188,7 @@ type Authed = InterceptedService<Channel, AuthInterceptor>;
 pub struct ClientBuilder {
     url: String,
     authorization: Option<String>,
+    tls: TlsOptions,
     timeout: Option<Duration>,
     connect_timeout: Duration,
     retry: RetryPolicy,
@@ -201,6 +202,8 @@ impl std::fmt::Debug for ClientBuilder {
                 "credential",
                 &self.authorization.as_ref().map(|_| "<redacted>"),
             )
+            .field("tls_ca", &self.tls.ca.is_some())
+            .field("tls_identity", &self.tls.identity.is_some())
             .field("timeout", &self.timeout)
             .field("connect_timeout", &self.connect_timeout)
             .field("retry", &self.retry)
@@ -224,6 +227,26 @@ impl ClientBuilder {
     /// Authenticates every call with an API key (`authorization: Bearer …`).
     pub fn api_key(mut self, key: impl AsRef<str>) -> Self {
         self.authorization = Some(format!("Bearer {}", key.as_ref()));
+        self
+    }
+
+    /// For an `https` URL: trust the CA certificates in `pem` (PEM) for the server's
+    /// certificate, instead of the system's root certificates (a private CA, or a
+    /// self-signed server). Needs the `tls` feature.
+    pub fn ca_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls.ca = Some(pem.into());
+        self
+    }
+
+    /// For an `https` URL to a server that asks for mutual TLS: present the client
+    /// certificate chain `cert_pem` with its private key `key_pem` (both PEM). Needs the
+    /// `tls` feature.
+    pub fn identity_pem(
+        mut self,
+        cert_pem: impl Into<Vec<u8>>,
+        key_pem: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.tls.identity = Some((cert_pem.into(), key_pem.into()));
         self
     }
 
@@ -260,8 +283,11 @@ impl ClientBuilder {
     }
 
     /// Connects to the server. An `https` URL connects with TLS, checked
-    /// against the system's root certificates, when the crate's `tls`
-    /// feature is on, and is [`ClientError::TlsNotEnabled`] otherwise.
+    /// against the system's root certificates (or the CA of
+    /// [`ClientBuilder::ca_certificate_pem`]), when the crate's `tls`
+    /// feature is on, and is [`ClientError::TlsNotEnabled`] otherwise. TLS
+    /// options with an `http` URL are [`ClientError::TlsOptionsWithoutHttps`]: a
+    /// CA given for nothing is a mistake to report, not to ignore.
     pub async fn connect(self) -> Result<Client, ClientError> {
         let mut endpoint =
             Endpoint::from_shared(self.url.clone()).map_err(|source| ClientError::InvalidUrl {
@@ -269,7 +295,9 @@ impl ClientBuilder {
                 source,
             })?;
         if endpoint.uri().scheme_str() == Some("https") {
-            endpoint = tls(endpoint, &self.url)?;
+            endpoint = tls(endpoint, &self.url, self.tls)?;
+        } else if self.tls.ca.is_some() || self.tls.identity.is_some() {
+            return Err(ClientError::TlsOptionsWithoutHttps { url: self.url });
         }
         endpoint = endpoint.connect_timeout(self.connect_timeout);
         if let Some(timeout) = self.timeout {
@@ -304,10 +332,27 @@ pub struct Client {
     retry: RetryPolicy,
 }
 
+/// The TLS options of a [`ClientBuilder`].
+#[derive(Clone, Default)]
+struct TlsOptions {
+    /// CA certificates to trust instead of the system's, PEM.
+    ca: Option<Vec<u8>>,
+    /// A client certificate chain and its key, PEM, for mutual TLS.
+    identity: Option<(Vec<u8>, Vec<u8>)>,
+}
+
 #[cfg(feature = "tls")]
-fn tls(endpoint: Endpoint, url: &str) -> Result<Endpoint, ClientError> {
+fn tls(endpoint: Endpoint, url: &str, options: TlsOptions) -> Result<Endpoint, ClientError> {
+    use tonic::transport::{Certificate, ClientTlsConfig, Identity};
+    let mut config = match options.ca {
+        Some(ca) => ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca)),
+        None => ClientTlsConfig::new().with_native_roots(),
+    };
+    if let Some((cert, key)) = options.identity {
+        config = config.identity(Identity::from_pem(cert, key));
+    }
     endpoint
-        .tls_config(tonic::transport::ClientTlsConfig::new().with_native_roots())
+        .tls_config(config)
         .map_err(|source| ClientError::InvalidUrl {
             url: url.to_owned(),
             source,
@@ -315,7 +360,7 @@ fn tls(endpoint: Endpoint, url: &str) -> Result<Endpoint, ClientError> {
 }
 
 #[cfg(not(feature = "tls"))]
-fn tls(_endpoint: Endpoint, url: &str) -> Result<Endpoint, ClientError> {
+fn tls(_endpoint: Endpoint, url: &str, _options: TlsOptions) -> Result<Endpoint, ClientError> {
     Err(ClientError::TlsNotEnabled {
         url: url.to_owned(),
     })
@@ -328,6 +373,7 @@ impl Client {
         ClientBuilder {
             url: url.into(),
             authorization: None,
+            tls: TlsOptions::default(),
             timeout: None,
             connect_timeout: Duration::from_secs(10),
             retry: RetryPolicy::default(),

@@ -4,7 +4,10 @@ verified user API key saved in a .APIKEY file.
     KEYWARD_API_KEY=kw_ak_... python examples/quickstart.py [HOST:PORT]
 
 KEYWARD_API_KEY is the operator key printed on the server's first start; the
-address defaults to 127.0.0.1:50051. With it, the program:
+address defaults to 127.0.0.1:50051. With KEYWARD_CA_FILE set to a PEM file of
+CA certificates, it speaks TLS to the server and trusts those CAs (give the
+address by the name the server's certificate holds, for example
+localhost:50051). With it, the program:
 
 1. creates an account (a new one each run) with its first administrator, and
    receives the administrator's API key;
@@ -330,7 +333,14 @@ def main() -> int:
     address = sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1:50051"
     account_id = f"qs-py-{secrets.token_hex(4)}"
     account = f"accounts/{account_id}"
-    with grpc.insecure_channel(address) as channel:
+    ca_file = os.environ.get("KEYWARD_CA_FILE", "")
+    if ca_file:
+        with open(ca_file, "rb") as ca:
+            credentials = grpc.ssl_channel_credentials(root_certificates=ca.read())
+        channel = grpc.secure_channel(address, credentials)
+    else:
+        channel = grpc.insecure_channel(address)
+    with channel:
         stubs = Stubs(channel)
         try:
             print("== 1. an account and its administrator")
