@@ -169,6 +169,26 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u64).range(0..=86_400))]
     pub keepalive_secs: u64,
 
+    /// Seconds a connection may stay without calls before it is closed (between one and
+    /// two such periods after its last call; HTTP/2 pings do not count as calls), so that
+    /// abandoned connections do not hold memory.
+    #[arg(long, env = "KEYWARD_IDLE_TIMEOUT_SECS", default_value_t = 120,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub idle_timeout_secs: u64,
+
+    /// Seconds a call's request body may take to arrive, counted from the first time the
+    /// server waits for it; a call whose body is late is answered DEADLINE_EXCEEDED
+    /// (REQUEST_BODY_TIMEOUT) and its stream closed.
+    #[arg(long, env = "KEYWARD_BODY_TIMEOUT_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub body_timeout_secs: u64,
+
+    /// The largest header block a call may send, in bytes (HTTP/2
+    /// SETTINGS_MAX_HEADER_LIST_SIZE, announced to clients); a larger one is refused.
+    #[arg(long, env = "KEYWARD_MAX_HEADER_LIST_BYTES", default_value_t = 16_384,
+          value_parser = clap::value_parser!(u32).range(1_024..=1_048_576))]
+    pub max_header_list_bytes: u32,
+
     /// Seconds in-flight calls get to finish after SIGTERM or Ctrl-C.
     #[arg(long, env = "KEYWARD_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     pub shutdown_grace_secs: u64,
@@ -340,6 +360,12 @@ pub struct TransportSettings {
     pub max_concurrent_calls: u32,
     /// Interval of HTTP/2 keepalive pings; `None`: no pings.
     pub keepalive: Option<Duration>,
+    /// How long a connection may go without calls before it is closed.
+    pub idle_timeout: Duration,
+    /// How long a request body may take to arrive once waited for.
+    pub body_timeout: Duration,
+    /// The largest header block a call may send, in bytes.
+    pub max_header_list_bytes: u32,
 }
 
 impl Default for TransportSettings {
@@ -348,6 +374,9 @@ impl Default for TransportSettings {
             max_concurrent_streams: 256,
             max_concurrent_calls: 4096,
             keepalive: Some(Duration::from_secs(60)),
+            idle_timeout: Duration::from_secs(120),
+            body_timeout: Duration::from_secs(10),
+            max_header_list_bytes: 16_384,
         }
     }
 }
@@ -413,6 +442,9 @@ impl ServeArgs {
                 max_concurrent_calls: self.max_concurrent_calls,
                 keepalive: (self.keepalive_secs > 0)
                     .then(|| Duration::from_secs(self.keepalive_secs)),
+                idle_timeout: Duration::from_secs(self.idle_timeout_secs),
+                body_timeout: Duration::from_secs(self.body_timeout_secs),
+                max_header_list_bytes: self.max_header_list_bytes,
             },
         }
     }

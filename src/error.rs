@@ -90,6 +90,13 @@ pub enum ServiceError {
         /// The timeout the caller sent.
         timeout: std::time::Duration,
     },
+    /// The request's body had not arrived when the server's limit on waiting for it
+    /// (`--body-timeout-secs`) passed.
+    #[error("the request body did not arrive within {limit:?}")]
+    BodyTimeout {
+        /// The server's limit.
+        limit: std::time::Duration,
+    },
     /// A dependency (the database) is unreachable; the caller may retry.
     #[error("the service is temporarily unavailable")]
     Unavailable(#[source] StoreError),
@@ -121,6 +128,7 @@ impl ServiceError {
             Self::Aborted { .. } => "ABORTED",
             Self::Unimplemented { .. } => "NOT_IMPLEMENTED",
             Self::DeadlineExceeded { .. } => "DEADLINE_EXCEEDED",
+            Self::BodyTimeout { .. } => "REQUEST_BODY_TIMEOUT",
             Self::Unavailable(_) => "UNAVAILABLE",
             Self::Internal(_) => "INTERNAL",
         }

@@ -323,6 +323,7 @@ impl Application {
             .max_concurrent_streams(transport.max_concurrent_streams)
             .http2_keepalive_interval(transport.keepalive)
             .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
+            .http2_max_header_list_size(transport.max_header_list_bytes)
             // Every call's log lines carry its method, at debug level: a span that is not
             // enabled costs next to nothing, and the hot path pays no more at `info`.
             .trace_fn(|request| tracing::debug_span!("rpc", method = %request.uri().path()))
@@ -331,7 +332,9 @@ impl Application {
                 transport.max_concurrent_calls,
             ))
             // Outside authentication, so that a deadline covers the whole call.
-            .layer(crate::grpc::deadline::DeadlineLayer)
+            .layer(crate::grpc::deadline::DeadlineLayer::new(
+                transport.body_timeout,
+            ))
             .layer(AuthLayer::new(state.authenticator.clone()))
             .add_service(health_service)
             .add_service(reflection_v1)
@@ -344,7 +347,10 @@ impl Application {
             )))
             .add_service(ApiKeyServiceServer::new(ApiKeyServiceImpl::new(state)))
             .serve_with_incoming_shutdown(
-                TcpIncoming::from(listener).with_nodelay(Some(true)),
+                crate::grpc::connection::TrackedIncoming::new(
+                    TcpIncoming::from(listener).with_nodelay(Some(true)),
+                    transport.idle_timeout,
+                ),
                 signal,
             );
         tracing::info!(address = %local_addr, tls = secure, "serving gRPC");

@@ -1,17 +1,25 @@
 //! Deadlines: a call whose `grpc-timeout` passes before it is answered gets
-//! `DEADLINE_EXCEEDED`, through the one status mapping, as gRPC specifies.
+//! `DEADLINE_EXCEEDED`, through the one status mapping, as gRPC specifies; and a call whose
+//! request body does not arrive within the server's limit (`--body-timeout-secs`) gets
+//! `DEADLINE_EXCEEDED` too (reason `REQUEST_BODY_TIMEOUT`), so that a client sending
+//! headers and never a body holds neither a stream nor a call slot for long.
 //!
 //! tonic's own server enforces the header too, but answers `CANCELLED`, from a layer outside
 //! every layer Keyward adds. This layer, inside it, stops the call slightly earlier
 //! ([`MARGIN`]) so that it always answers first. A call without the header has no deadline
 //! and pays nothing here. Dropping the call's future rolls back whatever it had not
 //! committed, as any cancelled call does.
+//!
+//! The body's clock starts only when the body is first waited for: a unary call whose
+//! message came with its headers, as nearly all do, never arms a timer.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use tokio::time::Sleep;
 use tonic::Status;
 use tonic::body::Body;
 use tower::{Layer, Service};
@@ -22,15 +30,28 @@ use crate::error::ServiceError;
 /// tokio's timer, so that tonic's own timeout (`CANCELLED`) never fires first.
 const MARGIN: Duration = Duration::from_millis(2);
 
-/// Answers `DEADLINE_EXCEEDED` when a call's `grpc-timeout` passes.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct DeadlineLayer;
+/// Answers `DEADLINE_EXCEEDED` when a call's `grpc-timeout` passes, or its request body
+/// does not arrive in time.
+#[derive(Debug, Clone, Copy)]
+pub struct DeadlineLayer {
+    body_timeout: Duration,
+}
+
+impl DeadlineLayer {
+    /// Request bodies must arrive within `body_timeout` of being first waited for.
+    pub fn new(body_timeout: Duration) -> Self {
+        Self { body_timeout }
+    }
+}
 
 impl<S> Layer<S> for DeadlineLayer {
     type Service = Deadline<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Deadline { inner }
+        Deadline {
+            inner,
+            body_timeout: self.body_timeout,
+        }
     }
 }
 
@@ -38,6 +59,7 @@ impl<S> Layer<S> for DeadlineLayer {
 #[derive(Debug, Clone)]
 pub struct Deadline<S> {
     inner: S,
+    body_timeout: Duration,
 }
 
 impl<S> Service<http::Request<Body>> for Deadline<S>
@@ -59,6 +81,14 @@ where
             .get("grpc-timeout")
             .and_then(|value| value.to_str().ok())
             .and_then(parse_grpc_timeout);
+        let limit = self.body_timeout;
+        let request = request.map(|body| {
+            Body::new(Arriving {
+                body,
+                limit,
+                timer: None,
+            })
+        });
         let call = self.inner.call(request);
         match timeout {
             None => Box::pin(call),
@@ -71,6 +101,46 @@ where
                 }
             }),
         }
+    }
+}
+
+/// A request body that must arrive within `limit` of the first time it is waited for.
+struct Arriving {
+    body: Body,
+    limit: Duration,
+    timer: Option<Pin<Box<Sleep>>>,
+}
+
+impl HttpBody for Arriving {
+    type Data = bytes::Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        match Pin::new(&mut self.body).poll_frame(cx) {
+            Poll::Pending => {
+                let limit = self.limit;
+                let timer = self
+                    .timer
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+                if timer.as_mut().poll(cx).is_ready() {
+                    let late = ServiceError::BodyTimeout { limit };
+                    return Poll::Ready(Some(Err(Status::from(late))));
+                }
+                Poll::Pending
+            }
+            ready => ready,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
     }
 }
 

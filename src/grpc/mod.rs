@@ -5,6 +5,7 @@
 mod account;
 mod api_key;
 pub mod codec;
+pub mod connection;
 pub mod convert;
 mod credential;
 pub mod deadline;

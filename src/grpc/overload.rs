@@ -4,6 +4,9 @@
 //! (`max_concurrent_streams`) keeps one client from piling up work; this one keeps all of
 //! them together from doing so. Health checks are never refused, so that an overloaded
 //! replica is not taken for a dead one.
+//!
+//! The same layer notes each call's use of its connection, for the idle-connection
+//! timeout (`super::connection`).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -72,10 +75,17 @@ where
     }
 
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
-        if request.uri().path().starts_with("/grpc.health.v1.Health/") {
-            return Box::pin(self.inner.call(request));
-        }
-        let Ok(permit) = self.permits.clone().try_acquire_owned() else {
+        // Every call counts as use of its connection (see `connection`); Keyward's own
+        // RPCs are unary, done when their answer is, while the health and reflection
+        // streams are in flight until their answer ends.
+        let guard = super::connection::call_started(&request);
+        let path = request.uri().path();
+        let streaming = !path.starts_with("/keyward.v1.");
+        let permit = if path.starts_with("/grpc.health.v1.Health/") {
+            None
+        } else if let Ok(permit) = self.permits.clone().try_acquire_owned() {
+            Some(permit)
+        } else {
             let refused = ServiceError::ResourceExhausted {
                 reason: "SERVER_OVERLOADED",
                 message: format!(
@@ -91,7 +101,12 @@ where
         Box::pin(async move {
             let answer = call.await;
             drop(permit);
-            answer
+            match (streaming, guard) {
+                (true, Some(guard)) => {
+                    answer.map(|response| super::connection::hold_until_body_ends(response, guard))
+                }
+                _ => answer,
+            }
         })
     }
 }

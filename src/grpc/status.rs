@@ -27,7 +27,9 @@ impl From<ServiceError> for Status {
             ServiceError::Aborted { .. } => Code::Aborted,
             ServiceError::Unimplemented { .. } => Code::Unimplemented,
             ServiceError::ResourceExhausted { .. } => Code::ResourceExhausted,
-            ServiceError::DeadlineExceeded { .. } => Code::DeadlineExceeded,
+            ServiceError::DeadlineExceeded { .. } | ServiceError::BodyTimeout { .. } => {
+                Code::DeadlineExceeded
+            }
             ServiceError::Unavailable(_) => Code::Unavailable,
             ServiceError::Internal(_) => Code::Internal,
         };

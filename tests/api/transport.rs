@@ -75,6 +75,64 @@ fn the_flags_set_the_limits_and_zero_turns_keepalive_off() {
         settings(&["--max-concurrent-calls", "10"]).max_concurrent_calls,
         10
     );
+    assert_eq!(
+        settings(&[
+            "--idle-timeout-secs",
+            "30",
+            "--body-timeout-secs",
+            "2",
+            "--max-header-list-bytes",
+            "8192"
+        ]),
+        TransportSettings {
+            idle_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(2),
+            max_header_list_bytes: 8192,
+            ..TransportSettings::default()
+        }
+    );
+    assert!(
+        keyward::config::Cli::try_parse_from(["keyward", "serve", "--idle-timeout-secs", "0"])
+            .is_err(),
+        "an idle timeout of nothing would close every connection at once"
+    );
+    let serve = |args: &[&str]| match keyward::config::Cli::try_parse_from(
+        ["keyward", "serve"].iter().chain(args).copied(),
+    )
+    .expect("the flags parse")
+    .command
+    {
+        keyward::config::Command::Serve(serve) => serve.settings(),
+        other => panic!("not serve: {other:?}"),
+    };
+    let tls = serve(&["--tls-cert", "c.pem", "--tls-key", "k.pem"]).tls;
+    assert_eq!(
+        tls,
+        Some(keyward::config::TlsFiles {
+            cert: "c.pem".into(),
+            key: "k.pem".into(),
+            client_ca: None,
+        })
+    );
+    assert!(serve(&["--insecure-plaintext"]).insecure_plaintext);
+    for half in [
+        &["--tls-cert", "c.pem"][..],
+        &["--tls-key", "k.pem"],
+        &["--tls-client-ca", "ca.pem"],
+        &[
+            "--tls-cert",
+            "c.pem",
+            "--tls-key",
+            "k.pem",
+            "--insecure-plaintext",
+        ],
+    ] {
+        assert!(
+            keyward::config::Cli::try_parse_from(["keyward", "serve"].iter().chain(half).copied())
+                .is_err(),
+            "{half:?}"
+        );
+    }
     assert!(
         keyward::config::Cli::try_parse_from(["keyward", "serve", "--max-concurrent-calls", "0"])
             .is_err(),
@@ -335,4 +393,182 @@ async fn calls_beyond_the_server_limit_are_refused_at_once_and_health_still_answ
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(served, "the slot comes back when the held call ends");
+}
+
+/// A raw HTTP/2 connection to `url`: the client handle and the task driving it, which
+/// ends when the server closes the connection.
+async fn raw_connection(
+    url: &str,
+) -> (
+    h2::client::SendRequest<bytes::Bytes>,
+    tokio::task::JoinHandle<()>,
+) {
+    let addr = url.trim_start_matches("http://");
+    let tcp = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connects");
+    let (client, connection) = h2::client::handshake(tcp).await.expect("handshake");
+    let driver = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    (client.ready().await.expect("ready"), driver)
+}
+
+/// A ListAccounts request's headers, with `extra` headers.
+fn list_accounts(url: &str, key: &str, extra: &[(&str, &str)]) -> http::Request<()> {
+    let addr = url.trim_start_matches("http://");
+    let mut request = http::Request::builder()
+        .method("POST")
+        .uri(format!(
+            "http://{addr}/keyward.v1.AccountService/ListAccounts"
+        ))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .header("authorization", format!("Bearer {key}"));
+    for (name, value) in extra {
+        request = request.header(*name, *value);
+    }
+    request.body(()).expect("a request")
+}
+
+#[tokio::test]
+async fn a_request_body_that_does_not_arrive_in_time_ends_the_call_with_deadline_exceeded() {
+    let database = TestDatabase::sqlite();
+    let mut settings = test_settings(&database);
+    settings.transport = TransportSettings {
+        body_timeout: Duration::from_millis(300),
+        ..TransportSettings::default()
+    };
+    let app = spawn_app_with(database, settings).await;
+    let key = app.operator_key.clone().expect("the operator key");
+    let (mut client, driver) = raw_connection(&app.url).await;
+
+    // Headers only: the body never comes.
+    let started = std::time::Instant::now();
+    let (response, _body) = client
+        .send_request(list_accounts(&app.url, &key, &[]), false)
+        .expect("sent");
+    let response = tokio::time::timeout(Duration::from_secs(5), response)
+        .await
+        .expect("answered, not held")
+        .expect("an answer");
+    let waited = started.elapsed();
+    let headers = response.headers().clone();
+    let mut answer = response.into_body();
+    while let Some(chunk) = answer.data().await {
+        let _ = chunk;
+    }
+    let trailers = answer.trailers().await.ok().flatten().unwrap_or_default();
+    let status = trailers
+        .get("grpc-status")
+        .or_else(|| headers.get("grpc-status"))
+        .map(|v| v.to_str().expect("ascii").to_owned());
+    assert_eq!(status.as_deref(), Some("4"), "DEADLINE_EXCEEDED");
+    let message = trailers
+        .get("grpc-message")
+        .or_else(|| headers.get("grpc-message"))
+        .map(|v| percent_decoded(v.to_str().expect("ascii")))
+        .unwrap_or_default();
+    assert!(message.contains("request body"), "{message}");
+    assert!(
+        waited >= Duration::from_millis(300),
+        "not before the limit: {waited:?}"
+    );
+
+    // A call whose body comes at once is not affected.
+    use prost::Message as _;
+    let list = keyward_client::proto::ListAccountsRequest::default().encode_to_vec();
+    let (status, message) = raw_call(
+        &app.url,
+        "/keyward.v1.AccountService/ListAccounts",
+        &key,
+        &list,
+    )
+    .await;
+    assert_eq!(status, "0", "{message}");
+    driver.abort();
+}
+
+#[tokio::test]
+async fn a_connection_without_calls_is_closed_and_a_busy_one_is_not() {
+    use prost::Message as _;
+
+    let database = TestDatabase::sqlite();
+    let mut settings = test_settings(&database);
+    settings.transport = TransportSettings {
+        idle_timeout: Duration::from_millis(300),
+        // Pings every 100 ms: they must not count as use.
+        keepalive: Some(Duration::from_millis(100)),
+        ..TransportSettings::default()
+    };
+    let app = spawn_app_with(database, settings).await;
+    let key = app.operator_key.clone().expect("the operator key");
+    let list = keyward_client::proto::ListAccountsRequest::default().encode_to_vec();
+
+    // Opened and never used: closed within two idle periods, pings notwithstanding.
+    let (_idle, idle_driver) = raw_connection(&app.url).await;
+    // Used every 100 ms for a second: kept.
+    let (mut busy, busy_driver) = raw_connection(&app.url).await;
+    for _ in 0..10 {
+        let (response, mut body) = busy
+            .send_request(list_accounts(&app.url, &key, &[]), false)
+            .expect("sent");
+        let mut frame = vec![0_u8];
+        frame.extend_from_slice(&u32::try_from(list.len()).expect("small").to_be_bytes());
+        frame.extend_from_slice(&list);
+        body.send_data(frame.into(), true).expect("body sent");
+        let response = response.await.expect("the busy connection answers");
+        assert_eq!(response.status(), http::StatusCode::OK);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        busy = busy.ready().await.expect("still open");
+    }
+    assert!(!busy_driver.is_finished(), "a busy connection stays open");
+    tokio::time::timeout(Duration::from_secs(5), idle_driver)
+        .await
+        .expect("the idle connection is closed")
+        .expect("its driver ends cleanly");
+    // Once idle, the busy one goes too.
+    tokio::time::timeout(Duration::from_secs(5), busy_driver)
+        .await
+        .expect("the formerly busy connection is closed once idle")
+        .expect("its driver ends cleanly");
+}
+
+#[tokio::test]
+async fn a_header_block_beyond_the_limit_is_refused_and_the_server_carries_on() {
+    use prost::Message as _;
+
+    let database = TestDatabase::sqlite();
+    let mut settings = test_settings(&database);
+    settings.transport = TransportSettings {
+        max_header_list_bytes: 4096,
+        ..TransportSettings::default()
+    };
+    let app = spawn_app_with(database, settings).await;
+    let key = app.operator_key.clone().expect("the operator key");
+    let (mut client, driver) = raw_connection(&app.url).await;
+    let big = "x".repeat(8192);
+    let refused = match client.send_request(list_accounts(&app.url, &key, &[("x-big", &big)]), true)
+    {
+        Err(_) => true,
+        Ok((response, _)) => match tokio::time::timeout(Duration::from_secs(5), response)
+            .await
+            .expect("answered")
+        {
+            Err(_) => true,
+            Ok(response) => response.status() != http::StatusCode::OK,
+        },
+    };
+    assert!(refused, "an 8 KiB header block against a 4 KiB limit");
+    driver.abort();
+
+    let list = keyward_client::proto::ListAccountsRequest::default().encode_to_vec();
+    let (status, message) = raw_call(
+        &app.url,
+        "/keyward.v1.AccountService/ListAccounts",
+        &key,
+        &list,
+    )
+    .await;
+    assert_eq!(status, "0", "{message}");
 }
