@@ -90,6 +90,14 @@ pub enum ServiceError {
         /// The timeout the caller sent.
         timeout: std::time::Duration,
     },
+    /// A request message is larger than the server accepts.
+    #[error("the request message of {size} bytes is larger than the {limit} bytes accepted")]
+    MessageTooLarge {
+        /// The size its length prefix announces.
+        size: u64,
+        /// The largest accepted.
+        limit: u64,
+    },
     /// The request's body had not arrived when the server's limit on waiting for it
     /// (`--body-timeout-secs`) passed.
     #[error("the request body did not arrive within {limit:?}")]
@@ -129,6 +137,7 @@ impl ServiceError {
             Self::Unimplemented { .. } => "NOT_IMPLEMENTED",
             Self::DeadlineExceeded { .. } => "DEADLINE_EXCEEDED",
             Self::BodyTimeout { .. } => "REQUEST_BODY_TIMEOUT",
+            Self::MessageTooLarge { .. } => "MESSAGE_TOO_LARGE",
             Self::Unavailable(_) => "UNAVAILABLE",
             Self::Internal(_) => "INTERNAL",
         }

@@ -11,15 +11,14 @@
 //! committed, as any cancelled call does.
 //!
 //! The body's clock starts only when the body is first waited for: a unary call whose
-//! message came with its headers, as nearly all do, never arms a timer.
+//! message came with its headers, as nearly all do, never arms a timer. The same wrapper
+//! checks the body's gRPC framing (`super::request_body`).
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use http_body::{Body as HttpBody, Frame, SizeHint};
-use tokio::time::Sleep;
 use tonic::Status;
 use tonic::body::Body;
 use tower::{Layer, Service};
@@ -81,14 +80,7 @@ where
             .get("grpc-timeout")
             .and_then(|value| value.to_str().ok())
             .and_then(parse_grpc_timeout);
-        let limit = self.body_timeout;
-        let request = request.map(|body| {
-            Body::new(Arriving {
-                body,
-                limit,
-                timer: None,
-            })
-        });
+        let request = super::request_body::checked(request, self.body_timeout);
         let call = self.inner.call(request);
         match timeout {
             None => Box::pin(call),
@@ -101,46 +93,6 @@ where
                 }
             }),
         }
-    }
-}
-
-/// A request body that must arrive within `limit` of the first time it is waited for.
-struct Arriving {
-    body: Body,
-    limit: Duration,
-    timer: Option<Pin<Box<Sleep>>>,
-}
-
-impl HttpBody for Arriving {
-    type Data = bytes::Bytes;
-    type Error = Status;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        match Pin::new(&mut self.body).poll_frame(cx) {
-            Poll::Pending => {
-                let limit = self.limit;
-                let timer = self
-                    .timer
-                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
-                if timer.as_mut().poll(cx).is_ready() {
-                    let late = ServiceError::BodyTimeout { limit };
-                    return Poll::Ready(Some(Err(Status::from(late))));
-                }
-                Poll::Pending
-            }
-            ready => ready,
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
     }
 }
 

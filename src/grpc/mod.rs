@@ -10,6 +10,7 @@ pub mod convert;
 mod credential;
 pub mod deadline;
 pub mod overload;
+pub mod request_body;
 pub mod status;
 
 pub use account::AccountServiceImpl;

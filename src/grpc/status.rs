@@ -30,6 +30,7 @@ impl From<ServiceError> for Status {
             ServiceError::DeadlineExceeded { .. } | ServiceError::BodyTimeout { .. } => {
                 Code::DeadlineExceeded
             }
+            ServiceError::MessageTooLarge { .. } => Code::OutOfRange,
             ServiceError::Unavailable(_) => Code::Unavailable,
             ServiceError::Internal(_) => Code::Internal,
         };

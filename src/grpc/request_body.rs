@@ -1,0 +1,284 @@
+//! What every request body is held to before a service reads it: it arrives in time, and it
+//! is well-formed gRPC framing. Every violation is the caller's error, answered through the
+//! one status mapping, never tonic's `INTERNAL`:
+//!
+//! - a body that has not arrived `--body-timeout-secs` after it was first waited for:
+//!   `DEADLINE_EXCEEDED` (`REQUEST_BODY_TIMEOUT`);
+//! - a flag byte other than 0 or 1, a compressed message without a `grpc-encoding`, a body
+//!   that ends inside a length prefix or a message, no message or more than one for a unary
+//!   Keyward RPC: `INVALID_ARGUMENT`;
+//! - a length prefix beyond the largest message tonic accepts (4 MiB): `OUT_OF_RANGE`
+//!   (`MESSAGE_TOO_LARGE`).
+//!
+//! The checks read the 5-byte prefix of each message as its bytes pass and copy nothing;
+//! the timer is armed only when the body is not already there when first polled.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use tokio::time::Sleep;
+use tonic::Status;
+use tonic::body::Body;
+
+use crate::error::{FieldViolation, ServiceError};
+
+/// The largest request message accepted: tonic's default decoding limit.
+pub const MAX_MESSAGE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// `request` with its body held to this module's rules, `limit` for it to arrive.
+pub fn checked(request: http::Request<Body>, limit: Duration) -> http::Request<Body> {
+    let unary = request.uri().path().starts_with("/keyward.v1.");
+    let compressed_allowed = request
+        .headers()
+        .get("grpc-encoding")
+        .is_some_and(|encoding| encoding.as_bytes() != b"identity");
+    request.map(|body| {
+        Body::new(Checked {
+            body,
+            limit,
+            timer: None,
+            framing: Framing::new(unary, compressed_allowed),
+        })
+    })
+}
+
+/// A request body that must arrive in time and be well framed.
+struct Checked {
+    body: Body,
+    limit: Duration,
+    timer: Option<Pin<Box<Sleep>>>,
+    framing: Framing,
+}
+
+impl HttpBody for Checked {
+    type Data = bytes::Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.body).poll_frame(cx) {
+            Poll::Pending => {
+                let limit = this.limit;
+                let timer = this
+                    .timer
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+                if timer.as_mut().poll(cx).is_ready() {
+                    let late = ServiceError::BodyTimeout { limit };
+                    return Poll::Ready(Some(Err(Status::from(late))));
+                }
+                Poll::Pending
+            }
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref()
+                    && let Err(err) = this.framing.feed(data)
+                {
+                    return Poll::Ready(Some(Err(Status::from(err))));
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(None) => match this.framing.finish() {
+                Ok(()) => Poll::Ready(None),
+                Err(err) => Poll::Ready(Some(Err(Status::from(err)))),
+            },
+            errored @ Poll::Ready(Some(Err(_))) => errored,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        // The end is where the framing is judged: never skipped.
+        false
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// The gRPC length-prefixed message framing of a request body, read as it passes.
+#[derive(Debug)]
+struct Framing {
+    /// A unary call: exactly one message.
+    unary: bool,
+    /// The request names a `grpc-encoding`: compressed messages may come.
+    compressed_allowed: bool,
+    /// The prefix of the message being read, and how much of it has come.
+    prefix: [u8; 5],
+    prefix_len: usize,
+    /// Bytes of the current message still to come.
+    remaining: u64,
+    /// Messages begun.
+    messages: u32,
+}
+
+impl Framing {
+    fn new(unary: bool, compressed_allowed: bool) -> Self {
+        Self {
+            unary,
+            compressed_allowed,
+            prefix: [0; 5],
+            prefix_len: 0,
+            remaining: 0,
+            messages: 0,
+        }
+    }
+
+    /// Reads the next bytes of the body.
+    fn feed(&mut self, mut data: &[u8]) -> Result<(), ServiceError> {
+        while !data.is_empty() {
+            if self.remaining > 0 {
+                let take = usize::try_from(self.remaining)
+                    .unwrap_or(usize::MAX)
+                    .min(data.len());
+                self.remaining -= take as u64;
+                data = &data[take..];
+                continue;
+            }
+            let take = (5 - self.prefix_len).min(data.len());
+            self.prefix[self.prefix_len..self.prefix_len + take].copy_from_slice(&data[..take]);
+            self.prefix_len += take;
+            data = &data[take..];
+            if self.prefix_len == 5 {
+                self.prefix_len = 0;
+                self.begin_message()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A complete prefix was read.
+    fn begin_message(&mut self) -> Result<(), ServiceError> {
+        let [flag, length @ ..] = self.prefix;
+        match flag {
+            0 => {}
+            1 if self.compressed_allowed => {}
+            1 => {
+                return Err(malformed(
+                    "a message is marked compressed, but the request names no grpc-encoding",
+                ));
+            }
+            other => {
+                return Err(malformed(format!(
+                    "a message's compressed-flag byte is {other}; gRPC allows only 0 or 1"
+                )));
+            }
+        }
+        let size = u64::from(u32::from_be_bytes(length));
+        if size > MAX_MESSAGE_BYTES {
+            return Err(ServiceError::MessageTooLarge {
+                size,
+                limit: MAX_MESSAGE_BYTES,
+            });
+        }
+        self.messages += 1;
+        if self.unary && self.messages > 1 {
+            return Err(malformed(
+                "the request body holds more than one message; this method takes one",
+            ));
+        }
+        self.remaining = size;
+        Ok(())
+    }
+
+    /// The body ended.
+    fn finish(&self) -> Result<(), ServiceError> {
+        if self.prefix_len > 0 {
+            return Err(malformed(format!(
+                "the request body ends inside a message's 5-byte length prefix ({} bytes of it came)",
+                self.prefix_len
+            )));
+        }
+        if self.remaining > 0 {
+            return Err(malformed(format!(
+                "the request body ends {} bytes short of the message its length prefix announced",
+                self.remaining
+            )));
+        }
+        if self.unary && self.messages == 0 {
+            return Err(malformed(
+                "the request body holds no message; this method takes one",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn malformed(description: impl Into<String>) -> ServiceError {
+    ServiceError::InvalidArgument(vec![FieldViolation {
+        field: String::new(),
+        description: description.into(),
+    }])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(flag: u8, payload: &[u8]) -> Vec<u8> {
+        let mut bytes = vec![flag];
+        bytes.extend_from_slice(&u32::try_from(payload.len()).unwrap().to_be_bytes());
+        bytes.extend_from_slice(payload);
+        bytes
+    }
+
+    fn judge(unary: bool, compressed: bool, chunks: &[&[u8]]) -> Result<(), ServiceError> {
+        let mut framing = Framing::new(unary, compressed);
+        for chunk in chunks {
+            framing.feed(chunk)?;
+        }
+        framing.finish()
+    }
+
+    #[test]
+    fn well_framed_bodies_pass_in_any_chunking() {
+        let one = message(0, b"hello");
+        for split in 0..=one.len() {
+            let (a, b) = one.split_at(split);
+            assert!(judge(true, false, &[a, b]).is_ok(), "split at {split}");
+        }
+        assert!(
+            judge(true, false, &[&message(0, b"")]).is_ok(),
+            "an empty message"
+        );
+        let two = [message(0, b"a"), message(0, b"bc")].concat();
+        assert!(judge(false, false, &[&two]).is_ok(), "a stream of two");
+        assert!(judge(false, false, &[]).is_ok(), "a stream of none");
+        assert!(
+            judge(true, true, &[&message(1, b"zz")]).is_ok(),
+            "compressed, named"
+        );
+    }
+
+    #[test]
+    fn every_framing_fault_is_invalid_argument_and_size_out_of_range() {
+        let whole = message(0, b"hello");
+        let code = |result: Result<(), ServiceError>| match result {
+            Err(ServiceError::InvalidArgument(_)) => "invalid",
+            Err(ServiceError::MessageTooLarge { .. }) => "too large",
+            Err(_) => "other",
+            Ok(()) => "ok",
+        };
+        assert_eq!(code(judge(true, false, &[])), "invalid", "no message");
+        assert_eq!(code(judge(true, false, &[&whole[..3]])), "invalid");
+        assert_eq!(code(judge(true, false, &[&whole[..7]])), "invalid");
+        assert_eq!(code(judge(true, false, &[&message(2, b"x")])), "invalid");
+        assert_eq!(code(judge(true, false, &[&message(0xff, b"x")])), "invalid");
+        assert_eq!(code(judge(true, false, &[&message(1, b"x")])), "invalid");
+        assert_eq!(
+            code(judge(
+                true,
+                false,
+                &[&[whole.clone(), whole.clone()].concat()]
+            )),
+            "invalid"
+        );
+        let mut huge = vec![0_u8];
+        huge.extend_from_slice(&(5_u32 * 1024 * 1024).to_be_bytes());
+        assert_eq!(code(judge(true, false, &[&huge])), "too large");
+    }
+}
