@@ -1,18 +1,17 @@
 //! Connections that stay idle are closed: every accepted TCP stream is wrapped in a
-//! [`TrackedStream`] that knows how many calls its connection has in flight (counted by the
-//! call-limit layer through the request's [`ConnectionInfo`]) and how many it has seen.
-//! Once a whole idle period (`--idle-timeout-secs`) passes with no call in flight and none
-//! started, the stream reports end of file, so the HTTP/2 connection ends and its memory
-//! is freed. A connection is therefore closed between one and two idle periods after its
+//! [`TrackedStream`] whose connection counts its calls in flight and started (the call-limit
+//! layer notes them through the request's [`ConnectionInfo`]). Once a whole idle period
+//! (`--idle-timeout-secs`) passes with no call in flight and none started, a watchdog shuts
+//! the socket down, so the HTTP/2 connection ends and its memory is freed. A connection is therefore closed between one and two idle periods after its
 //! last call (or after being opened, if it never made one); HTTP/2 pings do not count as
 //! use, so keepalive does not hold an abandoned connection open.
 //!
-//! The hot path pays two atomic increments and one decrement per call, and no clock read:
-//! the stream's own timer does the waiting.
+//! The hot path pays two atomic increments and one decrement per call, and no clock read;
+//! reads and writes pay nothing: a task per connection does the waiting.
 
-use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::AsFd as _;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -22,7 +21,7 @@ use std::time::Duration;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::time::{Instant, Sleep};
+use tokio::sync::Notify;
 use tokio_stream::Stream;
 use tonic::transport::server::{Connected, TcpIncoming, TlsConnectInfo};
 
@@ -115,7 +114,8 @@ impl HttpBody for Guarded {
     }
 }
 
-/// The accepted connections of a listener, each a [`TrackedStream`].
+/// The accepted connections of a listener, each a [`TrackedStream`] watched by a task of
+/// its own.
 pub struct TrackedIncoming {
     inner: TcpIncoming,
     idle: Duration,
@@ -139,45 +139,72 @@ impl Stream for TrackedIncoming {
     }
 }
 
-/// A TCP connection that ends itself after an idle period without calls.
+/// A TCP connection whose watchdog shuts it down after an idle period without calls.
+///
+/// The watchdog is a task holding a duplicate of the socket: every idle period it looks at
+/// the connection's counters, and when no call was in flight or started during a whole
+/// period it shuts the socket down, so the connection's pending read ends and hyper drops
+/// it. Reads and writes pay nothing; when the stream is dropped first, the watchdog is told
+/// at once and lets its duplicate go.
 pub struct TrackedStream {
     tcp: TcpStream,
     usage: Arc<Usage>,
-    idle: Duration,
-    timer: Pin<Box<Sleep>>,
-    /// Calls started as of the last check.
-    seen: u64,
-    /// Idle for a whole period: reads report end of file from now on.
-    closed: bool,
+    dropped: Arc<Notify>,
 }
 
 impl TrackedStream {
     fn new(tcp: TcpStream, idle: Duration) -> Self {
+        let usage = Arc::<Usage>::default();
+        let dropped = Arc::new(Notify::new());
+        match tcp.as_fd().try_clone_to_owned() {
+            Ok(fd) => {
+                tokio::spawn(watch(
+                    std::net::TcpStream::from(fd),
+                    usage.clone(),
+                    dropped.clone(),
+                    idle,
+                ));
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot watch a connection for idleness");
+            }
+        }
         Self {
             tcp,
-            usage: Arc::default(),
-            idle,
-            timer: Box::pin(tokio::time::sleep(idle)),
-            seen: 0,
-            closed: false,
+            usage,
+            dropped,
         }
     }
+}
 
-    /// Whether the connection has been idle for a whole period, checked each time the
-    /// period's timer fires (which also wakes the connection's task).
-    fn idle_for_a_period(&mut self, cx: &mut Context<'_>) -> bool {
-        loop {
-            if self.timer.as_mut().poll(cx).is_pending() {
-                return false;
-            }
-            let started = self.usage.started.load(Ordering::Relaxed);
-            if self.usage.active.load(Ordering::Acquire) == 0 && started == self.seen {
-                return true;
-            }
-            self.seen = started;
-            let next = Instant::now() + self.idle;
-            self.timer.as_mut().reset(next);
+impl Drop for TrackedStream {
+    fn drop(&mut self) {
+        // `notify_one` keeps a permit if the watchdog is not waiting right now.
+        self.dropped.notify_one();
+    }
+}
+
+/// Shuts `socket` down once a whole `idle` period passes without calls; returns when the
+/// stream is dropped.
+async fn watch(
+    socket: std::net::TcpStream,
+    usage: Arc<Usage>,
+    dropped: Arc<Notify>,
+    idle: Duration,
+) {
+    let mut seen = 0;
+    loop {
+        tokio::select! {
+            () = dropped.notified() => return,
+            () = tokio::time::sleep(idle) => {}
         }
+        let started = usage.started.load(Ordering::Relaxed);
+        if usage.active.load(Ordering::Acquire) == 0 && started == seen {
+            tracing::debug!("closing a connection idle for a whole idle period");
+            let _ = socket.shutdown(std::net::Shutdown::Both);
+            return;
+        }
+        seen = started;
     }
 }
 
@@ -198,18 +225,7 @@ impl AsyncRead for TrackedStream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        if self.closed {
-            return Poll::Ready(Ok(()));
-        }
-        match Pin::new(&mut self.tcp).poll_read(cx, buf) {
-            Poll::Pending if self.idle_for_a_period(cx) => {
-                tracing::debug!("closing a connection idle for a whole idle period");
-                self.closed = true;
-                // Nothing read: end of file.
-                Poll::Ready(Ok(()))
-            }
-            other => other,
-        }
+        Pin::new(&mut self.tcp).poll_read(cx, buf)
     }
 }
 

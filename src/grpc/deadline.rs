@@ -19,6 +19,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use pin_project_lite::pin_project;
+use tokio::time::Sleep;
+
 use tonic::Status;
 use tonic::body::Body;
 use tower::{Layer, Service};
@@ -68,7 +71,7 @@ where
 {
     type Response = http::Response<Body>;
     type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+    type Future = DeadlineFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -83,15 +86,60 @@ where
         let request = super::request_body::checked(request, self.body_timeout);
         let call = self.inner.call(request);
         match timeout {
-            None => Box::pin(call),
-            Some(timeout) => Box::pin(async move {
-                match tokio::time::timeout(timeout.saturating_sub(MARGIN), call).await {
-                    Ok(answer) => answer,
-                    Err(_) => {
-                        Ok(Status::from(ServiceError::DeadlineExceeded { timeout }).into_http())
-                    }
+            None => DeadlineFuture::Open { inner: call },
+            Some(timeout) => DeadlineFuture::Bounded {
+                inner: call,
+                sleep: tokio::time::sleep(timeout.saturating_sub(MARGIN)),
+                timeout,
+            },
+        }
+    }
+}
+
+pin_project! {
+    /// The future of one call through [`Deadline`]: without a deadline the call itself;
+    /// with one, the call raced against it.
+    #[project = DeadlineProjection]
+    pub enum DeadlineFuture<F> {
+        /// No `grpc-timeout`.
+        Open {
+            #[pin]
+            inner: F,
+        },
+        /// A `grpc-timeout` of `timeout`, which `sleep` ends (a little early).
+        Bounded {
+            #[pin]
+            inner: F,
+            #[pin]
+            sleep: Sleep,
+            timeout: Duration,
+        },
+    }
+}
+
+impl<F, E> Future for DeadlineFuture<F>
+where
+    F: Future<Output = Result<http::Response<Body>, E>>,
+{
+    type Output = Result<http::Response<Body>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            DeadlineProjection::Open { inner } => inner.poll(cx),
+            DeadlineProjection::Bounded {
+                inner,
+                sleep,
+                timeout,
+            } => {
+                if let Poll::Ready(answer) = inner.poll(cx) {
+                    return Poll::Ready(answer);
                 }
-            }),
+                if sleep.poll(cx).is_ready() {
+                    let late = ServiceError::DeadlineExceeded { timeout: *timeout };
+                    return Poll::Ready(Ok(Status::from(late).into_http()));
+                }
+                Poll::Pending
+            }
         }
     }
 }

@@ -11,10 +11,11 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
+use pin_project_lite::pin_project;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tonic::Status;
 use tonic::body::Body;
 use tower::{Layer, Service};
@@ -68,7 +69,7 @@ where
 {
     type Response = http::Response<Body>;
     type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+    type Future = CallFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -94,19 +95,65 @@ where
                 ),
                 retry_after: Some(RETRY_AFTER),
             };
-            let response = Status::from(refused).into_http();
-            return Box::pin(async move { Ok(response) });
+            return CallFuture::Refused {
+                response: Some(Status::from(refused).into_http()),
+            };
         };
-        let call = self.inner.call(request);
-        Box::pin(async move {
-            let answer = call.await;
-            drop(permit);
-            match (streaming, guard) {
-                (true, Some(guard)) => {
-                    answer.map(|response| super::connection::hold_until_body_ends(response, guard))
-                }
-                _ => answer,
+        CallFuture::Running {
+            inner: self.inner.call(request),
+            permit,
+            guard,
+            streaming,
+        }
+    }
+}
+
+pin_project! {
+    /// The future of one call through [`CallLimit`]: refused at once, or the call holding
+    /// its permit (and its connection's use) until it is answered.
+    #[project = CallProjection]
+    pub enum CallFuture<F> {
+        /// Beyond the limit: the refusal, answered once.
+        Refused { response: Option<http::Response<Body>> },
+        /// Admitted.
+        Running {
+            #[pin]
+            inner: F,
+            permit: Option<OwnedSemaphorePermit>,
+            guard: Option<super::connection::CallGuard>,
+            streaming: bool,
+        },
+    }
+}
+
+impl<F, E> Future for CallFuture<F>
+where
+    F: Future<Output = Result<http::Response<Body>, E>>,
+{
+    type Output = Result<http::Response<Body>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            CallProjection::Refused { response } => Poll::Ready(Ok(response
+                .take()
+                .unwrap_or_else(|| Status::internal("polled after completion").into_http()))),
+            CallProjection::Running {
+                inner,
+                permit,
+                guard,
+                streaming,
+            } => {
+                let answer = ready!(inner.poll(cx));
+                drop(permit.take());
+                Poll::Ready(match (*streaming, guard.take()) {
+                    (true, Some(guard)) => answer
+                        .map(|response| super::connection::hold_until_body_ends(response, guard)),
+                    (_, guard) => {
+                        drop(guard);
+                        answer
+                    }
+                })
             }
-        })
+        }
     }
 }
