@@ -130,6 +130,12 @@ pub struct ServeArgs {
     )]
     pub tls_client_ca: Option<PathBuf>,
 
+    /// Serve metrics in the Prometheus text format at `http://ADDR/metrics` (plain HTTP/1;
+    /// no secrets, but request rates and key counts: keep it on a private network).
+    /// Off unless given; `127.0.0.1:9464` keeps it on this machine.
+    #[arg(long, env = "KEYWARD_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
+
     /// Serve clear-text HTTP/2 on a non-loopback address. Every key and secret then
     /// crosses the network readable by anyone on the path: only behind a proxy or mesh
     /// that terminates TLS for Keyward.
@@ -338,6 +344,8 @@ pub struct Settings {
     pub tls: Option<TlsFiles>,
     /// Whether clear text may be served on a non-loopback address.
     pub insecure_plaintext: bool,
+    /// Where metrics are served, if anywhere.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// Where the server's TLS material is.
@@ -437,6 +445,7 @@ impl ServeArgs {
                 _ => None,
             },
             insecure_plaintext: self.insecure_plaintext,
+            metrics_listen: self.metrics_listen,
             transport: TransportSettings {
                 max_concurrent_streams: self.max_concurrent_streams,
                 max_concurrent_calls: self.max_concurrent_calls,

@@ -149,6 +149,7 @@ pub struct Application {
     listener: TcpListener,
     local_addr: SocketAddr,
     tls: Option<ServerTlsConfig>,
+    metrics: Option<crate::metrics::MetricsListener>,
     state: AppState,
     settings: Settings,
     bootstrap_key: Option<SecretString>,
@@ -174,6 +175,12 @@ impl Application {
             addr: settings.listen,
             source,
         })?;
+        let metrics = match settings.metrics_listen {
+            Some(addr) => crate::metrics::MetricsListener::bind(addr)
+                .await
+                .map_err(|source| StartupError::Bind { addr, source })?,
+            None => None,
+        };
         let master_keys = MasterKeys::load(&settings.master_key)?;
         let store = Store::connect(&settings.database_url).await?;
         store.migrate().await?;
@@ -220,6 +227,7 @@ impl Application {
             listener,
             local_addr,
             tls,
+            metrics,
             state: AppState {
                 failures: FailureCounter::default(),
                 store,
@@ -253,6 +261,11 @@ impl Application {
         self.local_addr
     }
 
+    /// The address metrics are served on, with `--metrics-listen`.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|m| m.local_addr().ok())
+    }
+
     /// Serves until `shutdown` completes, then reports NOT_SERVING and gives
     /// in-flight calls the configured grace period to finish.
     pub async fn run_until_stopped<F>(self, shutdown: F) -> Result<(), StartupError>
@@ -263,6 +276,7 @@ impl Application {
             listener,
             local_addr,
             tls,
+            metrics,
             state,
             settings,
             bootstrap_key: _,
@@ -314,6 +328,13 @@ impl Application {
         };
 
         let transport = settings.transport;
+        let call_limit = crate::grpc::overload::CallLimitLayer::new(transport.max_concurrent_calls);
+        if let Some(metrics) = metrics {
+            if let Ok(addr) = metrics.local_addr() {
+                tracing::info!(address = %addr, "serving metrics at /metrics");
+            }
+            tokio::spawn(metrics.serve(state.clone(), call_limit.clone(), stopping_rx.clone()));
+        }
         let mut builder = Server::builder();
         let secure = tls.is_some();
         if let Some(tls) = tls {
@@ -328,9 +349,7 @@ impl Application {
             // enabled costs next to nothing, and the hot path pays no more at `info`.
             .trace_fn(|request| tracing::debug_span!("rpc", method = %request.uri().path()))
             // Outermost: a call beyond the server's limit costs nothing more.
-            .layer(crate::grpc::overload::CallLimitLayer::new(
-                transport.max_concurrent_calls,
-            ))
+            .layer(call_limit)
             // Outside authentication, so that a deadline covers the whole call.
             .layer(crate::grpc::deadline::DeadlineLayer::new(
                 transport.body_timeout,

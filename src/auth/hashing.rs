@@ -103,6 +103,23 @@ struct Shared {
     queues: Mutex<Queues>,
     work: Condvar,
     runs: AtomicU64,
+    /// Jobs a worker is computing now.
+    running: AtomicU64,
+    /// Jobs refused because their queue was full.
+    shed: AtomicU64,
+}
+
+/// What the pool is doing and has done, for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HasherStats {
+    /// argon2 computations run.
+    pub runs: u64,
+    /// Computations running now.
+    pub running: u64,
+    /// Jobs waiting for a worker, both queues.
+    pub queued: u64,
+    /// Jobs refused with RESOURCE_EXHAUSTED because their queue was full.
+    pub shed: u64,
 }
 
 impl Shared {
@@ -155,6 +172,8 @@ impl SecretHasher {
             queues: Mutex::new(Queues::default()),
             work: Condvar::new(),
             runs: AtomicU64::new(0),
+            running: AtomicU64::new(0),
+            shed: AtomicU64::new(0),
         });
         for index in 0..config.threads {
             let shared = shared.clone();
@@ -176,6 +195,21 @@ impl SecretHasher {
     /// How many argon2 computations (hashes and verifications) the pool has run.
     pub fn runs(&self) -> u64 {
         self.pool.shared.runs.load(Ordering::SeqCst)
+    }
+
+    /// What the pool is doing now and has done.
+    pub fn stats(&self) -> HasherStats {
+        let shared = &self.pool.shared;
+        let queued = {
+            let queues = shared.queues();
+            (queues.issue.len() + queues.verify.len()) as u64
+        };
+        HasherStats {
+            runs: shared.runs.load(Ordering::Relaxed),
+            running: shared.running.load(Ordering::Relaxed),
+            queued,
+            shed: shared.shed.load(Ordering::Relaxed),
+        }
     }
 
     /// The argon2id PHC string of a new key's secret ([`Lane::Issue`]).
@@ -221,6 +255,7 @@ impl SecretHasher {
                 Lane::Verify => (&mut queues.verify, shared.config.verify_queue),
             };
             if queue.len() >= capacity {
+                shared.shed.fetch_add(1, Ordering::Relaxed);
                 return Err(ServiceError::ResourceExhausted {
                     reason: "SECRET_CHECKS_OVERLOADED",
                     message: "too many secrets are waiting to be checked; retry shortly".to_owned(),
@@ -259,7 +294,9 @@ fn work(shared: &Shared) {
         };
         match job {
             Job::Hash { secret, reply } => {
+                shared.running.fetch_add(1, Ordering::Relaxed);
                 let result = hash(&mut memory, secret.expose_secret());
+                shared.running.fetch_sub(1, Ordering::Relaxed);
                 shared.runs.fetch_add(1, Ordering::SeqCst);
                 let _ = reply.send(result);
             }
@@ -268,7 +305,9 @@ fn work(shared: &Shared) {
                 if reply.is_closed() {
                     continue;
                 }
+                shared.running.fetch_add(1, Ordering::Relaxed);
                 let result = verify(&mut memory, secret.expose_secret(), &phc);
+                shared.running.fetch_sub(1, Ordering::Relaxed);
                 shared.runs.fetch_add(1, Ordering::SeqCst);
                 let _ = reply.send(result);
             }
@@ -424,6 +463,8 @@ mod tests {
                     queues: Mutex::new(Queues::default()),
                     work: Condvar::new(),
                     runs: AtomicU64::new(0),
+                    running: AtomicU64::new(0),
+                    shed: AtomicU64::new(0),
                 }),
             }),
         }

@@ -24,7 +24,7 @@ pub mod throttle;
 
 pub use crate::judgement::{KeyRefusal, Scope};
 pub use authenticate::{Authenticator, KeyJudgement};
-pub use hashing::{HasherConfig, SecretHasher};
+pub use hashing::{HasherConfig, HasherStats, SecretHasher};
 pub use layer::AuthLayer;
 pub use policy::{Authority, BuiltinApiSet, Rule};
 pub use principal::{Caller, Principal, PrincipalKind, api_key_name, enrollment_token_name};

@@ -899,6 +899,7 @@ impl ApiKeyService for ApiKeyServiceImpl {
             );
         }
         let decision = convert::api_key_decision(&judgement);
+        convert::count_decision("VerifyApiKey", &decision);
         Ok(Response::new(VerifyApiKeyResponse {
             decision: Some(decision),
         }))

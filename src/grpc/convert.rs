@@ -391,3 +391,15 @@ pub fn key_reason(refusal: KeyRefusal) -> pb::decision::Reason {
         KeyRefusal::ApiSetNotAllowed => Reason::ApiSetNotAllowed,
     }
 }
+
+/// Counts a decision of the verification RPC `rpc` (for metrics): `VALID` or its reason.
+pub fn count_decision(rpc: &'static str, decision: &pb::Decision) {
+    let reason = if decision.valid {
+        "VALID"
+    } else {
+        pb::decision::Reason::try_from(decision.reason)
+            .unwrap_or(pb::decision::Reason::Unspecified)
+            .as_str_name()
+    };
+    crate::metrics::decision(rpc, reason);
+}

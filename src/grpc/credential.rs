@@ -680,8 +680,10 @@ impl CredentialService for CredentialServiceImpl {
         };
         // A malformed secret or header is refused before any database work.
         let Some((client_id, secret)) = presented else {
+            let decision = convert::invalid_decision();
+            convert::count_decision("VerifyClientSecret", &decision);
             return Ok(Response::new(VerifyClientSecretResponse {
-                decision: Some(convert::invalid_decision()),
+                decision: Some(decision),
             }));
         };
         let judgement = self
@@ -722,6 +724,7 @@ impl CredentialService for CredentialServiceImpl {
                 }
             }
         };
+        convert::count_decision("VerifyClientSecret", &decision);
         Ok(Response::new(VerifyClientSecretResponse {
             decision: Some(decision),
         }))
@@ -789,6 +792,7 @@ impl CredentialService for CredentialServiceImpl {
                 }
             }
         };
+        convert::count_decision("VerifyHmacSignature", &decision);
         Ok(Response::new(VerifyHmacSignatureResponse {
             decision: Some(decision),
         }))

@@ -40,6 +40,17 @@ impl CallLimitLayer {
             limit,
         }
     }
+
+    /// The limit.
+    pub fn limit(&self) -> u32 {
+        self.limit
+    }
+
+    /// Calls holding a slot now.
+    pub fn in_flight(&self) -> u32 {
+        let free = u32::try_from(self.permits.available_permits()).unwrap_or(u32::MAX);
+        self.limit.saturating_sub(free)
+    }
 }
 
 impl<S> Layer<S> for CallLimitLayer {
@@ -82,6 +93,9 @@ where
         let guard = super::connection::call_started(&request);
         let path = request.uri().path();
         let streaming = !path.starts_with("/keyward.v1.");
+        // Timed only when metrics are on: no clock read otherwise.
+        let timing = crate::metrics::call_started()
+            .map(|started| (crate::metrics::method_label(path), started));
         let permit = if path.starts_with("/grpc.health.v1.Health/") {
             None
         } else if let Ok(permit) = self.permits.clone().try_acquire_owned() {
@@ -95,6 +109,9 @@ where
                 ),
                 retry_after: Some(RETRY_AFTER),
             };
+            if let Some((method, started)) = timing {
+                crate::metrics::call_answered(method, Some(b"8"), started);
+            }
             return CallFuture::Refused {
                 response: Some(Status::from(refused).into_http()),
             };
@@ -104,6 +121,7 @@ where
             permit,
             guard,
             streaming,
+            timing,
         }
     }
 }
@@ -122,6 +140,7 @@ pin_project! {
             permit: Option<OwnedSemaphorePermit>,
             guard: Option<super::connection::CallGuard>,
             streaming: bool,
+            timing: Option<(&'static str, std::time::Instant)>,
         },
     }
 }
@@ -142,9 +161,14 @@ where
                 permit,
                 guard,
                 streaming,
+                timing,
             } => {
                 let answer = ready!(inner.poll(cx));
                 drop(permit.take());
+                if let (Some((method, started)), Ok(response)) = (timing.take(), &answer) {
+                    let code = response.headers().get("grpc-status");
+                    crate::metrics::call_answered(method, code.map(|c| c.as_bytes()), started);
+                }
                 Poll::Ready(match (*streaming, guard.take()) {
                     (true, Some(guard)) => answer
                         .map(|response| super::connection::hold_until_body_ends(response, guard)),

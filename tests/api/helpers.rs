@@ -76,6 +76,7 @@ pub fn test_settings(database: &TestDatabase) -> Settings {
         transport: keyward::config::TransportSettings::default(),
         tls: None,
         insecure_plaintext: false,
+        metrics_listen: None,
     }
 }
 

@@ -20,6 +20,7 @@ mod delegation;
 mod enrollment;
 mod entitlements;
 mod health;
+mod metrics;
 mod reflection;
 mod rpcs;
 mod startup;

@@ -81,6 +81,7 @@ async fn spawn_server(backend: Backend) -> Server {
         transport: keyward::config::TransportSettings::default(),
         tls: None,
         insecure_plaintext: false,
+        metrics_listen: None,
     };
     let mut app = Application::build(settings)
         .await

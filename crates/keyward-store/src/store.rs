@@ -23,6 +23,15 @@ use sea_orm_migration::MigratorTrait;
 
 use crate::{changes::ChangeObserver, error::StoreError, migration::Migrator};
 
+/// The connection pool at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Connections open.
+    pub size: u32,
+    /// Of those, idle.
+    pub idle: u32,
+}
+
 /// Which database engine a [`Store`] runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Backend {
@@ -221,6 +230,24 @@ impl Store {
     /// Which database engine this store runs on.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The connection pool now: connections open, and how many of them are idle.
+    pub fn pool_stats(&self) -> PoolStats {
+        let (size, idle) = match self.backend {
+            Backend::Sqlite => {
+                let pool = self.db.get_sqlite_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+            Backend::Postgres => {
+                let pool = self.db.get_postgres_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+        };
+        PoolStats {
+            size,
+            idle: u32::try_from(idle).unwrap_or(u32::MAX),
+        }
     }
 
     /// Closes the connection pool, for every clone of this store; the SQLite file lock goes
