@@ -869,6 +869,67 @@ impl Authenticator {
 mod tests {
     use super::*;
 
+    mod basic_properties {
+        use proptest::prelude::*;
+        use secrecy::ExposeSecret as _;
+
+        use super::super::{parse_authorization, parse_basic};
+        use keyward_core::key::{Key, KeyKind};
+
+        fn basic(client_id: &str, secret: &str) -> String {
+            use base64::Engine as _;
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{client_id}:{secret}"))
+            )
+        }
+
+        proptest! {
+            #[test]
+            fn a_basic_header_round_trips(client_id in "[A-Za-z0-9._-]{1,60}", scheme in "[bB][aA][sS][iI][cC]") {
+                let secret = Key::generate(KeyKind::ClientSecret).unwrap();
+                let token = secret.to_token();
+                let value = basic(&client_id, token.expose_secret()).replacen("Basic", &scheme, 1);
+                let (parsed_id, parsed) = parse_basic(&value).expect("a valid Basic header");
+                prop_assert_eq!(parsed_id, client_id);
+                prop_assert_eq!(parsed.id(), secret.id());
+                prop_assert!(parsed.secret_digest().ct_eq(&secret.secret_digest()));
+            }
+
+            #[test]
+            fn a_changed_character_never_yields_the_same_credential(
+                client_id in "[A-Za-z0-9._-]{1,60}",
+                at in any::<prop::sample::Index>(),
+                replacement in prop::sample::select(
+                    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=".as_slice()
+                ),
+            ) {
+                let secret = Key::generate(KeyKind::ClientSecret).unwrap();
+                let token = secret.to_token();
+                let value = basic(&client_id, token.expose_secret());
+                // Change one character of the base64 part.
+                let at = 6 + at.index(value.len() - 6);
+                prop_assume!(value.as_bytes()[at] != replacement);
+                let mut changed = value.into_bytes();
+                changed[at] = replacement;
+                let changed = String::from_utf8(changed).unwrap();
+                if let Some((parsed_id, parsed)) = parse_basic(&changed) {
+                    prop_assert!(
+                        parsed_id != client_id || !parsed.secret_digest().ct_eq(&secret.secret_digest()),
+                        "{} parsed as the same credential",
+                        changed
+                    );
+                }
+            }
+
+            #[test]
+            fn arbitrary_text_never_panics_the_basic_parser(text in "\\PC{0,200}") {
+                let _ = parse_basic(&text);
+                let _ = parse_authorization(&text);
+            }
+        }
+    }
+
     #[test]
     fn malformed_authorization_values_are_all_unauthenticated() {
         let key = Key::generate(KeyKind::ApiKey).unwrap();
