@@ -11,7 +11,15 @@
 //! The ID is claimed before the work (a pending record), in one atomic
 //! insert: of two concurrent requests with one ID, one does the work and the
 //! other is told to retry (ABORTED), so a client retrying a call that timed
-//! out never gets a second secret.
+//! out never gets a second secret. The work's transaction records the ID as
+//! done ([`Claim::store`]), so a request whose answer is lost after its commit
+//! (a crash, a dropped connection) is found done by its retry, never redone.
+//!
+//! A retry gets the resource, never a secret again: a secret is shown once. A
+//! renewal whose answer was lost therefore leaves its caller with the previous
+//! secret only, which keeps verifying for the renewal's grace period: renew
+//! with a grace period (and a request ID), and a lost answer costs a second
+//! renewal, not an outage.
 
 use chrono::Duration;
 use keyward_store::{IdempotencyClaim, NewIdempotencyRecord, Store};
@@ -127,6 +135,21 @@ pub async fn begin(
 }
 
 impl Claim {
+    /// The store to do the request's work with: one whose writing transaction also records
+    /// the request ID as done with `resource_name`, so that the work and its record commit
+    /// together (a crash or a lost answer after the commit leaves no pending claim that a
+    /// retry would take over and do the work again). Without a request ID, `store` itself.
+    pub fn store(&self, store: &Store, resource_name: impl Into<String>) -> Store {
+        match &self.0 {
+            None => store.clone(),
+            Some(key) => store.completing(keyward_store::RequestCompletion {
+                scope: key.scope.clone(),
+                request_id: key.request_id.clone(),
+                resource_name: resource_name.into(),
+            }),
+        }
+    }
+
     /// The work is done and made `resource_name`: retries get it from now on.
     /// A failure is logged: the resource exists either way, and the claim
     /// lapses after [`PENDING_TIMEOUT`].

@@ -332,8 +332,11 @@ impl AccountService for AccountServiceImpl {
                 &caller.principal.name(),
             )
             .await?;
-            let created = self
-                .store()
+            let created = claim
+                .store(
+                    self.store(),
+                    convert::user_name(&account_id, &administrator_id),
+                )
                 .create_account_with(prepared.seed)
                 .await
                 .map_err(ServiceError::from)?;
@@ -341,8 +344,9 @@ impl AccountService for AccountServiceImpl {
         };
         // The administrator names both: the account is the user's parent.
         let administrator_resource = convert::user_name(&account_id, &administrator_id);
+        let worked = work.await;
         let (administrator_key, created) = claim
-            .settle(self.store(), work.await, |_| administrator_resource)
+            .settle(self.store(), worked, |_| administrator_resource)
             .await?;
         let user = created.users.first().ok_or_else(|| {
             ServiceError::Internal("the account was stored without its administrator".into())
@@ -553,8 +557,8 @@ impl AccountService for AccountServiceImpl {
             }
         };
         let resource = convert::user_name(&account_id, &user_id);
-        let created = self
-            .store()
+        let created = claim
+            .store(self.store(), resource.clone())
             .create_user(NewUser {
                 account_id: account_id.clone(),
                 id: user_id.clone(),

@@ -394,9 +394,9 @@ impl ApiKeyService for ApiKeyServiceImpl {
                 },
             )
             .await?;
-            let stored = self
-                .state
-                .store
+            let resource = crate::auth::api_key_name(&account_id, &user_id, &issued.record.id);
+            let stored = claim
+                .store(&self.state.store, resource)
                 .create_api_key(issued.record)
                 .await
                 .map_err(|err| match err {
@@ -408,8 +408,9 @@ impl ApiKeyService for ApiKeyServiceImpl {
                 })?;
             Ok::<_, ServiceError>((issued.key, stored))
         };
+        let worked = work.await;
         let (key, stored) = claim
-            .settle(&self.state.store, work.await, |(_, stored)| {
+            .settle(&self.state.store, worked, |(_, stored)| {
                 convert::api_key_name(stored)
             })
             .await?;
@@ -505,9 +506,10 @@ impl ApiKeyService for ApiKeyServiceImpl {
             let key = Key::generate(KeyKind::EnrollmentToken)
                 .map_err(|e| ServiceError::Internal(Box::new(e)))?;
             let secret_hash = self.state.hasher.hash_key(&key).await?;
-            let stored = self
-                .state
-                .store
+            let resource =
+                crate::auth::enrollment_token_name(&account_id, &user_id, key.id().as_str());
+            let stored = claim
+                .store(&self.state.store, resource)
                 .create_enrollment_token(NewEnrollmentToken {
                     id: key.id().as_str().to_owned(),
                     account_id: account_id.clone(),
@@ -530,8 +532,9 @@ impl ApiKeyService for ApiKeyServiceImpl {
                 })?;
             Ok::<_, ServiceError>((key, stored))
         };
+        let worked = work.await;
         let (key, stored) = claim
-            .settle(&self.state.store, work.await, |(_, stored)| {
+            .settle(&self.state.store, worked, |(_, stored)| {
                 crate::auth::enrollment_token_name(&stored.account_id, &stored.user_id, &stored.id)
             })
             .await?;

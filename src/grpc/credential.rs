@@ -325,9 +325,9 @@ impl CredentialService for CredentialServiceImpl {
             };
             let client_id = format!("{}{identifier}", account.client_id_prefix);
             let (secret, first_secret) = self.new_secret(&id, scheme).await?;
-            let stored = self
-                .state
-                .store
+            let resource = convert::credential_name(&account_id, &id);
+            let stored = claim
+                .store(&self.state.store, resource)
                 .create_credential(NewCredential {
                     id,
                     account_id: account_id.clone(),
@@ -345,8 +345,9 @@ impl CredentialService for CredentialServiceImpl {
                 .map_err(write_error)?;
             Ok::<_, ServiceError>((secret, stored))
         };
+        let worked = work.await;
         let (secret, stored) = claim
-            .settle(&self.state.store, work.await, |(_, stored)| {
+            .settle(&self.state.store, worked, |(_, stored)| {
                 convert::credential_name(&account_id, &stored.id)
             })
             .await?;
@@ -571,9 +572,8 @@ impl CredentialService for CredentialServiceImpl {
                 .map_err(ServiceError::from)?;
             let (secret, new_version) = self.new_secret(&id, current.scheme).await?;
             let now = self.state.clock.now();
-            let renewed = self
-                .state
-                .store
+            let renewed = claim
+                .store(&self.state.store, req.name.clone())
                 .renew_credential_secret(
                     &account_id,
                     &id,
@@ -588,8 +588,9 @@ impl CredentialService for CredentialServiceImpl {
                 .map_err(ServiceError::from)?;
             Ok::<_, ServiceError>((secret, renewed))
         };
+        let worked = work.await;
         let (secret, renewed) = claim
-            .settle(&self.state.store, work.await, |_| req.name.clone())
+            .settle(&self.state.store, worked, |_| req.name.clone())
             .await?;
         let detail = match grace {
             Some(grace) => format!(

@@ -31,6 +31,7 @@ on_every_backend!(
     failed_verifications_are_audited_as_counts,
     credentials_are_listed_filtered_and_updated,
     the_database_holds_no_secret_in_clear,
+    a_renewal_whose_answer_is_lost_is_found_done_by_its_retry_and_the_previous_secret_carries_on,
 );
 
 /// acme (verified) with its administrator alice, an API set `billing`, a gateway key
@@ -1411,4 +1412,66 @@ async fn the_database_holds_no_secret_in_clear(backend: Backend) {
         let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
         assert!(!dump_text.contains(&hex), "the dump holds a hex secret");
     }
+}
+
+/// What a client whose renewal answer was lost gets when it retries with the same request
+/// ID: the renewal is found done (it committed with its request-ID record), no second
+/// renewal happens and no secret is handed out again; the previous secret keeps verifying
+/// for the grace period, so renewing again with a secret it holds is all it takes.
+async fn a_renewal_whose_answer_is_lost_is_found_done_by_its_retry_and_the_previous_secret_carries_on(
+    backend: Backend,
+) {
+    let w = world(backend).await;
+    let created = create(
+        &w.alice,
+        new_credential("Export", "ops@acme.example", pb::credential::Scheme::Basic),
+        "lost",
+    )
+    .await
+    .expect("create");
+    let credential = created.credential.expect("a credential");
+    let first = created.client_secret;
+    let renewal = pb::RenewCredentialSecretRequest {
+        name: credential.name.clone(),
+        grace_period: Some(prost_types::Duration {
+            seconds: 3600,
+            nanos: 0,
+        }),
+        request_id: "renew-lost-1".into(),
+        etag: String::new(),
+    };
+    // The first answer is lost on its way back.
+    let lost = w
+        .alice
+        .credentials()
+        .renew_credential_secret(renewal.clone())
+        .await
+        .expect("renewed")
+        .into_inner();
+    assert_eq!(lost.secret_version, 2);
+    let retry = w
+        .alice
+        .credentials()
+        .renew_credential_secret(renewal)
+        .await
+        .expect("the retry is answered")
+        .into_inner();
+    assert!(retry.client_secret.is_empty(), "a secret is shown once");
+    assert_eq!(retry.secret_version, 0, "no version handed over");
+    let shown = retry.credential.expect("the credential");
+    let versions: Vec<i32> = shown.secret_versions.iter().map(|v| v.version).collect();
+    assert_eq!(versions, vec![2, 1], "one renewal, not two");
+    let decision = verify(&w.gateway, &credential.client_id, &first, "").await;
+    assert!(
+        decision.valid,
+        "the previous secret carries on: {decision:?}"
+    );
+    // Renewing again gives the client a secret it holds.
+    let again = renew(&w.alice, &credential.name, None).await;
+    assert_eq!(again.secret_version, 3);
+    assert!(
+        verify(&w.gateway, &credential.client_id, &again.client_secret, "")
+            .await
+            .valid
+    );
 }

@@ -2,7 +2,10 @@
 //! expires so that a retry gets the first result instead of doing the work twice.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, IntoActiveModel, QueryFilter, sea_query::Expr};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter,
+    sea_query::Expr,
+};
 
 use crate::{
     Store, StoreError,
@@ -119,6 +122,25 @@ impl Store {
             .await?;
         Ok(())
     }
+}
+
+/// Records `completion`'s claim as done with its resource, as part of the caller's
+/// transaction (a claim already done, or taken over, is left alone).
+pub(crate) async fn complete_in(
+    db: &impl ConnectionTrait,
+    completion: &crate::store::RequestCompletion,
+) -> Result<(), DbErr> {
+    idempotency_records::Entity::update_many()
+        .col_expr(
+            idempotency_records::Column::ResourceName,
+            Expr::value(completion.resource_name.as_str()),
+        )
+        .filter(idempotency_records::Column::Scope.eq(completion.scope.as_str()))
+        .filter(idempotency_records::Column::RequestId.eq(completion.request_id.as_str()))
+        .filter(idempotency_records::Column::ResourceName.eq(""))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 impl From<idempotency_records::Model> for IdempotencyRecord {

@@ -47,4 +47,4 @@ mod users;
 pub use changes::{CHANGE_CHANNEL, ChangeListener, ChangeObserver, ChangeSignal};
 pub use error::StoreError;
 pub use model::*;
-pub use store::{Backend, PoolStats, Store, StoreOptions};
+pub use store::{Backend, PoolStats, RequestCompletion, Store, StoreOptions};

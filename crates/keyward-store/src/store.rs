@@ -81,6 +81,21 @@ pub struct Store {
     /// Awaited after every commit that recorded changes (see `crate::changes`); shared by
     /// every clone. Weak: the observer usually holds a clone of the store.
     pub(crate) observer: Arc<OnceLock<Weak<dyn ChangeObserver>>>,
+    /// A request ID claim that the next writing transaction completes (see
+    /// [`Store::completing`]).
+    completion: Option<Arc<RequestCompletion>>,
+}
+
+/// A claimed request ID and the resource its request makes: recorded as done inside the
+/// transaction that makes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestCompletion {
+    /// The claim's scope (caller and method).
+    pub scope: String,
+    /// The request ID.
+    pub request_id: String,
+    /// The resource the request makes or changes.
+    pub resource_name: String,
 }
 
 impl fmt::Debug for Store {
@@ -156,6 +171,7 @@ impl Store {
             .map_err(StoreError::Unavailable)?;
         tracing::debug!(?backend, "database connected");
         Ok(Store {
+            completion: None,
             db,
             backend,
             _file_lock: file_lock,
@@ -219,12 +235,28 @@ impl Store {
     /// connection committed, fails at once with `SQLITE_BUSY` (its snapshot is stale, and
     /// the busy timeout does not apply), whereas an immediate one waits its turn.
     pub(crate) async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
-        self.db
+        let txn = self
+            .db
             .begin_with_options(TransactionOptions {
                 sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
                 ..TransactionOptions::default()
             })
-            .await
+            .await?;
+        if let Some(completion) = &self.completion {
+            crate::idempotency::complete_in(&txn, completion).await?;
+        }
+        Ok(txn)
+    }
+
+    /// This store, its writing transactions also recording `completion`'s request ID as
+    /// done, with its resource: the request's work and its request-ID record commit
+    /// together, so a crash or a lost answer never leaves the claim pending (a retry would
+    /// then do the work again). Use it for the one write that does a request's work.
+    pub fn completing(&self, completion: RequestCompletion) -> Store {
+        Store {
+            completion: Some(Arc::new(completion)),
+            ..self.clone()
+        }
     }
 
     /// Which database engine this store runs on.

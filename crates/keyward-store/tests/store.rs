@@ -3508,3 +3508,66 @@ async fn an_upgraded_installation_entitles_each_account_to_the_sets_its_keys_and
         );
     }
 }
+
+#[tokio::test]
+async fn a_request_id_is_done_in_the_transaction_of_its_work_and_pending_if_the_work_fails() {
+    for db in backends().await {
+        let (store, b) = (&db.store, db.name);
+        seed_roles(store).await;
+        store
+            .create_user(new_user("acme", "alice", &["admin"]))
+            .await
+            .unwrap();
+        let tomorrow = Utc::now() + chrono::Duration::days(1);
+        let long_ago = Utc::now() - chrono::Duration::minutes(10);
+        let scope = "accounts/acme/users/alice:CreateApiKey";
+        let completion = |request_id: &str, resource: &str| keyward_store::RequestCompletion {
+            scope: scope.to_owned(),
+            request_id: request_id.to_owned(),
+            resource_name: resource.to_owned(),
+        };
+
+        // The work commits: the claim is done with it, with no separate step.
+        store
+            .claim_idempotency_record(new_record(scope, "r1", tomorrow), long_ago)
+            .await
+            .unwrap();
+        let resource = "accounts/acme/users/alice/apiKeys/k1";
+        store
+            .completing(completion("r1", resource))
+            .create_api_key(new_api_key("acme", "alice", "k1", &["keyward.verify"]))
+            .await
+            .unwrap();
+        let record = store.find_idempotency_record(scope, "r1").await.unwrap();
+        assert_eq!(
+            record.map(|r| r.resource_name),
+            Some(resource.to_owned()),
+            "{b}"
+        );
+
+        // The work fails (an unknown user): its transaction, claim completion included,
+        // is rolled back, and the claim is still pending for the request to release.
+        store
+            .claim_idempotency_record(new_record(scope, "r2", tomorrow), long_ago)
+            .await
+            .unwrap();
+        let failed = store
+            .completing(completion("r2", "accounts/acme/users/ghost/apiKeys/k2"))
+            .create_api_key(new_api_key("acme", "ghost", "k2", &["keyward.verify"]))
+            .await;
+        assert!(failed.is_err(), "{b}");
+        let record = store.find_idempotency_record(scope, "r2").await.unwrap();
+        assert_eq!(
+            record.map(|r| r.resource_name),
+            Some(String::new()),
+            "{b}: still pending"
+        );
+        // The store itself is untouched: other writes complete nothing.
+        store
+            .create_api_key(new_api_key("acme", "alice", "k3", &["keyward.verify"]))
+            .await
+            .unwrap();
+        let record = store.find_idempotency_record(scope, "r2").await.unwrap();
+        assert_eq!(record.map(|r| r.resource_name), Some(String::new()), "{b}");
+    }
+}
