@@ -15,6 +15,7 @@ mod api_keys;
 mod authorization;
 mod calls;
 mod client_sdk;
+mod crash;
 mod credentials;
 mod delegation;
 mod enrollment;
