@@ -50,6 +50,8 @@ pub struct TestApp {
     pub state: keyward::startup::AppState,
     /// The settings it runs with (a replica takes the same database and master keys).
     pub settings: Settings,
+    /// Where it serves metrics, with `settings.metrics_listen`.
+    pub metrics_addr: Option<SocketAddr>,
     database: Option<TestDatabase>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<Result<(), StartupError>>>,
@@ -100,6 +102,7 @@ async fn spawn(database: Option<TestDatabase>, settings: Settings) -> TestApp {
         .take_bootstrap_key()
         .map(|key| secrecy::ExposeSecret::expose_secret(&key).to_owned());
     let address = app.local_addr();
+    let metrics_addr = app.metrics_addr();
     let state = app.state().clone();
     let (shutdown, stop) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async {
@@ -115,6 +118,7 @@ async fn spawn(database: Option<TestDatabase>, settings: Settings) -> TestApp {
         url,
         state,
         settings,
+        metrics_addr,
         database,
         shutdown: Some(shutdown),
         server: Some(server),

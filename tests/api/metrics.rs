@@ -3,12 +3,10 @@
 
 use std::net::SocketAddr;
 
-use keyward::startup::Application;
-use keyward_client::Client;
 use keyward_client::proto as pb;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-use crate::helpers::{Backend, TestDatabase, test_settings};
+use crate::helpers::{Backend, TestDatabase, spawn_app_with, test_settings};
 
 /// `GET path` over HTTP/1.1 to `addr`: the status line and the body.
 async fn get(addr: SocketAddr, path: &str) -> (String, String) {
@@ -41,23 +39,10 @@ async fn a_scrape_shows_calls_decisions_the_index_argon2_and_the_pool() {
     let database = TestDatabase::create(Backend::Sqlite).await;
     let mut settings = test_settings(&database);
     settings.metrics_listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
-    let mut app = Application::build(settings).await.expect("builds");
-    let key = app
-        .take_bootstrap_key()
-        .map(|key| secrecy::ExposeSecret::expose_secret(&key).to_owned())
-        .expect("a bootstrap key");
-    let addr = app.local_addr();
-    let metrics = app.metrics_addr().expect("a metrics address");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app.run_until_stopped(async {
-        let _ = stopped.await;
-    }));
-
-    let operator = Client::builder(format!("http://{addr}"))
-        .api_key(&key)
-        .connect()
-        .await
-        .expect("connects");
+    let app = spawn_app_with(database, settings).await;
+    let key = app.operator_key.clone().expect("a bootstrap key");
+    let metrics = app.metrics_addr.expect("a metrics address");
+    let operator = &app.operator;
     for _ in 0..2 {
         let valid = operator
             .verify_api_key(&key, Some("apiSets/keyward.verify"))
@@ -70,11 +55,8 @@ async fn a_scrape_shows_calls_decisions_the_index_argon2_and_the_pool() {
         .await
         .expect("verify");
     assert!(!invalid.valid);
-    let anonymous = Client::builder(format!("http://{addr}"))
-        .connect()
-        .await
-        .expect("connects");
-    let refused = anonymous
+    let refused = app
+        .client
         .api_keys()
         .list_api_sets(pb::ListApiSetsRequest::default())
         .await
@@ -136,5 +118,4 @@ async fn a_scrape_shows_calls_decisions_the_index_argon2_and_the_pool() {
 
     let (status, _) = get(metrics, "/elsewhere").await;
     assert!(status.contains("404"), "{status}");
-    let _ = stop.send(());
 }

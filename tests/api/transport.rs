@@ -161,14 +161,7 @@ async fn raw_call_with(
     message: &[u8],
 ) -> (String, String) {
     let addr = url.trim_start_matches("http://");
-    let tcp = tokio::net::TcpStream::connect(addr)
-        .await
-        .expect("connects");
-    let (client, connection) = h2::client::handshake(tcp).await.expect("handshake");
-    let driver = tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    let mut client = client.ready().await.expect("ready");
+    let (mut client, driver) = raw_connection(url).await;
     let mut request = http::Request::builder()
         .method("POST")
         .uri(format!("http://{addr}{path}"))
@@ -655,14 +648,7 @@ async fn grpc_framing_errors_are_the_callers_invalid_argument_never_internal() {
     ];
     let addr = app.url.trim_start_matches("http://").to_owned();
     for (case, bytes, headers, expected) in cases {
-        let tcp = tokio::net::TcpStream::connect(&addr)
-            .await
-            .expect("connects");
-        let (client, connection) = h2::client::handshake(tcp).await.expect("handshake");
-        let driver = tokio::spawn(async move {
-            let _ = connection.await;
-        });
-        let mut client = client.ready().await.expect("ready");
+        let (mut client, driver) = raw_connection(&app.url).await;
         let mut request = http::Request::builder()
             .method("POST")
             .uri(format!(
