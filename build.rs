@@ -29,6 +29,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .emit_rerun_if_changed(false)
         .compile_fds(fds)?;
 
+    // grpc.health.v1 with the same codec, over tonic-health's message types, so that a
+    // malformed health request is INVALID_ARGUMENT too (src/grpc/health.rs).
+    let codec = "crate::grpc::codec::KeywardCodec";
+    let method = |name: &str, route: &str| {
+        tonic_build::manual::Method::builder()
+            .name(name)
+            .route_name(route)
+            .input_type("::tonic_health::pb::HealthCheckRequest")
+            .output_type("::tonic_health::pb::HealthCheckResponse")
+            .codec_path(codec)
+    };
+    let health = tonic_build::manual::Service::builder()
+        .name("Health")
+        .package("grpc.health.v1")
+        .method(method("check", "Check").build())
+        .method(method("watch", "Watch").server_streaming().build())
+        .build();
+    tonic_build::manual::Builder::new()
+        .build_client(false)
+        .build_server(true)
+        .compile(&[health]);
+
     // The integration tests run against PostgreSQL as well when a server URL
     // is given at build time; see tests/api/helpers.rs.
     println!("cargo::rustc-check-cfg=cfg(keyward_test_postgres)");

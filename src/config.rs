@@ -195,6 +195,20 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u32).range(1_024..=1_048_576))]
     pub max_header_list_bytes: u32,
 
+    /// The largest request message a call may send, in bytes; a larger one is answered
+    /// OUT_OF_RANGE (MESSAGE_TOO_LARGE) as soon as its length prefix arrives.
+    #[arg(long, env = "KEYWARD_MAX_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024,
+          value_parser = clap::value_parser!(u32).range(1_024..=67_108_864))]
+    pub max_message_bytes: u32,
+
+    /// How many bytes of request bodies the whole server holds at once, over every call
+    /// (at least --max-message-bytes: a smaller value is raised to it). A call whose bytes
+    /// would go beyond it is answered RESOURCE_EXHAUSTED (SERVER_OVERLOADED, retry
+    /// shortly), so that bodies stalled half-sent cannot fill the memory.
+    #[arg(long, env = "KEYWARD_MAX_BUFFERED_REQUEST_BYTES", default_value_t = 64 * 1024 * 1024,
+          value_parser = clap::value_parser!(u64).range(1_024..=17_179_869_184))]
+    pub max_buffered_request_bytes: u64,
+
     /// Seconds in-flight calls get to finish after SIGTERM or Ctrl-C.
     #[arg(long, env = "KEYWARD_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     pub shutdown_grace_secs: u64,
@@ -374,6 +388,10 @@ pub struct TransportSettings {
     pub body_timeout: Duration,
     /// The largest header block a call may send, in bytes.
     pub max_header_list_bytes: u32,
+    /// The largest request message accepted, in bytes.
+    pub max_message_bytes: u32,
+    /// Request-body bytes the whole server holds at most (never below the largest message).
+    pub max_buffered_request_bytes: u64,
 }
 
 impl Default for TransportSettings {
@@ -385,6 +403,8 @@ impl Default for TransportSettings {
             idle_timeout: Duration::from_secs(120),
             body_timeout: Duration::from_secs(10),
             max_header_list_bytes: 16_384,
+            max_message_bytes: 4 * 1024 * 1024,
+            max_buffered_request_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -454,6 +474,8 @@ impl ServeArgs {
                 idle_timeout: Duration::from_secs(self.idle_timeout_secs),
                 body_timeout: Duration::from_secs(self.body_timeout_secs),
                 max_header_list_bytes: self.max_header_list_bytes,
+                max_message_bytes: self.max_message_bytes,
+                max_buffered_request_bytes: self.max_buffered_request_bytes,
             },
         }
     }

@@ -13,6 +13,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    keyward::memory::tune_allocator();
     match Cli::parse().command {
         Command::Serve(args) => keyward::startup::serve(*args).await,
         Command::ResealSecrets(args) => keyward::startup::reseal_secrets(args).await,

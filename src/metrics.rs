@@ -9,6 +9,8 @@
 //!   `method` is a known RPC (`keyward.v1.ApiKeyService/VerifyApiKey`, the health and
 //!   reflection methods) or `other`, so arbitrary paths cannot grow the series;
 //! - `keyward_calls_in_flight` and `keyward_calls_limit`: saturation of the server-wide limit;
+//! - `keyward_request_body_bytes_buffered` and `keyward_request_body_bytes_limit`: request
+//!   bytes held by calls whose message is not decoded yet (`--max-buffered-request-bytes`);
 //! - `keyward_verification_decisions_total{rpc, reason}`: every decision of the three
 //!   `Verify*` RPCs, `reason` `VALID` or the refusal's;
 //! - `keyward_index_*`: the verification index's facts and proven secrets held, loads
@@ -141,8 +143,18 @@ fn code_name(code: Option<&[u8]>) -> &'static str {
         .unwrap_or("UNKNOWN")
 }
 
-/// Reads the gauges (index, argon2, pool, calls in flight) into the recorder.
-fn sample(state: &AppState, calls: &crate::grpc::overload::CallLimitLayer) {
+/// What the transport holds, sampled at each scrape.
+#[derive(Debug, Clone)]
+pub struct Transport {
+    /// The server-wide call limit.
+    pub calls: crate::grpc::overload::CallLimitLayer,
+    /// The request-body rules, with the bytes they hold.
+    pub bodies: crate::grpc::request_body::BodyRules,
+}
+
+/// Reads the gauges (index, argon2, pool, calls in flight, request bytes) into the recorder.
+fn sample(state: &AppState, transport: &Transport) {
+    let calls = &transport.calls;
     let index = state.index.stats();
     metrics::gauge!("keyward_index_facts").set(index.facts as f64);
     metrics::gauge!("keyward_index_proven_secrets").set(index.proven as f64);
@@ -166,6 +178,9 @@ fn sample(state: &AppState, calls: &crate::grpc::overload::CallLimitLayer) {
     metrics::gauge!("keyward_db_pool_idle_connections").set(f64::from(pool.idle));
     metrics::gauge!("keyward_calls_in_flight").set(f64::from(calls.in_flight()));
     metrics::gauge!("keyward_calls_limit").set(f64::from(calls.limit()));
+    let bodies = &transport.bodies;
+    metrics::gauge!("keyward_request_body_bytes_buffered").set(bodies.buffered_bytes() as f64);
+    metrics::gauge!("keyward_request_body_bytes_limit").set(bodies.buffered_limit() as f64);
 }
 
 /// A bound metrics listener, ready to serve.
@@ -194,7 +209,7 @@ impl MetricsListener {
     pub async fn serve(
         self,
         state: AppState,
-        calls: crate::grpc::overload::CallLimitLayer,
+        transport: Transport,
         mut stopping: watch::Receiver<bool>,
     ) {
         loop {
@@ -206,11 +221,12 @@ impl MetricsListener {
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             };
-            let (handle, state, calls) = (self.handle.clone(), state.clone(), calls.clone());
+            let (handle, state, transport) =
+                (self.handle.clone(), state.clone(), transport.clone());
             let service = hyper::service::service_fn(move |request: hyper::Request<_>| {
                 let answer = match (request.method(), request.uri().path()) {
                     (&hyper::Method::GET, "/metrics" | "/") => {
-                        sample(&state, &calls);
+                        sample(&state, &transport);
                         hyper::Response::builder()
                             .header("content-type", "text/plain; version=0.0.4")
                             .body(Full::new(Bytes::from(handle.render())))

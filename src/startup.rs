@@ -284,7 +284,8 @@ impl Application {
         let usage = state.usage.clone();
         let clock = state.clock.clone();
 
-        let (reporter, health_service) = tonic_health::server::health_reporter();
+        let reporter = HealthReporter::new();
+        let health_service = crate::grpc::health::service(&reporter);
         set_all(&reporter, ServingStatus::Serving).await;
 
         let reflection_v1 = reflection_builder().build_v1()?;
@@ -329,11 +330,23 @@ impl Application {
 
         let transport = settings.transport;
         let call_limit = crate::grpc::overload::CallLimitLayer::new(transport.max_concurrent_calls);
+        let max_message = transport.max_message_bytes as usize;
+        let body_rules = crate::grpc::request_body::BodyRules::new(
+            transport.body_timeout,
+            u64::from(transport.max_message_bytes),
+            transport
+                .max_buffered_request_bytes
+                .max(u64::from(transport.max_message_bytes)),
+        );
         if let Some(metrics) = metrics {
             if let Ok(addr) = metrics.local_addr() {
                 tracing::info!(address = %addr, "serving metrics at /metrics");
             }
-            tokio::spawn(metrics.serve(state.clone(), call_limit.clone(), stopping_rx.clone()));
+            let transport = crate::metrics::Transport {
+                calls: call_limit.clone(),
+                bodies: body_rules.clone(),
+            };
+            tokio::spawn(metrics.serve(state.clone(), transport, stopping_rx.clone()));
         }
         let mut builder = Server::builder();
         let secure = tls.is_some();
@@ -351,20 +364,23 @@ impl Application {
             // Outermost: a call beyond the server's limit costs nothing more.
             .layer(call_limit)
             // Outside authentication, so that a deadline covers the whole call.
-            .layer(crate::grpc::deadline::DeadlineLayer::new(
-                transport.body_timeout,
-            ))
+            .layer(crate::grpc::deadline::DeadlineLayer::new(body_rules))
             .layer(AuthLayer::new(state.authenticator.clone()))
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
-            .add_service(AccountServiceServer::new(AccountServiceImpl::new(
-                state.clone(),
-            )))
-            .add_service(CredentialServiceServer::new(CredentialServiceImpl::new(
-                state.clone(),
-            )))
-            .add_service(ApiKeyServiceServer::new(ApiKeyServiceImpl::new(state)))
+            .add_service(
+                AccountServiceServer::new(AccountServiceImpl::new(state.clone()))
+                    .max_decoding_message_size(max_message),
+            )
+            .add_service(
+                CredentialServiceServer::new(CredentialServiceImpl::new(state.clone()))
+                    .max_decoding_message_size(max_message),
+            )
+            .add_service(
+                ApiKeyServiceServer::new(ApiKeyServiceImpl::new(state))
+                    .max_decoding_message_size(max_message),
+            )
             .serve_with_incoming_shutdown(
                 crate::grpc::connection::TrackedIncoming::new(
                     TcpIncoming::from(listener).with_nodelay(Some(true)),

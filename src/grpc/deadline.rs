@@ -26,6 +26,7 @@ use tonic::Status;
 use tonic::body::Body;
 use tower::{Layer, Service};
 
+use super::request_body::BodyRules;
 use crate::error::ServiceError;
 
 /// How much earlier than the caller's deadline the call is stopped: more than one tick of
@@ -34,15 +35,15 @@ const MARGIN: Duration = Duration::from_millis(2);
 
 /// Answers `DEADLINE_EXCEEDED` when a call's `grpc-timeout` passes, or its request body
 /// does not arrive in time.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct DeadlineLayer {
-    body_timeout: Duration,
+    body_rules: BodyRules,
 }
 
 impl DeadlineLayer {
-    /// Request bodies must arrive within `body_timeout` of being first waited for.
-    pub fn new(body_timeout: Duration) -> Self {
-        Self { body_timeout }
+    /// Request bodies are held to `body_rules`.
+    pub fn new(body_rules: BodyRules) -> Self {
+        Self { body_rules }
     }
 }
 
@@ -52,7 +53,7 @@ impl<S> Layer<S> for DeadlineLayer {
     fn layer(&self, inner: S) -> Self::Service {
         Deadline {
             inner,
-            body_timeout: self.body_timeout,
+            body_rules: self.body_rules.clone(),
         }
     }
 }
@@ -61,7 +62,7 @@ impl<S> Layer<S> for DeadlineLayer {
 #[derive(Debug, Clone)]
 pub struct Deadline<S> {
     inner: S,
-    body_timeout: Duration,
+    body_rules: BodyRules,
 }
 
 impl<S> Service<http::Request<Body>> for Deadline<S>
@@ -83,7 +84,7 @@ where
             .get("grpc-timeout")
             .and_then(|value| value.to_str().ok())
             .and_then(parse_grpc_timeout);
-        let request = super::request_body::checked(request, self.body_timeout);
+        let request = self.body_rules.check(request);
         let call = self.inner.call(request);
         match timeout {
             None => DeadlineFuture::Open { inner: call },

@@ -9,6 +9,7 @@ pub mod connection;
 pub mod convert;
 mod credential;
 pub mod deadline;
+pub mod health;
 pub mod overload;
 pub mod request_body;
 pub mod status;

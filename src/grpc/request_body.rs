@@ -5,16 +5,23 @@
 //! - a body that has not arrived `--body-timeout-secs` after it was first waited for:
 //!   `DEADLINE_EXCEEDED` (`REQUEST_BODY_TIMEOUT`);
 //! - a flag byte other than 0 or 1, a compressed message without a `grpc-encoding`, a body
-//!   that ends inside a length prefix or a message, no message or more than one for a unary
-//!   Keyward RPC: `INVALID_ARGUMENT`;
-//! - a length prefix beyond the largest message tonic accepts (4 MiB): `OUT_OF_RANGE`
-//!   (`MESSAGE_TOO_LARGE`).
+//!   that ends inside a length prefix or a message, no message or more than one for a method
+//!   that takes one (every Keyward RPC, health's `Check` and `Watch`): `INVALID_ARGUMENT`;
+//! - a length prefix beyond the largest message accepted (`--max-message-bytes`, 4 MiB):
+//!   `OUT_OF_RANGE` (`MESSAGE_TOO_LARGE`);
+//! - a body whose bytes would take the request bytes the whole server holds beyond
+//!   `--max-buffered-request-bytes`: `RESOURCE_EXHAUSTED` (`SERVER_OVERLOADED`, retry
+//!   shortly). A body's bytes count from the moment they pass until the body is dropped,
+//!   which tonic does once it has decoded the message: so bodies that stall half-sent,
+//!   however many connections carry them, hold at most that much memory.
 //!
 //! The checks read the 5-byte prefix of each message as its bytes pass and copy nothing;
 //! the timer is armed only when the body is not already there when first polled.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -25,24 +32,71 @@ use tonic::body::Body;
 
 use crate::error::{FieldViolation, ServiceError};
 
-/// The largest request message accepted: tonic's default decoding limit.
-pub const MAX_MESSAGE_BYTES: u64 = 4 * 1024 * 1024;
+/// How soon a call refused for want of request-byte room may retry.
+const RETRY_AFTER: Duration = Duration::from_millis(100);
 
-/// `request` with its body held to this module's rules, `limit` for it to arrive.
-pub fn checked(request: http::Request<Body>, limit: Duration) -> http::Request<Body> {
-    let unary = request.uri().path().starts_with("/keyward.v1.");
-    let compressed_allowed = request
-        .headers()
-        .get("grpc-encoding")
-        .is_some_and(|encoding| encoding.as_bytes() != b"identity");
-    request.map(|body| {
-        Body::new(Checked {
-            body,
-            limit,
-            timer: None,
-            framing: Framing::new(unary, compressed_allowed),
+/// The rules every request body is held to, shared by every call of one server.
+#[derive(Debug, Clone)]
+pub struct BodyRules {
+    /// How long a body may take to arrive once waited for.
+    timeout: Duration,
+    /// The largest message accepted, in bytes.
+    max_message_bytes: u64,
+    /// Request bytes held by all bodies not yet dropped, and their limit.
+    buffered: Arc<Buffered>,
+}
+
+#[derive(Debug)]
+struct Buffered {
+    held: AtomicU64,
+    limit: u64,
+}
+
+impl BodyRules {
+    /// Bodies arrive within `timeout` of being first waited for, carry messages of at most
+    /// `max_message_bytes`, and together hold at most `max_buffered_bytes`.
+    pub fn new(timeout: Duration, max_message_bytes: u64, max_buffered_bytes: u64) -> Self {
+        Self {
+            timeout,
+            max_message_bytes,
+            buffered: Arc::new(Buffered {
+                held: AtomicU64::new(0),
+                limit: max_buffered_bytes,
+            }),
+        }
+    }
+
+    /// Request bytes held by bodies not yet dropped.
+    pub fn buffered_bytes(&self) -> u64 {
+        self.buffered.held.load(Ordering::Relaxed)
+    }
+
+    /// The most request bytes held at once.
+    pub fn buffered_limit(&self) -> u64 {
+        self.buffered.limit
+    }
+
+    /// `request` with its body held to these rules.
+    pub fn check(&self, request: http::Request<Body>) -> http::Request<Body> {
+        // Every Keyward RPC and both health RPCs take exactly one request message;
+        // reflection's stream takes any number.
+        let path = request.uri().path();
+        let unary = path.starts_with("/keyward.v1.") || path.starts_with("/grpc.health.v1.");
+        let compressed_allowed = request
+            .headers()
+            .get("grpc-encoding")
+            .is_some_and(|encoding| encoding.as_bytes() != b"identity");
+        request.map(|body| {
+            Body::new(Checked {
+                body,
+                limit: self.timeout,
+                timer: None,
+                framing: Framing::new(unary, compressed_allowed, self.max_message_bytes),
+                buffered: self.buffered.clone(),
+                held: 0,
+            })
         })
-    })
+    }
 }
 
 /// A request body that must arrive in time and be well framed.
@@ -51,6 +105,37 @@ struct Checked {
     limit: Duration,
     timer: Option<Pin<Box<Sleep>>>,
     framing: Framing,
+    buffered: Arc<Buffered>,
+    /// This body's bytes counted in `buffered`.
+    held: u64,
+}
+
+impl Checked {
+    /// Counts `bytes` more of this body, unless that takes the server beyond its limit.
+    fn hold(&mut self, bytes: u64) -> Result<(), ServiceError> {
+        let before = self.buffered.held.fetch_add(bytes, Ordering::Relaxed);
+        if before + bytes > self.buffered.limit && bytes > 0 {
+            self.buffered.held.fetch_sub(bytes, Ordering::Relaxed);
+            return Err(ServiceError::ResourceExhausted {
+                reason: "SERVER_OVERLOADED",
+                message: format!(
+                    "the server holds {before} bytes of request bodies and may hold {}; retry shortly",
+                    self.buffered.limit
+                ),
+                retry_after: Some(RETRY_AFTER),
+            });
+        }
+        self.held += bytes;
+        Ok(())
+    }
+}
+
+impl Drop for Checked {
+    fn drop(&mut self) {
+        if self.held > 0 {
+            self.buffered.held.fetch_sub(self.held, Ordering::Relaxed);
+        }
+    }
 }
 
 impl HttpBody for Checked {
@@ -75,10 +160,11 @@ impl HttpBody for Checked {
                 Poll::Pending
             }
             Poll::Ready(Some(Ok(frame))) => {
-                if let Some(data) = frame.data_ref()
-                    && let Err(err) = this.framing.feed(data)
-                {
-                    return Poll::Ready(Some(Err(Status::from(err))));
+                if let Some(data) = frame.data_ref() {
+                    let fed = this.framing.feed(data);
+                    if let Err(err) = fed.and_then(|()| this.hold(data.len() as u64)) {
+                        return Poll::Ready(Some(Err(Status::from(err))));
+                    }
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
@@ -114,11 +200,14 @@ struct Framing {
     remaining: u64,
     /// Messages begun.
     messages: u32,
+    /// The largest message accepted.
+    max_message_bytes: u64,
 }
 
 impl Framing {
-    fn new(unary: bool, compressed_allowed: bool) -> Self {
+    fn new(unary: bool, compressed_allowed: bool, max_message_bytes: u64) -> Self {
         Self {
+            max_message_bytes,
             unary,
             compressed_allowed,
             prefix: [0; 5],
@@ -169,10 +258,10 @@ impl Framing {
             }
         }
         let size = u64::from(u32::from_be_bytes(length));
-        if size > MAX_MESSAGE_BYTES {
+        if size > self.max_message_bytes {
             return Err(ServiceError::MessageTooLarge {
                 size,
-                limit: MAX_MESSAGE_BYTES,
+                limit: self.max_message_bytes,
             });
         }
         self.messages += 1;
@@ -227,7 +316,7 @@ mod tests {
     }
 
     fn judge(unary: bool, compressed: bool, chunks: &[&[u8]]) -> Result<(), ServiceError> {
-        let mut framing = Framing::new(unary, compressed);
+        let mut framing = Framing::new(unary, compressed, 4 * 1024 * 1024);
         for chunk in chunks {
             framing.feed(chunk)?;
         }

@@ -2,73 +2,14 @@
 //! renewals are in flight, restarted on the same database, and every secret it
 //! acknowledged must verify, with nothing half-written. Twice per backend.
 
-use std::path::Path;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use keyward_client::Client;
 use keyward_client::proto as pb;
-use tokio::io::{AsyncBufReadExt as _, BufReader};
-use tokio::process::{Child, Command};
 
-use crate::helpers::{Backend, TestDatabase};
+use crate::helpers::{Backend, TestDatabase, binary_client as client, create_acme, start_binary};
 
 on_every_backend!(acknowledged_secrets_survive_sigkill_during_creates_and_renewals);
-
-/// A fixed master key, the same for every start.
-const MASTER_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
-
-/// Starts the server binary on `database_url`; the child and its address.
-async fn start(dir: &Path, database_url: &str) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--log-format",
-            "json",
-            "--database-url",
-            database_url,
-            "--bootstrap-key-file",
-            "operator.key",
-        ])
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("KEYWARD_MASTER_KEY", MASTER_KEY)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the server starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let address = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.expect("stdout reads") {
-            let event: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-            if event["message"] == "serving gRPC" {
-                return event["address"].as_str().expect("an address").to_owned();
-            }
-        }
-        panic!("the server exited before serving");
-    })
-    .await
-    .expect("serving within 60 s");
-    // Keep draining its logs so that it never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, address)
-}
-
-async fn client(address: &str, key: &str) -> Client {
-    Client::builder(format!("http://{address}"))
-        .api_key(key)
-        .retries(0)
-        .connect()
-        .await
-        .expect("connects")
-}
 
 /// What the server acknowledged: credentials with the newest secret it handed over, and
 /// API keys.
@@ -83,35 +24,13 @@ async fn acknowledged_secrets_survive_sigkill_during_creates_and_renewals(backen
     let dir = tempfile::tempdir().expect("a scratch directory");
     let url = database.url().to_owned();
 
-    let (mut server, mut address) = start(dir.path(), &url).await;
+    let (mut server, mut address) = start_binary(dir.path(), &url, &[]).await;
     let operator_key = std::fs::read_to_string(dir.path().join("operator.key"))
         .expect("the bootstrap key file")
         .trim()
         .to_owned();
     let operator = client(&address, &operator_key).await;
-    let created = operator
-        .accounts()
-        .create_account(pb::CreateAccountRequest {
-            account: Some(pb::Account {
-                display_name: "Acme".into(),
-                ..Default::default()
-            }),
-            account_id: "acme".into(),
-            administrator: Some(pb::User {
-                display_name: "Alice".into(),
-                email: "alice@acme.example".into(),
-                ..Default::default()
-            }),
-            request_id: String::new(),
-        })
-        .await
-        .expect("an account")
-        .into_inner();
-    operator
-        .verify_account("accounts/acme", None)
-        .await
-        .expect("verified");
-    let alice_key = created.administrator_api_key;
+    let alice_key = create_acme(&operator).await;
 
     let acknowledged = Arc::new(Mutex::new(Acknowledged::default()));
     for cycle in 0..2 {
@@ -189,7 +108,7 @@ async fn acknowledged_secrets_survive_sigkill_during_creates_and_renewals(backen
         for worker in workers {
             let _ = worker.await;
         }
-        let (restarted, again) = start(dir.path(), &url).await;
+        let (restarted, again) = start_binary(dir.path(), &url, &[]).await;
         server = restarted;
         address = again;
         let gateway = client(&address, &alice_key).await;

@@ -107,6 +107,8 @@ async fn a_scrape_shows_calls_decisions_the_index_argon2_and_the_pool() {
         "keyward_db_pool_idle_connections",
         "keyward_calls_in_flight",
         "keyward_calls_limit",
+        "keyward_request_body_bytes_buffered",
+        "keyward_request_body_bytes_limit",
     ] {
         assert!(
             sample(&text, gauge).is_some(),

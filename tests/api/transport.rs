@@ -5,7 +5,7 @@ use std::time::Duration;
 use keyward::config::TransportSettings;
 use keyward_store::testing::TestDatabase;
 
-use crate::helpers::{spawn_app_with, test_settings};
+use crate::helpers::{raw_connection, spawn_app_with, test_settings};
 
 /// Connects a raw HTTP/2 client to `url` and returns the number of concurrent streams the
 /// server's SETTINGS allow it.
@@ -90,6 +90,24 @@ fn the_flags_set_the_limits_and_zero_turns_keepalive_off() {
             max_header_list_bytes: 8192,
             ..TransportSettings::default()
         }
+    );
+    assert_eq!(
+        settings(&[
+            "--max-message-bytes",
+            "65536",
+            "--max-buffered-request-bytes",
+            "1048576"
+        ]),
+        TransportSettings {
+            max_message_bytes: 65_536,
+            max_buffered_request_bytes: 1_048_576,
+            ..TransportSettings::default()
+        }
+    );
+    assert!(
+        keyward::config::Cli::try_parse_from(["keyward", "serve", "--max-message-bytes", "100"])
+            .is_err(),
+        "a message limit below 1 KiB would refuse ordinary requests"
     );
     assert!(
         keyward::config::Cli::try_parse_from(["keyward", "serve", "--idle-timeout-secs", "0"])
@@ -404,25 +422,6 @@ async fn calls_beyond_the_server_limit_are_refused_at_once_and_health_still_answ
     assert!(served, "the slot comes back when the held call ends");
 }
 
-/// A raw HTTP/2 connection to `url`: the client handle and the task driving it, which
-/// ends when the server closes the connection.
-async fn raw_connection(
-    url: &str,
-) -> (
-    h2::client::SendRequest<bytes::Bytes>,
-    tokio::task::JoinHandle<()>,
-) {
-    let addr = url.trim_start_matches("http://");
-    let tcp = tokio::net::TcpStream::connect(addr)
-        .await
-        .expect("connects");
-    let (client, connection) = h2::client::handshake(tcp).await.expect("handshake");
-    let driver = tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    (client.ready().await.expect("ready"), driver)
-}
-
 /// A ListAccounts request's headers, with `extra` headers.
 fn list_accounts(url: &str, key: &str, extra: &[(&str, &str)]) -> http::Request<()> {
     let addr = url.trim_start_matches("http://");
@@ -675,6 +674,83 @@ async fn grpc_framing_errors_are_the_callers_invalid_argument_never_internal() {
     assert_eq!(status, "0", "{message}");
 }
 
+#[tokio::test]
+async fn messages_beyond_the_configured_size_and_bodies_beyond_the_byte_budget_are_refused() {
+    use keyward_client::proto as pb;
+    use prost::Message as _;
+
+    let database = TestDatabase::sqlite();
+    let mut settings = test_settings(&database);
+    settings.transport = TransportSettings {
+        max_message_bytes: 2048,
+        // Raised to the message limit: one 2 KiB body at a time.
+        max_buffered_request_bytes: 1024,
+        ..TransportSettings::default()
+    };
+    let app = spawn_app_with(database, settings).await;
+    let key = app.operator_key.clone().expect("the operator key");
+    let path = "/keyward.v1.AccountService/ListAccounts";
+    let request = |filter_len: usize| {
+        pb::ListAccountsRequest {
+            page_token: "x".repeat(filter_len),
+            ..Default::default()
+        }
+        .encode_to_vec()
+    };
+
+    // Within the limit, the call reaches the service (whose own check judges the page token).
+    let (status, message) = raw_call(&app.url, path, &key, &request(1000)).await;
+    assert_ne!(status, "11", "{message}");
+    assert_ne!(status, "8", "{message}");
+    // Beyond it: OUT_OF_RANGE, naming both sizes.
+    let (status, message) = raw_call(&app.url, path, &key, &request(3000)).await;
+    assert_eq!(status, "11", "{message}");
+    let message = percent_decoded(&message);
+    assert!(message.contains("2048"), "{message}");
+
+    // One body holding the whole budget: a second body's bytes are refused at once with
+    // RESOURCE_EXHAUSTED instead of being held.
+    let (mut holder, holder_driver) = raw_connection(&app.url).await;
+    let addr = app.url.trim_start_matches("http://").to_owned();
+    let headers = || {
+        http::Request::builder()
+            .method("POST")
+            .uri(format!("http://{addr}{path}"))
+            .header("content-type", "application/grpc")
+            .header("te", "trailers")
+            .header("authorization", format!("Bearer {key}"))
+            .body(())
+            .expect("a request")
+    };
+    let (held_answer, mut held) = holder.send_request(headers(), false).expect("sent");
+    let mut prefix = vec![0_u8];
+    prefix.extend_from_slice(&2043_u32.to_be_bytes());
+    prefix.extend_from_slice(&[b'x'; 2040]);
+    held.send_data(prefix.into(), false)
+        .expect("all but 3 bytes sent");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, message) = raw_call(&app.url, path, &key, &request(10)).await;
+    assert_eq!(status, "8", "{}", percent_decoded(&message));
+    assert!(
+        percent_decoded(&message).contains("bytes of request bodies"),
+        "{message}"
+    );
+    // Once the held body is gone, its bytes are free again.
+    held.send_reset(h2::Reason::CANCEL);
+    drop(held_answer);
+    holder_driver.abort();
+    let mut served = false;
+    for _ in 0..50 {
+        let (status, _) = raw_call(&app.url, path, &key, &request(0)).await;
+        if status == "0" {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(served, "the bytes of a dropped body are released");
+}
+
 /// A small deterministic generator (xorshift64*), so that a failing input can be replayed
 /// from the printed seed and index.
 struct Xorshift(u64);
@@ -705,10 +781,10 @@ async fn random_and_mutated_bytes_to_every_rpc_never_answer_internal() {
 
     let app = crate::helpers::spawn_app(keyward_store::testing::TestBackend::Sqlite).await;
     let key = app.operator_key.clone().expect("the operator key");
-    // Keyward's own API: tonic-health's service decodes with prost's codec, which tonic
-    // answers INTERNAL for a body that is no HealthCheckRequest (framing is checked for it
-    // too, as for every request).
-    let methods = crate::calls::all_methods();
+    // Keyward's own API and the health check (whose Watch, a stream that stays open when
+    // its request is valid, is fuzzed below with inputs that cannot decode).
+    let mut methods = crate::calls::all_methods();
+    methods.push("/grpc.health.v1.Health/Check".to_owned());
     let seed = 0x6b65_7977_6172_6421_u64;
     let mut rng = Xorshift(seed);
     // A valid message to mutate: a ListAccountsRequest with every field set decodes as
@@ -773,6 +849,23 @@ async fn random_and_mutated_bytes_to_every_rpc_never_answer_internal() {
             );
             sent += 1;
         }
+    }
+    // Watch: bodies that are no HealthCheckRequest (a field of the wrong wire type, a
+    // truncated varint, a string past the end) are the caller's error too.
+    for payload in [
+        &[0x08_u8, 0x01][..],
+        &[0x0a, 0xff],
+        &[0x0a, 0x05, b'a'],
+        &[0xff],
+    ] {
+        let request = http::Request::builder()
+            .method("POST")
+            .uri(format!("http://{addr}/grpc.health.v1.Health/Watch"))
+            .header("content-type", "application/grpc")
+            .header("te", "trailers");
+        client = client.ready().await.expect("the connection is still up");
+        let (status, message) = send_raw(&mut client, request, &frame(payload)).await;
+        assert_eq!(status, "3", "Watch {payload:?}: {message}");
     }
     driver.abort();
     assert_eq!(sent, methods.len() * INPUTS_PER_METHOD);
