@@ -168,6 +168,10 @@ impl From<StoreError> for ServiceError {
                 reason: "REFERENCE_VIOLATION",
                 message: err.to_string(),
             },
+            err @ StoreError::Compromised { .. } => Self::FailedPrecondition {
+                reason: "CREDENTIAL_COMPROMISED",
+                message: err.to_string(),
+            },
             StoreError::Conflict => Self::Aborted {
                 message: "the resource changed concurrently; read it again and retry".into(),
             },

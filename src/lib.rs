@@ -15,6 +15,7 @@ pub mod idempotency;
 pub mod identity;
 pub mod index;
 pub mod judgement;
+pub mod leaks;
 pub mod memory;
 pub mod metrics;
 pub mod sealing;

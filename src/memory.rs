@@ -10,6 +10,9 @@
 //!   second (ten for whole arenas): a burst of large request bodies (stalled 4 MiB uploads)
 //!   otherwise leaves hundreds of MiB resident until long after it ended.
 //!
+//! mimalloc's own environment variables still win: `MIMALLOC_ALLOW_THP=1` keeps huge pages,
+//! `MIMALLOC_PURGE_DELAY=N` sets the delay (see mimalloc's documentation).
+//!
 //! This is the one module allowed `unsafe`: neither call has a safe wrapper.
 #![allow(unsafe_code)]
 
@@ -23,15 +26,19 @@ const PURGE_DELAY_MS: std::os::raw::c_long = 10;
 /// Applies this module's settings; called first thing by `main`, before serving.
 pub fn tune_allocator() {
     #[cfg(target_os = "linux")]
-    // SAFETY: PR_SET_THP_DISABLE takes one integer argument and changes only a flag of
-    // this process's memory map; the unused arguments must be zero.
-    unsafe {
-        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    if std::env::var_os("MIMALLOC_ALLOW_THP").is_none() {
+        // SAFETY: PR_SET_THP_DISABLE takes one integer argument and changes only a flag of
+        // this process's memory map; the unused arguments must be zero.
+        unsafe {
+            libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+        }
     }
-    // SAFETY: mi_option_set stores an integer in mimalloc's option table; the purge delay
-    // is read each time a purge is scheduled. Called before the server starts its work.
-    unsafe {
-        libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS);
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: mi_option_set stores an integer in mimalloc's option table; the purge
+        // delay is read each time a purge is scheduled. Called before the server starts.
+        unsafe {
+            libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS);
+        }
     }
 }
 

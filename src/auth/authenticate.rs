@@ -162,6 +162,37 @@ pub enum KeyJudgement {
     },
 }
 
+/// What a secret reported as leaked proved to be ([`Authenticator::prove_leaked`]).
+#[derive(Debug, Clone)]
+pub enum LeakProof {
+    /// No secret Keyward holds: no such key, or a secret that does not match (one case,
+    /// so that reports cannot tell which ids exist).
+    Unknown,
+    /// Not checked: the credential's budget of unproven secrets is spent.
+    RetryLater(Duration),
+    /// An API key's secret.
+    ApiKey {
+        /// The key.
+        key: Arc<ApiKeyFacts>,
+        /// Whether it verified just before (for any API set).
+        valid: bool,
+    },
+    /// A client credential's secret (one of its live versions).
+    ClientSecret {
+        /// The credential.
+        credential: Arc<CredentialFacts>,
+        /// Whether it verified just before.
+        valid: bool,
+    },
+    /// An enrollment token.
+    EnrollmentToken {
+        /// The token as stored.
+        token: Box<keyward_store::EnrollmentToken>,
+        /// Whether it could have been redeemed just before.
+        valid: bool,
+    },
+}
+
 /// The outcome of proving a secret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Proof {
@@ -808,6 +839,97 @@ impl Authenticator {
                 Ok(ClientJudgement::Valid(matched))
             }
             Err(refusal) => Ok(ClientJudgement::RefusedMatched(refusal, matched)),
+        }
+    }
+
+    /// Whether `key` is a secret Keyward holds, whatever the state of its credential: the
+    /// proof of a leak report. The same path as every verification (the index finds the
+    /// facts by the key id, the secret is proven by a remembered digest or by argon2 within
+    /// the credential's budget), so reports cannot be used to guess; an HMAC secret, kept
+    /// sealed, is compared with the unsealed one in constant time.
+    pub async fn prove_leaked(
+        &self,
+        key: &Key,
+        master_keys: &crate::sealing::MasterKeys,
+    ) -> Result<LeakProof, ServiceError> {
+        let now = self.clock.now();
+        match key.kind() {
+            KeyKind::ApiKey => Ok(match self.judge_api_key(key, Scope::Validity).await? {
+                KeyJudgement::Invalid(_) => LeakProof::Unknown,
+                KeyJudgement::Throttled { retry_after, .. } => LeakProof::RetryLater(retry_after),
+                KeyJudgement::Known { known, verdict } => LeakProof::ApiKey {
+                    key: known.key.clone(),
+                    valid: verdict.is_ok(),
+                },
+            }),
+            KeyKind::ClientSecret => {
+                let Some(credential) = self.index.credential_by_secret_key(key.id()).await? else {
+                    return Ok(LeakProof::Unknown);
+                };
+                let Some(version) = credential.version_with_key(&key.id().to_bytes()) else {
+                    return Ok(LeakProof::Unknown);
+                };
+                let proof = match &version.material {
+                    Material::Hash(phc) => {
+                        self.prove(
+                            ProvenKey::new(KeyKind::ClientSecret, key.id()),
+                            key,
+                            phc,
+                            Budget::Credential(credential.id.clone()),
+                        )
+                        .await?
+                    }
+                    Material::Sealed {
+                        ciphertext,
+                        master_key_id,
+                    } => {
+                        let stored = master_keys
+                            .open(&credential.id, key.id().as_str(), ciphertext, master_key_id)
+                            .map_err(|err| ServiceError::Internal(Box::new(err)))?;
+                        if stored.secret_digest().ct_eq(&key.secret_digest()) {
+                            Proof::Proven
+                        } else {
+                            Proof::Wrong
+                        }
+                    }
+                };
+                Ok(match proof {
+                    Proof::Wrong => LeakProof::Unknown,
+                    Proof::Throttled(retry_after) => LeakProof::RetryLater(retry_after),
+                    Proof::Proven => {
+                        let expire_time =
+                            client_expire_time(credential.expire_time, version.expire_time);
+                        let valid =
+                            judgement::judge_client(credential.state, expire_time, now).is_ok();
+                        LeakProof::ClientSecret { credential, valid }
+                    }
+                })
+            }
+            KeyKind::EnrollmentToken => {
+                let token = match self.store.get_enrollment_token(key.id().as_str()).await {
+                    Ok(token) => token,
+                    Err(StoreError::NotFound { .. }) => return Ok(LeakProof::Unknown),
+                    Err(err) => return Err(err.into()),
+                };
+                let proof = self
+                    .prove(
+                        ProvenKey::new(KeyKind::EnrollmentToken, key.id()),
+                        key,
+                        &Arc::from(token.secret_hash.as_str()),
+                        Budget::EnrollmentToken(key.id().to_bytes()),
+                    )
+                    .await?;
+                Ok(match proof {
+                    Proof::Wrong => LeakProof::Unknown,
+                    Proof::Throttled(retry_after) => LeakProof::RetryLater(retry_after),
+                    Proof::Proven => LeakProof::EnrollmentToken {
+                        valid: token.redeem_time.is_none()
+                            && token.revoke_time.is_none()
+                            && token.expire_time > now,
+                        token: Box::new(token),
+                    },
+                })
+            }
         }
     }
 

@@ -23,7 +23,7 @@ pub mod principal;
 pub mod throttle;
 
 pub use crate::judgement::{KeyRefusal, Scope};
-pub use authenticate::{Authenticator, KeyJudgement};
+pub use authenticate::{Authenticator, KeyJudgement, LeakProof};
 pub use hashing::{HasherConfig, HasherStats, SecretHasher};
 pub use layer::AuthLayer;
 pub use policy::{Authority, BuiltinApiSet, Rule};

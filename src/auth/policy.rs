@@ -70,16 +70,20 @@ pub enum BuiltinApiSet {
     /// of its own: it is what a front end's credential needs beside the sets of the RPCs it
     /// calls for its users.
     Delegation,
+    /// `keyward.leak-reports`: reporting leaked secrets, for a scanner of the operator
+    /// account, and nothing else.
+    LeakReports,
 }
 
 impl BuiltinApiSet {
     /// Every built-in API set.
-    pub const ALL: [BuiltinApiSet; 5] = [
+    pub const ALL: [BuiltinApiSet; 6] = [
         BuiltinApiSet::Accounts,
         BuiltinApiSet::Credentials,
         BuiltinApiSet::ApiKeys,
         BuiltinApiSet::Verify,
         BuiltinApiSet::Delegation,
+        BuiltinApiSet::LeakReports,
     ];
 
     /// The API set's ID, for example `keyward.verify`.
@@ -90,6 +94,7 @@ impl BuiltinApiSet {
             BuiltinApiSet::ApiKeys => "keyward.api-keys",
             BuiltinApiSet::Verify => "keyward.verify",
             BuiltinApiSet::Delegation => "keyward.delegation",
+            BuiltinApiSet::LeakReports => "keyward.leak-reports",
         }
     }
 
@@ -101,6 +106,7 @@ impl BuiltinApiSet {
             BuiltinApiSet::ApiKeys => "Keyward API keys",
             BuiltinApiSet::Verify => "Keyward verification",
             BuiltinApiSet::Delegation => "Keyward delegation",
+            BuiltinApiSet::LeakReports => "Keyward leak reports",
         }
     }
 
@@ -114,6 +120,11 @@ impl BuiltinApiSet {
             }
             BuiltinApiSet::Verify => {
                 "Verifying API keys, client secrets and HMAC signatures, and nothing else."
+            }
+            BuiltinApiSet::LeakReports => {
+                "Reporting leaked secrets: a real, live one is revoked (or its credential \
+                 disabled and marked compromised) at once. For a secret scanner of the operator \
+                 account, and nothing else."
             }
             BuiltinApiSet::Delegation => {
                 "Acting for a front end's signed-in users: a call carrying the \
@@ -143,6 +154,9 @@ pub enum Rule {
     /// A member (user or client credential) of the account the request
     /// touches, or an operator.
     Member,
+    /// Any member (user or client credential) of the operator account: a secret scanner
+    /// the operators run.
+    OperatorMember,
     /// A user of the account the request touches holding the authority
     /// (administrators hold every authority).
     Authority(Authority),
@@ -220,6 +234,7 @@ policies! {
     "CredentialService" / "DeleteCredential" => Credentials, Rule::Authority(ManageApiClients);
     "CredentialService" / "VerifyClientSecret" => Verify, Authenticated;
     "CredentialService" / "VerifyHmacSignature" => Verify, Authenticated;
+    "CredentialService" / "ReportLeakedSecrets" => LeakReports, Rule::OperatorMember;
 
     "ApiKeyService" / "CreateApiKey" => ApiKeys, OwnUser(ManageUserApiKey);
     "ApiKeyService" / "GetApiKey" => ApiKeys, OwnUserOrAdministrator(ManageUserApiKey);
@@ -283,7 +298,7 @@ mod tests {
     #[test]
     fn every_rpc_of_the_api_has_exactly_one_row() {
         let declared = crate::grpc::declared_methods();
-        assert_eq!(declared.len(), 45);
+        assert_eq!(declared.len(), 46);
         let mut table: Vec<String> = POLICIES.iter().map(|p| p.method.to_owned()).collect();
         table.sort();
         assert_eq!(table, declared, "one row per declared RPC, none twice");

@@ -65,6 +65,11 @@ pub fn enrollment_token_name(account_id: &str, user_id: &str, token_id: &str) ->
     format!("accounts/{account_id}/users/{user_id}/enrollmentTokens/{token_id}")
 }
 
+/// `accounts/{account}/credentials/{credential}`.
+pub fn credential_name(account_id: &str, credential_id: &str) -> String {
+    format!("accounts/{account_id}/credentials/{credential_id}")
+}
+
 /// The resource name of an API key: `accounts/{account}/users/{user}/apiKeys/{key}`. The
 /// one place it is made (the edge's `convert::key_name` and the audit log call it).
 pub fn api_key_name(account_id: &str, user_id: &str, key_id: &str) -> String {
@@ -87,7 +92,7 @@ impl Principal {
                 format!("accounts/{}/users/{user_id}", self.account_id)
             }
             PrincipalKind::Client { credential_id } => {
-                format!("accounts/{}/credentials/{credential_id}", self.account_id)
+                credential_name(&self.account_id, credential_id)
             }
             PrincipalKind::Enrollment {
                 user_id, token_id, ..
@@ -233,6 +238,7 @@ impl Caller {
                 authority.as_str()
             ),
             Rule::Member => "members of the resource's account".to_owned(),
+            Rule::OperatorMember => "members of the operator account".to_owned(),
             Rule::Authenticated => "authenticated callers".to_owned(),
         };
         Err(ServiceError::PermissionDenied {
@@ -254,6 +260,7 @@ impl Caller {
             Rule::Operator => p.is_operator(),
             Rule::Authenticated => true,
             Rule::Member => own_account || p.is_operator(),
+            Rule::OperatorMember => p.operator_account,
             Rule::Administrator => (own_account && p.is_administrator()) || p.is_operator(),
             Rule::Authority(authority) => own_account && p.has_authority(authority),
             Rule::OwnUser(authority) => own_user && p.has_authority(authority),
@@ -269,6 +276,9 @@ impl Caller {
             Rule::Operator => "only operators may call this method".to_owned(),
             Rule::Authenticated => "the caller may not call this method".to_owned(),
             Rule::Member => "the caller is not a member of the resource's account".to_owned(),
+            Rule::OperatorMember => {
+                "only members of the operator account may call this method".to_owned()
+            }
             Rule::Administrator => {
                 "only administrators of the resource's account may call this method".to_owned()
             }

@@ -236,10 +236,7 @@ pub fn enrollment_token(token: &EnrollmentToken, now: DateTime<Utc>) -> pb::Enro
     }
 }
 
-/// `accounts/{account}/credentials/{credential}`.
-pub fn credential_name(account_id: &str, credential_id: &str) -> String {
-    format!("accounts/{account_id}/credentials/{credential_id}")
-}
+pub use crate::auth::principal::credential_name;
 
 /// A credential scheme in the API.
 pub fn scheme_to_pb(scheme: CredentialScheme) -> pb::credential::Scheme {
@@ -277,6 +274,7 @@ pub fn credential(
             .collect(),
         state: state as i32,
         expire_time: credential.expire_time.map(timestamp),
+        compromise_time: credential.compromise_time.map(timestamp),
         secret_versions: versions
             .into_iter()
             .map(|s| pb::SecretVersion {
@@ -402,4 +400,26 @@ pub fn count_decision(rpc: &'static str, decision: &pb::Decision) {
             .as_str_name()
     };
     crate::metrics::decision(rpc, reason);
+}
+
+/// The verdict on a reported string, in the API.
+pub fn leak_report(verdict: crate::leaks::Verdict) -> pb::LeakReport {
+    use crate::leaks::Outcome;
+    use pb::leak_report::Outcome as Api;
+    let (outcome, retry_after) = match verdict.outcome {
+        Outcome::NotKeyward => (Api::NotKeyward, None),
+        Outcome::Unknown => (Api::Unknown, None),
+        Outcome::Revoked => (Api::Revoked, None),
+        Outcome::AlreadyRevoked => (Api::AlreadyRevoked, None),
+        Outcome::RetryLater(after) => {
+            (Api::RetryLater, prost_types::Duration::try_from(after).ok())
+        }
+    };
+    pb::LeakReport {
+        outcome: outcome as i32,
+        display_prefix: verdict.display_prefix.unwrap_or_default(),
+        name: verdict.name.unwrap_or_default(),
+        was_valid: verdict.was_valid,
+        retry_after,
+    }
 }

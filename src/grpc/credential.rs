@@ -26,9 +26,9 @@ use super::pb::{
     DeleteCredentialResponse, DisableCredentialRequest, DisableCredentialResponse,
     EnableCredentialRequest, EnableCredentialResponse, GetCredentialRequest, GetCredentialResponse,
     ListCredentialsRequest, ListCredentialsResponse, RenewCredentialSecretRequest,
-    RenewCredentialSecretResponse, UpdateCredentialRequest, UpdateCredentialResponse,
-    VerifyClientSecretRequest, VerifyClientSecretResponse, VerifyHmacSignatureRequest,
-    VerifyHmacSignatureResponse,
+    RenewCredentialSecretResponse, ReportLeakedSecretsRequest, ReportLeakedSecretsResponse,
+    UpdateCredentialRequest, UpdateCredentialResponse, VerifyClientSecretRequest,
+    VerifyClientSecretResponse, VerifyHmacSignatureRequest, VerifyHmacSignatureResponse,
 };
 use crate::audit::record_success;
 use crate::auth::Caller;
@@ -728,6 +728,27 @@ impl CredentialService for CredentialServiceImpl {
         convert::count_decision("VerifyClientSecret", &decision);
         Ok(Response::new(VerifyClientSecretResponse {
             decision: Some(decision),
+        }))
+    }
+
+    async fn report_leaked_secrets(
+        &self,
+        request: Request<ReportLeakedSecretsRequest>,
+    ) -> Result<Response<ReportLeakedSecretsResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        caller.authorize(&caller.principal.account_id)?;
+        let reported: Vec<crate::leaks::Reported> = request
+            .into_inner()
+            .secrets
+            .into_iter()
+            .map(|found| crate::leaks::Reported {
+                secret: found.secret.into(),
+                location: found.location,
+            })
+            .collect();
+        let verdicts = crate::leaks::report(&self.state, &caller, &reported).await?;
+        Ok(Response::new(ReportLeakedSecretsResponse {
+            results: verdicts.into_iter().map(convert::leak_report).collect(),
         }))
     }
 

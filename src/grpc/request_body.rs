@@ -13,7 +13,10 @@
 //!   `--max-buffered-request-bytes`: `RESOURCE_EXHAUSTED` (`SERVER_OVERLOADED`, retry
 //!   shortly). A body's bytes count from the moment they pass until the body is dropped,
 //!   which tonic does once it has decoded the message: so bodies that stall half-sent,
-//!   however many connections carry them, hold at most that much memory.
+//!   however many connections carry them, hold at most that much memory. The first
+//!   [`UNCOUNTED_BYTES`] of each body are not counted: every ordinary request fits in them,
+//!   so the hot path touches no shared counter, and they are bounded by the calls in
+//!   flight (`--max-concurrent-calls` × 16 KiB).
 //!
 //! The checks read the 5-byte prefix of each message as its bytes pass and copy nothing;
 //! the timer is armed only when the body is not already there when first polled.
@@ -31,6 +34,10 @@ use tonic::Status;
 use tonic::body::Body;
 
 use crate::error::{FieldViolation, ServiceError};
+
+/// The bytes of each body not counted against the server-wide limit: one HTTP/2 frame of
+/// the default size, more than any ordinary Keyward request.
+pub const UNCOUNTED_BYTES: u64 = 16 * 1024;
 
 /// How soon a call refused for want of request-byte room may retry.
 const RETRY_AFTER: Duration = Duration::from_millis(100);
@@ -93,6 +100,7 @@ impl BodyRules {
                 timer: None,
                 framing: Framing::new(unary, compressed_allowed, self.max_message_bytes),
                 buffered: self.buffered.clone(),
+                seen: 0,
                 held: 0,
             })
         })
@@ -106,15 +114,25 @@ struct Checked {
     timer: Option<Pin<Box<Sleep>>>,
     framing: Framing,
     buffered: Arc<Buffered>,
-    /// This body's bytes counted in `buffered`.
+    /// This body's bytes so far.
+    seen: u64,
+    /// This body's bytes counted in `buffered`: those beyond [`UNCOUNTED_BYTES`].
     held: u64,
 }
 
 impl Checked {
-    /// Counts `bytes` more of this body, unless that takes the server beyond its limit.
-    fn hold(&mut self, bytes: u64) -> Result<(), ServiceError> {
+    /// Counts `len` more bytes of this body (those beyond [`UNCOUNTED_BYTES`]), unless that
+    /// takes the server beyond its limit.
+    fn hold(&mut self, len: u64) -> Result<(), ServiceError> {
+        let seen = self.seen + len;
+        let bytes =
+            seen.saturating_sub(UNCOUNTED_BYTES) - self.seen.saturating_sub(UNCOUNTED_BYTES);
+        self.seen = seen;
+        if bytes == 0 {
+            return Ok(());
+        }
         let before = self.buffered.held.fetch_add(bytes, Ordering::Relaxed);
-        if before + bytes > self.buffered.limit && bytes > 0 {
+        if before + bytes > self.buffered.limit {
             self.buffered.held.fetch_sub(bytes, Ordering::Relaxed);
             return Err(ServiceError::ResourceExhausted {
                 reason: "SERVER_OVERLOADED",

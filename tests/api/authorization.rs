@@ -115,6 +115,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("CredentialService/DeleteCredential", "MA"),
     ("CredentialService/VerifyClientSecret", "KMAGO"),
     ("CredentialService/VerifyHmacSignature", "KMAGO"),
+    ("CredentialService/ReportLeakedSecrets", "O"),
     ("ApiKeyService/CreateApiKey", "KMA"),
     ("ApiKeyService/GetApiKey", "KMA"),
     ("ApiKeyService/ListApiKeys", "KMA"),
@@ -348,6 +349,7 @@ async fn world(app: &TestApp) -> Vec<Caller> {
         "keyward.credentials",
         "keyward.api-keys",
         "keyward.verify",
+        "keyward.leak-reports",
     ];
     let front_end = alice
         .api_keys()
@@ -790,6 +792,15 @@ async fn call(rpc: &str, caller: &Caller) -> Result<(), tonic::Status> {
             .map(drop),
         "CredentialService/VerifyHmacSignature" => credentials
             .verify_hmac_signature(unknown_hmac_request())
+            .await
+            .map(drop),
+        "CredentialService/ReportLeakedSecrets" => credentials
+            .report_leaked_secrets(pb::ReportLeakedSecretsRequest {
+                secrets: vec![pb::LeakedSecret {
+                    secret: "not a key".into(),
+                    location: tag.into(),
+                }],
+            })
             .await
             .map(drop),
         "ApiKeyService/CreateApiKey" => keys

@@ -154,6 +154,11 @@ pub async fn call_with_default_request(client: &Client, method: &str) -> Result<
             .verify_hmac_signature(pb::VerifyHmacSignatureRequest::default())
             .await
             .map(drop),
+        "/keyward.v1.CredentialService/ReportLeakedSecrets" => client
+            .credentials()
+            .report_leaked_secrets(pb::ReportLeakedSecretsRequest::default())
+            .await
+            .map(drop),
         "/keyward.v1.ApiKeyService/CreateApiKey" => client
             .api_keys()
             .create_api_key(pb::CreateApiKeyRequest::default())

@@ -425,6 +425,7 @@ async fn the_api_sets_available_to_a_caller_are_the_entitled_ones_it_may_grant(b
         "keyward.api-keys",
         "keyward.credentials",
         "keyward.delegation",
+        "keyward.leak-reports",
         "keyward.verify",
     ];
     let everything: Vec<&str> = builtin.into_iter().chain(["billing", "reports"]).collect();

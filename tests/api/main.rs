@@ -21,6 +21,7 @@ mod delegation;
 mod enrollment;
 mod entitlements;
 mod health;
+mod leaks;
 mod memory;
 mod metrics;
 mod reflection;

@@ -682,8 +682,9 @@ async fn messages_beyond_the_configured_size_and_bodies_beyond_the_byte_budget_a
     let database = TestDatabase::sqlite();
     let mut settings = test_settings(&database);
     settings.transport = TransportSettings {
-        max_message_bytes: 2048,
-        // Raised to the message limit: one 2 KiB body at a time.
+        max_message_bytes: 65_536,
+        // Raised to the message limit: one such body at a time, beyond the first 16 KiB of
+        // each body, which are not counted.
         max_buffered_request_bytes: 1024,
         ..TransportSettings::default()
     };
@@ -703,13 +704,13 @@ async fn messages_beyond_the_configured_size_and_bodies_beyond_the_byte_budget_a
     assert_ne!(status, "11", "{message}");
     assert_ne!(status, "8", "{message}");
     // Beyond it: OUT_OF_RANGE, naming both sizes.
-    let (status, message) = raw_call(&app.url, path, &key, &request(3000)).await;
+    let (status, message) = raw_call(&app.url, path, &key, &request(70_000)).await;
     assert_eq!(status, "11", "{message}");
     let message = percent_decoded(&message);
-    assert!(message.contains("2048"), "{message}");
+    assert!(message.contains("65536"), "{message}");
 
-    // One body holding the whole budget: a second body's bytes are refused at once with
-    // RESOURCE_EXHAUSTED instead of being held.
+    // One body holding most of the budget: a second large body's bytes are refused at
+    // once with RESOURCE_EXHAUSTED instead of being held; a small one still passes.
     let (mut holder, holder_driver) = raw_connection(&app.url).await;
     let addr = app.url.trim_start_matches("http://").to_owned();
     let headers = || {
@@ -724,25 +725,27 @@ async fn messages_beyond_the_configured_size_and_bodies_beyond_the_byte_budget_a
     };
     let (held_answer, mut held) = holder.send_request(headers(), false).expect("sent");
     let mut prefix = vec![0_u8];
-    prefix.extend_from_slice(&2043_u32.to_be_bytes());
-    prefix.extend_from_slice(&[b'x'; 2040]);
+    prefix.extend_from_slice(&60_000_u32.to_be_bytes());
+    prefix.extend_from_slice(&[b'x'; 59_990]);
     held.send_data(prefix.into(), false)
-        .expect("all but 3 bytes sent");
+        .expect("all but 10 bytes sent");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let (status, message) = raw_call(&app.url, path, &key, &request(10)).await;
+    let (status, message) = raw_call(&app.url, path, &key, &request(40_000)).await;
     assert_eq!(status, "8", "{}", percent_decoded(&message));
     assert!(
         percent_decoded(&message).contains("bytes of request bodies"),
         "{message}"
     );
+    let (status, message) = raw_call(&app.url, path, &key, &request(0)).await;
+    assert_eq!(status, "0", "a small request is not counted: {message}");
     // Once the held body is gone, its bytes are free again.
     held.send_reset(h2::Reason::CANCEL);
     drop(held_answer);
     holder_driver.abort();
     let mut served = false;
     for _ in 0..50 {
-        let (status, _) = raw_call(&app.url, path, &key, &request(0)).await;
-        if status == "0" {
+        let (status, _) = raw_call(&app.url, path, &key, &request(40_000)).await;
+        if status != "8" {
             served = true;
             break;
         }

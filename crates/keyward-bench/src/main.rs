@@ -150,6 +150,8 @@ fn default_argon2_threads() -> usize {
 }
 
 fn main() -> ExitCode {
+    // Tuned as the `keyward` binary's (see `keyward::memory`).
+    keyward::memory::tune_allocator();
     let cli = Cli::parse();
     match cli.command {
         Some(Sub::Serve { args }) => {

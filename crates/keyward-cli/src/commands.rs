@@ -25,6 +25,7 @@ pub(crate) async fn run(cli: Cli) -> Result<u8> {
     let g = &cli.global;
     match cli.command {
         Command::Sign(args) => sign(g, args),
+        Command::Scan(args) => crate::scan::scan(g, &args).await,
         command => {
             let client = connect(g).await?;
             match command {
@@ -37,7 +38,7 @@ pub(crate) async fn run(cli: Cli) -> Result<u8> {
                 Command::Audit(cmd) => audit(g, &client, cmd).await,
                 Command::Verify(cmd) => verify(g, &client, cmd).await,
                 // Handled above, without a connection.
-                Command::Sign(_) => Ok(0),
+                Command::Sign(_) | Command::Scan(_) => Ok(0),
             }
         }
     }
@@ -50,7 +51,7 @@ fn key_from_file(path: &std::path::Path) -> Result<SecretString> {
         .map_err(|e| CliError::Local(e.to_string()))
 }
 
-async fn connect(g: &Global) -> Result<Client> {
+pub(crate) async fn connect(g: &Global) -> Result<Client> {
     let client = connect_with(g, None).await?;
     match &g.act_as {
         Some(user) => client

@@ -15,7 +15,8 @@ Exit codes:
   4   the request was refused: INVALID_ARGUMENT, FAILED_PRECONDITION,
       ALREADY_EXISTS, ABORTED (etag mismatch), OUT_OF_RANGE
   5   the server is unavailable or failed: UNAVAILABLE, DEADLINE_EXCEEDED, other codes
-  10  verify: the server answered, and the credential is refused (the reason is printed)";
+  10  verify: the server answered, and the credential is refused (the reason is printed);
+      scan: Keyward keys were found";
 
 /// A refused verification decision.
 pub(crate) const REFUSED: u8 = 10;
@@ -32,6 +33,16 @@ pub(crate) enum CliError {
 impl From<tonic::Status> for CliError {
     fn from(status: tonic::Status) -> Self {
         Self::Status(Box::new(status))
+    }
+}
+
+impl From<keyward_client::ClientError> for CliError {
+    /// A server's answer keeps its code (and so its exit code); a local failure is local.
+    fn from(error: keyward_client::ClientError) -> Self {
+        match error.code() {
+            Some(code) => Self::Status(Box::new(tonic::Status::new(code, error.to_string()))),
+            None => Self::Local(error.to_string()),
+        }
     }
 }
 

@@ -8,6 +8,7 @@
 mod commands;
 mod exit;
 mod output;
+mod scan;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -117,6 +118,12 @@ pub(crate) enum Command {
     /// Sign a request with an HMAC client secret and print its Authorization header
     /// (local, no server call).
     Sign(SignArgs),
+    /// Look for Keyward keys in files (local, no server call): every string in the key
+    /// format whose checksum holds, printed as where it is and its non-secret prefix.
+    /// Directories are walked respecting .gitignore, .ignore and git's exclude files;
+    /// hidden files such as .env are scanned, .git is not. Exit code 10 when any key is
+    /// found, 0 when none is.
+    Scan(scan::ScanArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -50,6 +50,7 @@ on_every_backend!(
     credential_changes_honour_the_etag_and_never_print_a_secret_when_refused,
     keys_are_saved_to_and_used_from_apikey_files,
     an_enrollment_token_is_issued_listed_and_redeemed_into_a_key_file,
+    scan_report_revokes_what_it_finds_and_says_so,
 );
 
 /// A running server; dropping it stops the server.
@@ -2019,4 +2020,74 @@ async fn an_enrollment_token_is_issued_listed_and_redeemed_into_a_key_file(backe
         not_a_token.stderr
     );
     assert!(!not_a_token.stderr.contains(&alice_key));
+}
+
+async fn scan_report_revokes_what_it_finds_and_says_so(backend: Backend) {
+    let server = spawn_server(backend).await;
+    let alice = verified_acme(&server).await;
+    let dir = tempfile::tempdir().expect("a scratch directory");
+    // Alice's key, committed by mistake.
+    std::fs::write(
+        dir.path().join("app.env"),
+        format!("# deploy\nKEYWARD_API_KEY={alice}\n"),
+    )
+    .expect("written");
+    let tree = dir.path().to_str().expect("utf-8");
+    let operator = Some(server.operator_key.as_str());
+    let scanner = server
+        .cli(
+            operator,
+            &[
+                "--json",
+                "api-keys",
+                "create",
+                "--display-name",
+                "scanner",
+                "--api-set",
+                "keyward.leak-reports",
+            ],
+            None,
+        )
+        .await
+        .ok()
+        .json();
+    let scanner_key = field(&scanner, "key").to_owned();
+
+    let run = server
+        .cli(Some(&scanner_key), &["scan", "--report", tree], None)
+        .await
+        .exits(10);
+    assert!(
+        run.stdout.contains("app.env:2:17: api key kw_ak_")
+            && run
+                .stdout
+                .contains("was live, now revoked (accounts/acme/users/"),
+        "{}",
+        run.stdout
+    );
+    let body = alice.rsplit('_').next().expect("a body");
+    assert!(!run.stdout.contains(body) && !run.stderr.contains(body));
+    // Alice's key is refused now; a second report says so.
+    let refused = server
+        .cli(Some(&alice), &["accounts", "get", "accounts/acme"], None)
+        .await
+        .exits(2);
+    assert!(
+        refused.stderr.contains("UNAUTHENTICATED"),
+        "{}",
+        refused.stderr
+    );
+    let again = server
+        .cli(
+            Some(&scanner_key),
+            &["--json", "scan", "--report", tree],
+            None,
+        )
+        .await
+        .exits(10)
+        .json();
+    assert_eq!(
+        again["findings"][0]["report"]["outcome"], "OUTCOME_ALREADY_REVOKED",
+        "{again}"
+    );
 }

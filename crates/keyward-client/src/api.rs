@@ -913,6 +913,36 @@ impl Client {
         required(resp.decision, "decision")
     }
 
+    /// Reports strings a secret scanner found, each with where it was found (a URL or
+    /// free text), and returns what Keyward made of each, in order: real, live secrets
+    /// are revoked (a client credential disabled and marked compromised) at once. At most
+    /// 100 strings per call; the caller needs the API set `keyward.leak-reports` in the
+    /// operator account. A secret found by [`crate::scan::find_keys`] can be reported as
+    /// it is.
+    pub async fn report_leaked_secrets<S, L>(
+        &self,
+        found: impl IntoIterator<Item = (S, L)>,
+    ) -> Result<Vec<pb::LeakReport>, ClientError>
+    where
+        S: Into<String>,
+        L: Into<String>,
+    {
+        let secrets = found
+            .into_iter()
+            .map(|(secret, location)| pb::LeakedSecret {
+                secret: secret.into(),
+                location: location.into(),
+            })
+            .collect();
+        let resp = rpc!(
+            self,
+            credentials,
+            report_leaked_secrets,
+            pb::ReportLeakedSecretsRequest { secrets }
+        )?;
+        Ok(resp.results)
+    }
+
     /// Asks whether a `KEYWARD-HMAC-SHA256` signed request is valid: its
     /// `authorization` header, method, path, raw query and the body's
     /// SHA-256 in lowercase hex (see [`crate::hmac`]).

@@ -122,6 +122,12 @@ pub mod key_file;
 
 pub use key_file::{ApiKeyFile, KeyFileError};
 
+/// Finding Keyward keys in text, as a secret scanner does: every string in the key format
+/// whose checksum holds, with where it is and its non-secret prefix.
+pub mod scan {
+    pub use keyward_core::key::{FoundKey, KeyKind, find_keys};
+}
+
 use tonic::metadata::AsciiMetadataValue;
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;

@@ -485,6 +485,63 @@ impl fmt::Debug for SecretDigest {
     }
 }
 
+/// A Keyward key found in a text by [`find_keys`]: what and where, never the secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundKey {
+    /// What kind of key it is.
+    pub kind: KeyKind,
+    /// Its byte offset in the text.
+    pub start: usize,
+    /// Its length in bytes.
+    pub len: usize,
+    /// `kw_{kind}_{id}`: enough for its owner to recognise it, nothing of the secret.
+    pub display_prefix: String,
+}
+
+/// Every Keyward key in `text` that [`Key::parse`] accepts, checksum included, in order:
+/// what a secret scanner looks for. A candidate starts at `kw_` not preceded by a letter,
+/// digit or `_`, and runs to the first character that cannot be part of a key; look-alikes
+/// whose checksum fails are not keys and are not reported.
+///
+/// ```
+/// use keyward_core::key::{find_keys, Key, KeyKind};
+/// use secrecy::ExposeSecret;
+///
+/// let key = Key::generate(KeyKind::ApiKey)?;
+/// let text = format!("export KEYWARD_API_KEY={}\n", key.to_token().expose_secret());
+/// let found = find_keys(&text);
+/// assert_eq!(found.len(), 1);
+/// assert_eq!(found[0].start, "export KEYWARD_API_KEY=".len());
+/// assert_eq!(found[0].display_prefix, key.display_prefix());
+/// # Ok::<(), keyward_core::key::KeyError>(())
+/// ```
+pub fn find_keys(text: &str) -> Vec<FoundKey> {
+    let bytes = text.as_bytes();
+    let part_of_key = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let mut found = Vec::new();
+    let mut from = 0;
+    while let Some(offset) = text[from..].find(KEY_PREFIX) {
+        let start = from + offset;
+        let end = bytes[start..]
+            .iter()
+            .position(|&b| !part_of_key(b))
+            .map_or(bytes.len(), |len| start + len);
+        from = end.max(start + KEY_PREFIX.len());
+        if start > 0 && part_of_key(bytes[start - 1]) {
+            continue;
+        }
+        if let Ok(key) = Key::parse(&text[start..end]) {
+            found.push(FoundKey {
+                kind: key.kind(),
+                start,
+                len: end - start,
+                display_prefix: key.display_prefix(),
+            });
+        }
+    }
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -498,6 +555,37 @@ mod tests {
         "kw_et_00112233445566778899_F9hnD6sLacskNWeRQqZDUZDaRa12QjSZGXwqSuEe6C54XWMBL";
     const VECTOR_CS: &str =
         "kw_cs_ffffffffffffffffffff_2wkBET2rRgE8pahuaczxKbmv7ciehqsne57F9gtzf1PVasw91L";
+
+    #[test]
+    fn find_keys_reports_checked_keys_only_with_their_places() {
+        let text = format!(
+            "a={VECTOR_AK}\n\"{VECTOR_CS}\",x_{VECTOR_ET} {}\n{VECTOR_ET}.",
+            &VECTOR_AK[..VECTOR_AK.len() - 1]
+        );
+        let found = find_keys(&text);
+        let kinds: Vec<_> = found.iter().map(|f| f.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                KeyKind::ApiKey,
+                KeyKind::ClientSecret,
+                KeyKind::EnrollmentToken
+            ],
+            "the key glued to `x_` and the truncated one are not reported: {found:?}"
+        );
+        for f in &found {
+            let token = &text[f.start..f.start + f.len];
+            assert!(Key::parse(token).is_ok(), "{token}");
+            assert!(token.starts_with(&f.display_prefix));
+        }
+        assert_eq!(found[0].start, 2);
+        assert_eq!(found[0].display_prefix, "kw_ak_0123456789abcdef0123");
+        // A look-alike with one character changed fails its checksum.
+        let mut changed = VECTOR_AK.to_owned();
+        changed.replace_range(30..31, if &VECTOR_AK[30..31] == "A" { "B" } else { "A" });
+        assert!(find_keys(&changed).is_empty());
+        assert!(find_keys("kw_kw_kw_ kw_").is_empty());
+    }
 
     fn vector_keys() -> [(Key, &'static str); 3] {
         let mut counting = [0_u8; 32];

@@ -49,6 +49,7 @@ impl Store {
             revision: 1,
             create_time: now,
             update_time: now,
+            compromise_time: None,
         };
         let secret = secret_row(&row.id, 1, new.first_secret, now);
 
@@ -244,7 +245,8 @@ impl Store {
     }
 
     /// Enables or disables a credential and returns it. Setting the state it already has
-    /// changes nothing (not even the revision). With `expected_revision`, refuses with
+    /// changes nothing (not even the revision). A compromised credential (see
+    /// [`Store::mark_credential_compromised`]) is not enabled: [`StoreError::Compromised`]. With `expected_revision`, refuses with
     /// [`StoreError::Conflict`] if the credential changed since that revision was read.
     pub async fn set_credential_state(
         &self,
@@ -254,17 +256,22 @@ impl Store {
         expected_revision: Option<i64>,
     ) -> Result<Credential, StoreError> {
         let txn = self.begin().await?;
-        let updated = bump(account_id, id, expected_revision)
+        let mut update = bump(account_id, id, expected_revision)
             .col_expr(credentials::Column::State, Expr::value(state.as_str()))
-            .filter(credentials::Column::State.ne(state.as_str()))
-            .exec(&txn)
-            .await?
-            .rows_affected;
+            .filter(credentials::Column::State.ne(state.as_str()));
+        if state == CredentialState::Active {
+            // A compromised credential stays disabled until its secret is renewed.
+            update = update.filter(credentials::Column::CompromiseTime.is_null());
+        }
+        let updated = update.exec(&txn).await?.rows_affected;
         let row = find_in_account(&txn, account_id, id)
             .await?
             .ok_or_else(|| not_found(id))?;
         if updated == 0 && expected_revision.is_some_and(|revision| revision != row.revision) {
             return Err(StoreError::Conflict);
+        }
+        if updated == 0 && state == CredentialState::Active && row.compromise_time.is_some() {
+            return Err(StoreError::Compromised { id: id.to_owned() });
         }
         let credential = with_api_sets(&txn, row).await?;
         if updated > 0 {
@@ -317,6 +324,43 @@ impl Store {
         Ok(())
     }
 
+    /// Marks a credential compromised at `now` (a leak report proved one of its secrets)
+    /// and disables it, in one update recorded in the change log, so that every replica
+    /// refuses its secrets at once. Returns the credential as it is afterwards, and whether
+    /// this call marked it (`false` when it was compromised already: nothing changes then,
+    /// not even the revision).
+    pub async fn mark_credential_compromised(
+        &self,
+        account_id: &str,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(Credential, bool), StoreError> {
+        let now = micros(now);
+        let txn = self.begin().await?;
+        let updated = bump(account_id, id, None)
+            .col_expr(
+                credentials::Column::State,
+                Expr::value(CredentialState::Disabled.as_str()),
+            )
+            .col_expr(credentials::Column::CompromiseTime, Expr::value(now))
+            .filter(credentials::Column::CompromiseTime.is_null())
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        let row = find_in_account(&txn, account_id, id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
+        let credential = with_api_sets(&txn, row).await?;
+        if updated > 0 {
+            changes::record(&txn, [credential_changed(account_id, id)]).await?;
+        }
+        txn.commit().await?;
+        if updated > 0 {
+            self.after_commit().await;
+        }
+        Ok((credential, updated > 0))
+    }
+
     /// Issues a new current secret version for a credential, all or nothing, and returns
     /// the credential:
     ///
@@ -324,7 +368,9 @@ impl Store {
     ///   `now`, else it is deleted at once;
     /// - every older version (one still in an earlier grace period) is deleted: never more
     ///   than two versions verify;
-    /// - the new version is the highest number so far plus one.
+    /// - the new version is the highest number so far plus one;
+    /// - a compromised credential gets no grace period, and is compromised no more (it
+    ///   stays disabled until enabled).
     ///
     /// The credential's revision is bumped first, which locks its row: concurrent renewals
     /// of one credential run one after the other, each seeing the previous one's result,
@@ -362,7 +408,12 @@ impl Store {
             .all(&txn)
             .await?;
         let newest = versions.first().copied().unwrap_or(0);
-        let grace_until = renewal.grace_until.map(micros).filter(|until| *until > now);
+        // A compromised credential's earlier secrets end at once, whatever grace was asked.
+        let compromised = row.compromise_time.is_some();
+        let grace_until = renewal
+            .grace_until
+            .map(micros)
+            .filter(|until| *until > now && !compromised);
         // Everything older than the version being replaced goes; that one too without
         // a grace period.
         let keep = match grace_until {
@@ -390,6 +441,22 @@ impl Store {
         )
         .exec_without_returning(&txn)
         .await?;
+        let row = if compromised {
+            credentials::Entity::update_many()
+                .col_expr(
+                    credentials::Column::CompromiseTime,
+                    Expr::value(Option::<DateTime<Utc>>::None),
+                )
+                .filter(credentials::Column::Id.eq(id))
+                .exec(&txn)
+                .await?;
+            credentials::Model {
+                compromise_time: None,
+                ..row
+            }
+        } else {
+            row
+        };
         let credential = with_api_sets(&txn, row).await?;
         let secrets = secrets_of(&txn, id).await?;
         let changed = [
@@ -697,6 +764,7 @@ fn credential(row: credentials::Model, api_set_ids: Vec<String>) -> Result<Crede
         revision: row.revision,
         create_time: row.create_time,
         update_time: row.update_time,
+        compromise_time: row.compromise_time,
     })
 }
 

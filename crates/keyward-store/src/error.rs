@@ -46,6 +46,15 @@ pub enum StoreError {
     /// The record changed since the caller read it (revision mismatch).
     #[error("the record was modified concurrently, read it again and retry")]
     Conflict,
+    /// The credential cannot be enabled: a leak report proved that one of its secrets
+    /// leaked, and its secret has not been renewed since.
+    #[error(
+        "credential `{id}` is compromised: a leak report proved one of its secrets; renew its secret before enabling it"
+    )]
+    Compromised {
+        /// The credential.
+        id: String,
+    },
     /// The database cannot be reached or is overloaded (connection refused, pool exhausted,
     /// timeout, busy); worth retrying later.
     #[error("database unavailable")]

@@ -11,6 +11,7 @@ mod m20261125_000004_change_log;
 mod m20261205_000005_account_entitlements;
 mod m20261205_000006_audit_delegate;
 mod m20261206_000007_enrollment_tokens;
+mod m20261206_000008_credential_compromise;
 
 /// Every migration of the schema, oldest first.
 pub(crate) struct Migrator;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000005_account_entitlements::Migration),
             Box::new(m20261205_000006_audit_delegate::Migration),
             Box::new(m20261206_000007_enrollment_tokens::Migration),
+            Box::new(m20261206_000008_credential_compromise::Migration),
         ]
     }
 }

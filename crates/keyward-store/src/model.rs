@@ -734,6 +734,9 @@ pub struct Credential {
     pub create_time: DateTime<Utc>,
     /// When the credential was last updated.
     pub update_time: DateTime<Utc>,
+    /// When a leak report proved one of its secrets leaked; while set, the credential is
+    /// disabled and cannot be enabled until its secret is renewed.
+    pub compromise_time: Option<DateTime<Utc>>,
 }
 
 /// What it takes to create a [`Credential`]. New credentials are active; the scheme follows

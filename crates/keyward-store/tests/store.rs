@@ -363,7 +363,8 @@ async fn migrations_apply_to_a_fresh_database_and_roll_back_cleanly() {
                 "m20261125_000004_change_log",
                 "m20261205_000005_account_entitlements",
                 "m20261205_000006_audit_delegate",
-                "m20261206_000007_enrollment_tokens"
+                "m20261206_000007_enrollment_tokens",
+                "m20261206_000008_credential_compromise"
             ],
             "{b}"
         );
@@ -3489,9 +3490,9 @@ async fn an_upgraded_installation_entitles_each_account_to_the_sets_its_keys_and
             .await
             .unwrap();
 
-        // Back to the schema before entitlements (and the audit delegate and enrollment
-        // tokens after them), and up again: the upgrade.
-        store.migrate_down(Some(3)).await.unwrap();
+        // Back to the schema before entitlements (and the audit delegate, enrollment
+        // tokens and credential compromise after them), and up again: the upgrade.
+        store.migrate_down(Some(4)).await.unwrap();
         store.migrate().await.unwrap();
 
         let entitled = |id: &'static str| async move {

@@ -23,6 +23,7 @@ pub(crate) struct Model {
     pub(crate) revision: i64,
     pub(crate) create_time: DateTimeUtc,
     pub(crate) update_time: DateTimeUtc,
+    pub(crate) compromise_time: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -14,7 +14,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Credential(_message.Message):
-    __slots__ = ("name", "client_id", "display_name", "description", "contact_email", "application", "scheme", "api_sets", "state", "expire_time", "secret_versions", "creator", "create_time", "update_time", "etag")
+    __slots__ = ("name", "client_id", "display_name", "description", "contact_email", "application", "scheme", "api_sets", "state", "expire_time", "secret_versions", "creator", "create_time", "update_time", "etag", "compromise_time")
     class Scheme(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         SCHEME_UNSPECIFIED: _ClassVar[Credential.Scheme]
@@ -46,6 +46,7 @@ class Credential(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     ETAG_FIELD_NUMBER: _ClassVar[int]
+    COMPROMISE_TIME_FIELD_NUMBER: _ClassVar[int]
     name: str
     client_id: str
     display_name: str
@@ -61,7 +62,8 @@ class Credential(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
     etag: str
-    def __init__(self, name: _Optional[str] = ..., client_id: _Optional[str] = ..., display_name: _Optional[str] = ..., description: _Optional[str] = ..., contact_email: _Optional[str] = ..., application: _Optional[str] = ..., scheme: _Optional[_Union[Credential.Scheme, str]] = ..., api_sets: _Optional[_Iterable[str]] = ..., state: _Optional[_Union[Credential.State, str]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., secret_versions: _Optional[_Iterable[_Union[SecretVersion, _Mapping]]] = ..., creator: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ...) -> None: ...
+    compromise_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., client_id: _Optional[str] = ..., display_name: _Optional[str] = ..., description: _Optional[str] = ..., contact_email: _Optional[str] = ..., application: _Optional[str] = ..., scheme: _Optional[_Union[Credential.Scheme, str]] = ..., api_sets: _Optional[_Iterable[str]] = ..., state: _Optional[_Union[Credential.State, str]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., secret_versions: _Optional[_Iterable[_Union[SecretVersion, _Mapping]]] = ..., creator: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., compromise_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class SecretVersion(_message.Message):
     __slots__ = ("version", "create_time", "expire_time", "last_used_time")
@@ -248,3 +250,51 @@ class VerifyHmacSignatureResponse(_message.Message):
     DECISION_FIELD_NUMBER: _ClassVar[int]
     decision: _decision_pb2.Decision
     def __init__(self, decision: _Optional[_Union[_decision_pb2.Decision, _Mapping]] = ...) -> None: ...
+
+class ReportLeakedSecretsRequest(_message.Message):
+    __slots__ = ("secrets",)
+    SECRETS_FIELD_NUMBER: _ClassVar[int]
+    secrets: _containers.RepeatedCompositeFieldContainer[LeakedSecret]
+    def __init__(self, secrets: _Optional[_Iterable[_Union[LeakedSecret, _Mapping]]] = ...) -> None: ...
+
+class LeakedSecret(_message.Message):
+    __slots__ = ("secret", "location")
+    SECRET_FIELD_NUMBER: _ClassVar[int]
+    LOCATION_FIELD_NUMBER: _ClassVar[int]
+    secret: str
+    location: str
+    def __init__(self, secret: _Optional[str] = ..., location: _Optional[str] = ...) -> None: ...
+
+class ReportLeakedSecretsResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[LeakReport]
+    def __init__(self, results: _Optional[_Iterable[_Union[LeakReport, _Mapping]]] = ...) -> None: ...
+
+class LeakReport(_message.Message):
+    __slots__ = ("outcome", "display_prefix", "name", "retry_after", "was_valid")
+    class Outcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        OUTCOME_UNSPECIFIED: _ClassVar[LeakReport.Outcome]
+        OUTCOME_NOT_KEYWARD: _ClassVar[LeakReport.Outcome]
+        OUTCOME_UNKNOWN: _ClassVar[LeakReport.Outcome]
+        OUTCOME_REVOKED: _ClassVar[LeakReport.Outcome]
+        OUTCOME_ALREADY_REVOKED: _ClassVar[LeakReport.Outcome]
+        OUTCOME_RETRY_LATER: _ClassVar[LeakReport.Outcome]
+    OUTCOME_UNSPECIFIED: LeakReport.Outcome
+    OUTCOME_NOT_KEYWARD: LeakReport.Outcome
+    OUTCOME_UNKNOWN: LeakReport.Outcome
+    OUTCOME_REVOKED: LeakReport.Outcome
+    OUTCOME_ALREADY_REVOKED: LeakReport.Outcome
+    OUTCOME_RETRY_LATER: LeakReport.Outcome
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_PREFIX_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    RETRY_AFTER_FIELD_NUMBER: _ClassVar[int]
+    WAS_VALID_FIELD_NUMBER: _ClassVar[int]
+    outcome: LeakReport.Outcome
+    display_prefix: str
+    name: str
+    retry_after: _duration_pb2.Duration
+    was_valid: bool
+    def __init__(self, outcome: _Optional[_Union[LeakReport.Outcome, str]] = ..., display_prefix: _Optional[str] = ..., name: _Optional[str] = ..., retry_after: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., was_valid: _Optional[bool] = ...) -> None: ...

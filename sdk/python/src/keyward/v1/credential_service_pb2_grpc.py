@@ -104,6 +104,11 @@ class CredentialServiceStub:
                 request_serializer=keyward_dot_v1_dot_credential__service__pb2.VerifyHmacSignatureRequest.SerializeToString,
                 response_deserializer=keyward_dot_v1_dot_credential__service__pb2.VerifyHmacSignatureResponse.FromString,
                 _registered_method=True)
+        self.ReportLeakedSecrets = channel.unary_unary(
+                '/keyward.v1.CredentialService/ReportLeakedSecrets',
+                request_serializer=keyward_dot_v1_dot_credential__service__pb2.ReportLeakedSecretsRequest.SerializeToString,
+                response_deserializer=keyward_dot_v1_dot_credential__service__pb2.ReportLeakedSecretsResponse.FromString,
+                _registered_method=True)
 
 
 class CredentialServiceServicer:
@@ -209,6 +214,28 @@ class CredentialServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReportLeakedSecrets(self, request, context):
+        """Reports strings a secret scanner found where they should not be (a public
+        repository, a paste, a log) and answers, for each, what Keyward made of
+        it. A real, live Keyward secret is made useless at once, on every
+        replica: an API key or enrollment token is revoked; a client credential
+        is disabled and marked compromised (replacing its secret is its owner's
+        decision: see `Credential.compromise_time`). Each confirmed leak is an
+        audit event in the owning account, on the leaked resource, naming the
+        reporter and the location.
+
+        A string is proven to be the real secret the way a verification proves
+        it (a remembered digest, else argon2 within the credential's budget), so
+        reports cannot be used to guess secrets. Reporting a string again is
+        harmless and answers OUTCOME_ALREADY_REVOKED.
+
+        Needs the API set `keyward.leak-reports`, held by a credential or user of
+        the operator account (operators grant it to their scanner).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CredentialServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -261,6 +288,11 @@ def add_CredentialServiceServicer_to_server(servicer, server):
                     servicer.VerifyHmacSignature,
                     request_deserializer=keyward_dot_v1_dot_credential__service__pb2.VerifyHmacSignatureRequest.FromString,
                     response_serializer=keyward_dot_v1_dot_credential__service__pb2.VerifyHmacSignatureResponse.SerializeToString,
+            ),
+            'ReportLeakedSecrets': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportLeakedSecrets,
+                    request_deserializer=keyward_dot_v1_dot_credential__service__pb2.ReportLeakedSecretsRequest.FromString,
+                    response_serializer=keyward_dot_v1_dot_credential__service__pb2.ReportLeakedSecretsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -553,6 +585,33 @@ class CredentialService:
             '/keyward.v1.CredentialService/VerifyHmacSignature',
             keyward_dot_v1_dot_credential__service__pb2.VerifyHmacSignatureRequest.SerializeToString,
             keyward_dot_v1_dot_credential__service__pb2.VerifyHmacSignatureResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReportLeakedSecrets(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/keyward.v1.CredentialService/ReportLeakedSecrets',
+            keyward_dot_v1_dot_credential__service__pb2.ReportLeakedSecretsRequest.SerializeToString,
+            keyward_dot_v1_dot_credential__service__pb2.ReportLeakedSecretsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file keyward/v1/credential_service.proto.
  */
 export const file_keyward_v1_credential_service: GenFile = /*@__PURE__*/
-  fileDesc("CiNrZXl3YXJkL3YxL2NyZWRlbnRpYWxfc2VydmljZS5wcm90bxIKa2V5d2FyZC52MSLjBAoKQ3JlZGVudGlhbBIMCgRuYW1lGAEgASgJEhEKCWNsaWVudF9pZBgCIAEoCRIUCgxkaXNwbGF5X25hbWUYAyABKAkSEwoLZGVzY3JpcHRpb24YBCABKAkSFQoNY29udGFjdF9lbWFpbBgFIAEoCRITCgthcHBsaWNhdGlvbhgGIAEoCRItCgZzY2hlbWUYByABKA4yHS5rZXl3YXJkLnYxLkNyZWRlbnRpYWwuU2NoZW1lEhAKCGFwaV9zZXRzGAggAygJEisKBXN0YXRlGAkgASgOMhwua2V5d2FyZC52MS5DcmVkZW50aWFsLlN0YXRlEi8KC2V4cGlyZV90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg9zZWNyZXRfdmVyc2lvbnMYCyADKAsyGS5rZXl3YXJkLnYxLlNlY3JldFZlcnNpb24SDwoHY3JlYXRvchgMIAEoCRIvCgtjcmVhdGVfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBGV0YWcYDyABKAkiQwoGU2NoZW1lEhYKElNDSEVNRV9VTlNQRUNJRklFRBAAEhAKDFNDSEVNRV9CQVNJQxABEg8KC1NDSEVNRV9ITUFDEAIiRAoFU3RhdGUSFQoRU1RBVEVfVU5TUEVDSUZJRUQQABIQCgxTVEFURV9BQ1RJVkUQARISCg5TVEFURV9ESVNBQkxFRBACIrYBCg1TZWNyZXRWZXJzaW9uEg8KB3ZlcnNpb24YASABKAUSLwoLY3JlYXRlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2V4cGlyZV90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5sYXN0X3VzZWRfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAifQoXQ3JlYXRlQ3JlZGVudGlhbFJlcXVlc3QSDgoGcGFyZW50GAEgASgJEioKCmNyZWRlbnRpYWwYAiABKAsyFi5rZXl3YXJkLnYxLkNyZWRlbnRpYWwSEgoKaWRlbnRpZmllchgDIAEoCRISCgpyZXF1ZXN0X2lkGAQgASgJIl0KGENyZWF0ZUNyZWRlbnRpYWxSZXNwb25zZRIqCgpjcmVkZW50aWFsGAEgASgLMhYua2V5d2FyZC52MS5DcmVkZW50aWFsEhUKDWNsaWVudF9zZWNyZXQYAiABKAkiJAoUR2V0Q3JlZGVudGlhbFJlcXVlc3QSDAoEbmFtZRgBIAEoCSJDChVHZXRDcmVkZW50aWFsUmVzcG9uc2USKgoKY3JlZGVudGlhbBgBIAEoCzIWLmtleXdhcmQudjEuQ3JlZGVudGlhbCKrAQoWTGlzdENyZWRlbnRpYWxzUmVxdWVzdBIOCgZwYXJlbnQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkSKwoFc3RhdGUYBCABKA4yHC5rZXl3YXJkLnYxLkNyZWRlbnRpYWwuU3RhdGUSLQoGc2NoZW1lGAUgASgOMh0ua2V5d2FyZC52MS5DcmVkZW50aWFsLlNjaGVtZSJfChdMaXN0Q3JlZGVudGlhbHNSZXNwb25zZRIrCgtjcmVkZW50aWFscxgBIAMoCzIWLmtleXdhcmQudjEuQ3JlZGVudGlhbBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkidgoXVXBkYXRlQ3JlZGVudGlhbFJlcXVlc3QSKgoKY3JlZGVudGlhbBgBIAEoCzIWLmtleXdhcmQudjEuQ3JlZGVudGlhbBIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siRgoYVXBkYXRlQ3JlZGVudGlhbFJlc3BvbnNlEioKCmNyZWRlbnRpYWwYASABKAsyFi5rZXl3YXJkLnYxLkNyZWRlbnRpYWwiNQoXRW5hYmxlQ3JlZGVudGlhbFJlcXVlc3QSDAoEbmFtZRgBIAEoCRIMCgRldGFnGAIgASgJIkYKGEVuYWJsZUNyZWRlbnRpYWxSZXNwb25zZRIqCgpjcmVkZW50aWFsGAEgASgLMhYua2V5d2FyZC52MS5DcmVkZW50aWFsIjYKGERpc2FibGVDcmVkZW50aWFsUmVxdWVzdBIMCgRuYW1lGAEgASgJEgwKBGV0YWcYAiABKAkiRwoZRGlzYWJsZUNyZWRlbnRpYWxSZXNwb25zZRIqCgpjcmVkZW50aWFsGAEgASgLMhYua2V5d2FyZC52MS5DcmVkZW50aWFsIn8KHFJlbmV3Q3JlZGVudGlhbFNlY3JldFJlcXVlc3QSDAoEbmFtZRgBIAEoCRIvCgxncmFjZV9wZXJpb2QYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEgoKcmVxdWVzdF9pZBgDIAEoCRIMCgRldGFnGAQgASgJInoKHVJlbmV3Q3JlZGVudGlhbFNlY3JldFJlc3BvbnNlEioKCmNyZWRlbnRpYWwYASABKAsyFi5rZXl3YXJkLnYxLkNyZWRlbnRpYWwSFQoNY2xpZW50X3NlY3JldBgCIAEoCRIWCg5zZWNyZXRfdmVyc2lvbhgDIAEoBSI1ChdEZWxldGVDcmVkZW50aWFsUmVxdWVzdBIMCgRuYW1lGAEgASgJEgwKBGV0YWcYAiABKAkiGgoYRGVsZXRlQ3JlZGVudGlhbFJlc3BvbnNlIoEBChlWZXJpZnlDbGllbnRTZWNyZXRSZXF1ZXN0EhEKCWNsaWVudF9pZBgBIAEoCRIVCg1jbGllbnRfc2VjcmV0GAIgASgJEhUKDWF1dGhvcml6YXRpb24YAyABKAkSDwoHYXBpX3NldBgEIAEoCRISCgphcGlfbWV0aG9kGAUgASgJIkQKGlZlcmlmeUNsaWVudFNlY3JldFJlc3BvbnNlEiYKCGRlY2lzaW9uGAEgASgLMhQua2V5d2FyZC52MS5EZWNpc2lvbiKfAQoaVmVyaWZ5SG1hY1NpZ25hdHVyZVJlcXVlc3QSFQoNYXV0aG9yaXphdGlvbhgBIAEoCRITCgtodHRwX21ldGhvZBgCIAEoCRIMCgRwYXRoGAMgASgJEg0KBXF1ZXJ5GAQgASgJEhMKC2JvZHlfc2hhMjU2GAUgASgJEg8KB2FwaV9zZXQYBiABKAkSEgoKYXBpX21ldGhvZBgHIAEoCSJFChtWZXJpZnlIbWFjU2lnbmF0dXJlUmVzcG9uc2USJgoIZGVjaXNpb24YASABKAsyFC5rZXl3YXJkLnYxLkRlY2lzaW9uMt4HChFDcmVkZW50aWFsU2VydmljZRJdChBDcmVhdGVDcmVkZW50aWFsEiMua2V5d2FyZC52MS5DcmVhdGVDcmVkZW50aWFsUmVxdWVzdBokLmtleXdhcmQudjEuQ3JlYXRlQ3JlZGVudGlhbFJlc3BvbnNlElQKDUdldENyZWRlbnRpYWwSIC5rZXl3YXJkLnYxLkdldENyZWRlbnRpYWxSZXF1ZXN0GiEua2V5d2FyZC52MS5HZXRDcmVkZW50aWFsUmVzcG9uc2USWgoPTGlzdENyZWRlbnRpYWxzEiIua2V5d2FyZC52MS5MaXN0Q3JlZGVudGlhbHNSZXF1ZXN0GiMua2V5d2FyZC52MS5MaXN0Q3JlZGVudGlhbHNSZXNwb25zZRJdChBVcGRhdGVDcmVkZW50aWFsEiMua2V5d2FyZC52MS5VcGRhdGVDcmVkZW50aWFsUmVxdWVzdBokLmtleXdhcmQudjEuVXBkYXRlQ3JlZGVudGlhbFJlc3BvbnNlEl0KEEVuYWJsZUNyZWRlbnRpYWwSIy5rZXl3YXJkLnYxLkVuYWJsZUNyZWRlbnRpYWxSZXF1ZXN0GiQua2V5d2FyZC52MS5FbmFibGVDcmVkZW50aWFsUmVzcG9uc2USYAoRRGlzYWJsZUNyZWRlbnRpYWwSJC5rZXl3YXJkLnYxLkRpc2FibGVDcmVkZW50aWFsUmVxdWVzdBolLmtleXdhcmQudjEuRGlzYWJsZUNyZWRlbnRpYWxSZXNwb25zZRJsChVSZW5ld0NyZWRlbnRpYWxTZWNyZXQSKC5rZXl3YXJkLnYxLlJlbmV3Q3JlZGVudGlhbFNlY3JldFJlcXVlc3QaKS5rZXl3YXJkLnYxLlJlbmV3Q3JlZGVudGlhbFNlY3JldFJlc3BvbnNlEl0KEERlbGV0ZUNyZWRlbnRpYWwSIy5rZXl3YXJkLnYxLkRlbGV0ZUNyZWRlbnRpYWxSZXF1ZXN0GiQua2V5d2FyZC52MS5EZWxldGVDcmVkZW50aWFsUmVzcG9uc2USYwoSVmVyaWZ5Q2xpZW50U2VjcmV0EiUua2V5d2FyZC52MS5WZXJpZnlDbGllbnRTZWNyZXRSZXF1ZXN0GiYua2V5d2FyZC52MS5WZXJpZnlDbGllbnRTZWNyZXRSZXNwb25zZRJmChNWZXJpZnlIbWFjU2lnbmF0dXJlEiYua2V5d2FyZC52MS5WZXJpZnlIbWFjU2lnbmF0dXJlUmVxdWVzdBonLmtleXdhcmQudjEuVmVyaWZ5SG1hY1NpZ25hdHVyZVJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_keyward_v1_decision]);
+  fileDesc("CiNrZXl3YXJkL3YxL2NyZWRlbnRpYWxfc2VydmljZS5wcm90bxIKa2V5d2FyZC52MSKYBQoKQ3JlZGVudGlhbBIMCgRuYW1lGAEgASgJEhEKCWNsaWVudF9pZBgCIAEoCRIUCgxkaXNwbGF5X25hbWUYAyABKAkSEwoLZGVzY3JpcHRpb24YBCABKAkSFQoNY29udGFjdF9lbWFpbBgFIAEoCRITCgthcHBsaWNhdGlvbhgGIAEoCRItCgZzY2hlbWUYByABKA4yHS5rZXl3YXJkLnYxLkNyZWRlbnRpYWwuU2NoZW1lEhAKCGFwaV9zZXRzGAggAygJEisKBXN0YXRlGAkgASgOMhwua2V5d2FyZC52MS5DcmVkZW50aWFsLlN0YXRlEi8KC2V4cGlyZV90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg9zZWNyZXRfdmVyc2lvbnMYCyADKAsyGS5rZXl3YXJkLnYxLlNlY3JldFZlcnNpb24SDwoHY3JlYXRvchgMIAEoCRIvCgtjcmVhdGVfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBGV0YWcYDyABKAkSMwoPY29tcHJvbWlzZV90aW1lGBAgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJDCgZTY2hlbWUSFgoSU0NIRU1FX1VOU1BFQ0lGSUVEEAASEAoMU0NIRU1FX0JBU0lDEAESDwoLU0NIRU1FX0hNQUMQAiJECgVTdGF0ZRIVChFTVEFURV9VTlNQRUNJRklFRBAAEhAKDFNUQVRFX0FDVElWRRABEhIKDlNUQVRFX0RJU0FCTEVEEAIitgEKDVNlY3JldFZlcnNpb24SDwoHdmVyc2lvbhgBIAEoBRIvCgtjcmVhdGVfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZXhwaXJlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmxhc3RfdXNlZF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJ9ChdDcmVhdGVDcmVkZW50aWFsUmVxdWVzdBIOCgZwYXJlbnQYASABKAkSKgoKY3JlZGVudGlhbBgCIAEoCzIWLmtleXdhcmQudjEuQ3JlZGVudGlhbBISCgppZGVudGlmaWVyGAMgASgJEhIKCnJlcXVlc3RfaWQYBCABKAkiXQoYQ3JlYXRlQ3JlZGVudGlhbFJlc3BvbnNlEioKCmNyZWRlbnRpYWwYASABKAsyFi5rZXl3YXJkLnYxLkNyZWRlbnRpYWwSFQoNY2xpZW50X3NlY3JldBgCIAEoCSIkChRHZXRDcmVkZW50aWFsUmVxdWVzdBIMCgRuYW1lGAEgASgJIkMKFUdldENyZWRlbnRpYWxSZXNwb25zZRIqCgpjcmVkZW50aWFsGAEgASgLMhYua2V5d2FyZC52MS5DcmVkZW50aWFsIqsBChZMaXN0Q3JlZGVudGlhbHNSZXF1ZXN0Eg4KBnBhcmVudBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRIrCgVzdGF0ZRgEIAEoDjIcLmtleXdhcmQudjEuQ3JlZGVudGlhbC5TdGF0ZRItCgZzY2hlbWUYBSABKA4yHS5rZXl3YXJkLnYxLkNyZWRlbnRpYWwuU2NoZW1lIl8KF0xpc3RDcmVkZW50aWFsc1Jlc3BvbnNlEisKC2NyZWRlbnRpYWxzGAEgAygLMhYua2V5d2FyZC52MS5DcmVkZW50aWFsEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJ2ChdVcGRhdGVDcmVkZW50aWFsUmVxdWVzdBIqCgpjcmVkZW50aWFsGAEgASgLMhYua2V5d2FyZC52MS5DcmVkZW50aWFsEi8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayJGChhVcGRhdGVDcmVkZW50aWFsUmVzcG9uc2USKgoKY3JlZGVudGlhbBgBIAEoCzIWLmtleXdhcmQudjEuQ3JlZGVudGlhbCI1ChdFbmFibGVDcmVkZW50aWFsUmVxdWVzdBIMCgRuYW1lGAEgASgJEgwKBGV0YWcYAiABKAkiRgoYRW5hYmxlQ3JlZGVudGlhbFJlc3BvbnNlEioKCmNyZWRlbnRpYWwYASABKAsyFi5rZXl3YXJkLnYxLkNyZWRlbnRpYWwiNgoYRGlzYWJsZUNyZWRlbnRpYWxSZXF1ZXN0EgwKBG5hbWUYASABKAkSDAoEZXRhZxgCIAEoCSJHChlEaXNhYmxlQ3JlZGVudGlhbFJlc3BvbnNlEioKCmNyZWRlbnRpYWwYASABKAsyFi5rZXl3YXJkLnYxLkNyZWRlbnRpYWwifwocUmVuZXdDcmVkZW50aWFsU2VjcmV0UmVxdWVzdBIMCgRuYW1lGAEgASgJEi8KDGdyYWNlX3BlcmlvZBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhISCgpyZXF1ZXN0X2lkGAMgASgJEgwKBGV0YWcYBCABKAkiegodUmVuZXdDcmVkZW50aWFsU2VjcmV0UmVzcG9uc2USKgoKY3JlZGVudGlhbBgBIAEoCzIWLmtleXdhcmQudjEuQ3JlZGVudGlhbBIVCg1jbGllbnRfc2VjcmV0GAIgASgJEhYKDnNlY3JldF92ZXJzaW9uGAMgASgFIjUKF0RlbGV0ZUNyZWRlbnRpYWxSZXF1ZXN0EgwKBG5hbWUYASABKAkSDAoEZXRhZxgCIAEoCSIaChhEZWxldGVDcmVkZW50aWFsUmVzcG9uc2UigQEKGVZlcmlmeUNsaWVudFNlY3JldFJlcXVlc3QSEQoJY2xpZW50X2lkGAEgASgJEhUKDWNsaWVudF9zZWNyZXQYAiABKAkSFQoNYXV0aG9yaXphdGlvbhgDIAEoCRIPCgdhcGlfc2V0GAQgASgJEhIKCmFwaV9tZXRob2QYBSABKAkiRAoaVmVyaWZ5Q2xpZW50U2VjcmV0UmVzcG9uc2USJgoIZGVjaXNpb24YASABKAsyFC5rZXl3YXJkLnYxLkRlY2lzaW9uIp8BChpWZXJpZnlIbWFjU2lnbmF0dXJlUmVxdWVzdBIVCg1hdXRob3JpemF0aW9uGAEgASgJEhMKC2h0dHBfbWV0aG9kGAIgASgJEgwKBHBhdGgYAyABKAkSDQoFcXVlcnkYBCABKAkSEwoLYm9keV9zaGEyNTYYBSABKAkSDwoHYXBpX3NldBgGIAEoCRISCgphcGlfbWV0aG9kGAcgASgJIkUKG1ZlcmlmeUhtYWNTaWduYXR1cmVSZXNwb25zZRImCghkZWNpc2lvbhgBIAEoCzIULmtleXdhcmQudjEuRGVjaXNpb24iRwoaUmVwb3J0TGVha2VkU2VjcmV0c1JlcXVlc3QSKQoHc2VjcmV0cxgBIAMoCzIYLmtleXdhcmQudjEuTGVha2VkU2VjcmV0IjAKDExlYWtlZFNlY3JldBIOCgZzZWNyZXQYASABKAkSEAoIbG9jYXRpb24YAiABKAkiRgobUmVwb3J0TGVha2VkU2VjcmV0c1Jlc3BvbnNlEicKB3Jlc3VsdHMYASADKAsyFi5rZXl3YXJkLnYxLkxlYWtSZXBvcnQixAIKCkxlYWtSZXBvcnQSLwoHb3V0Y29tZRgBIAEoDjIeLmtleXdhcmQudjEuTGVha1JlcG9ydC5PdXRjb21lEhYKDmRpc3BsYXlfcHJlZml4GAIgASgJEgwKBG5hbWUYAyABKAkSLgoLcmV0cnlfYWZ0ZXIYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEQoJd2FzX3ZhbGlkGAUgASgIIpsBCgdPdXRjb21lEhcKE09VVENPTUVfVU5TUEVDSUZJRUQQABIXChNPVVRDT01FX05PVF9LRVlXQVJEEAESEwoPT1VUQ09NRV9VTktOT1dOEAISEwoPT1VUQ09NRV9SRVZPS0VEEAMSGwoXT1VUQ09NRV9BTFJFQURZX1JFVk9LRUQQBBIXChNPVVRDT01FX1JFVFJZX0xBVEVSEAUyxggKEUNyZWRlbnRpYWxTZXJ2aWNlEl0KEENyZWF0ZUNyZWRlbnRpYWwSIy5rZXl3YXJkLnYxLkNyZWF0ZUNyZWRlbnRpYWxSZXF1ZXN0GiQua2V5d2FyZC52MS5DcmVhdGVDcmVkZW50aWFsUmVzcG9uc2USVAoNR2V0Q3JlZGVudGlhbBIgLmtleXdhcmQudjEuR2V0Q3JlZGVudGlhbFJlcXVlc3QaIS5rZXl3YXJkLnYxLkdldENyZWRlbnRpYWxSZXNwb25zZRJaCg9MaXN0Q3JlZGVudGlhbHMSIi5rZXl3YXJkLnYxLkxpc3RDcmVkZW50aWFsc1JlcXVlc3QaIy5rZXl3YXJkLnYxLkxpc3RDcmVkZW50aWFsc1Jlc3BvbnNlEl0KEFVwZGF0ZUNyZWRlbnRpYWwSIy5rZXl3YXJkLnYxLlVwZGF0ZUNyZWRlbnRpYWxSZXF1ZXN0GiQua2V5d2FyZC52MS5VcGRhdGVDcmVkZW50aWFsUmVzcG9uc2USXQoQRW5hYmxlQ3JlZGVudGlhbBIjLmtleXdhcmQudjEuRW5hYmxlQ3JlZGVudGlhbFJlcXVlc3QaJC5rZXl3YXJkLnYxLkVuYWJsZUNyZWRlbnRpYWxSZXNwb25zZRJgChFEaXNhYmxlQ3JlZGVudGlhbBIkLmtleXdhcmQudjEuRGlzYWJsZUNyZWRlbnRpYWxSZXF1ZXN0GiUua2V5d2FyZC52MS5EaXNhYmxlQ3JlZGVudGlhbFJlc3BvbnNlEmwKFVJlbmV3Q3JlZGVudGlhbFNlY3JldBIoLmtleXdhcmQudjEuUmVuZXdDcmVkZW50aWFsU2VjcmV0UmVxdWVzdBopLmtleXdhcmQudjEuUmVuZXdDcmVkZW50aWFsU2VjcmV0UmVzcG9uc2USXQoQRGVsZXRlQ3JlZGVudGlhbBIjLmtleXdhcmQudjEuRGVsZXRlQ3JlZGVudGlhbFJlcXVlc3QaJC5rZXl3YXJkLnYxLkRlbGV0ZUNyZWRlbnRpYWxSZXNwb25zZRJjChJWZXJpZnlDbGllbnRTZWNyZXQSJS5rZXl3YXJkLnYxLlZlcmlmeUNsaWVudFNlY3JldFJlcXVlc3QaJi5rZXl3YXJkLnYxLlZlcmlmeUNsaWVudFNlY3JldFJlc3BvbnNlEmYKE1ZlcmlmeUhtYWNTaWduYXR1cmUSJi5rZXl3YXJkLnYxLlZlcmlmeUhtYWNTaWduYXR1cmVSZXF1ZXN0Gicua2V5d2FyZC52MS5WZXJpZnlIbWFjU2lnbmF0dXJlUmVzcG9uc2USZgoTUmVwb3J0TGVha2VkU2VjcmV0cxImLmtleXdhcmQudjEuUmVwb3J0TGVha2VkU2VjcmV0c1JlcXVlc3QaJy5rZXl3YXJkLnYxLlJlcG9ydExlYWtlZFNlY3JldHNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_keyward_v1_decision]);
 
 /**
  * An API client credential. The secret is never part of it: it is returned
@@ -134,6 +134,18 @@ export type Credential = Message<"keyward.v1.Credential"> & {
    * @generated from field: string etag = 15;
    */
   etag: string;
+
+  /**
+   * Output only. When a leak report (ReportLeakedSecrets) proved that one of
+   * the credential's secrets leaked. The credential was disabled then, and
+   * EnableCredential refuses it (FAILED_PRECONDITION, CREDENTIAL_COMPROMISED)
+   * until RenewCredentialSecret has replaced the secret: a renewal of a
+   * compromised credential ends every earlier secret at once, whatever grace
+   * period it asks for, and clears this.
+   *
+   * @generated from field: google.protobuf.Timestamp compromise_time = 16;
+   */
+  compromiseTime?: Timestamp | undefined;
 };
 
 /**
@@ -904,6 +916,196 @@ export const VerifyHmacSignatureResponseSchema: GenMessage<VerifyHmacSignatureRe
   messageDesc(file_keyward_v1_credential_service, 21);
 
 /**
+ * Request message for CredentialService.ReportLeakedSecrets.
+ *
+ * @generated from message keyward.v1.ReportLeakedSecretsRequest
+ */
+export type ReportLeakedSecretsRequest = Message<"keyward.v1.ReportLeakedSecretsRequest"> & {
+  /**
+   * Required. The strings found: 1 to 100 of them.
+   *
+   * @generated from field: repeated keyward.v1.LeakedSecret secrets = 1;
+   */
+  secrets: LeakedSecret[];
+};
+
+/**
+ * Describes the message keyward.v1.ReportLeakedSecretsRequest.
+ * Use `create(ReportLeakedSecretsRequestSchema)` to create a new message.
+ */
+export const ReportLeakedSecretsRequestSchema: GenMessage<ReportLeakedSecretsRequest> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_credential_service, 22);
+
+/**
+ * One string a scanner found.
+ *
+ * @generated from message keyward.v1.LeakedSecret
+ */
+export type LeakedSecret = Message<"keyward.v1.LeakedSecret"> & {
+  /**
+   * Required. The string as found, at most 256 bytes.
+   *
+   * @generated from field: string secret = 1;
+   */
+  secret: string;
+
+  /**
+   * Required. Where it was found: a URL or free text, at most 2048
+   * characters. It is recorded in the audit event of a confirmed leak.
+   *
+   * @generated from field: string location = 2;
+   */
+  location: string;
+};
+
+/**
+ * Describes the message keyward.v1.LeakedSecret.
+ * Use `create(LeakedSecretSchema)` to create a new message.
+ */
+export const LeakedSecretSchema: GenMessage<LeakedSecret> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_credential_service, 23);
+
+/**
+ * Response message for CredentialService.ReportLeakedSecrets.
+ *
+ * @generated from message keyward.v1.ReportLeakedSecretsResponse
+ */
+export type ReportLeakedSecretsResponse = Message<"keyward.v1.ReportLeakedSecretsResponse"> & {
+  /**
+   * What Keyward made of each reported string, in the order of the request.
+   *
+   * @generated from field: repeated keyward.v1.LeakReport results = 1;
+   */
+  results: LeakReport[];
+};
+
+/**
+ * Describes the message keyward.v1.ReportLeakedSecretsResponse.
+ * Use `create(ReportLeakedSecretsResponseSchema)` to create a new message.
+ */
+export const ReportLeakedSecretsResponseSchema: GenMessage<ReportLeakedSecretsResponse> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_credential_service, 24);
+
+/**
+ * What Keyward made of one reported string.
+ *
+ * @generated from message keyward.v1.LeakReport
+ */
+export type LeakReport = Message<"keyward.v1.LeakReport"> & {
+  /**
+   * The verdict.
+   *
+   * @generated from field: keyward.v1.LeakReport.Outcome outcome = 1;
+   */
+  outcome: LeakReport_Outcome;
+
+  /**
+   * For a string in the key format: `kw_{kind}_{id}`, the part that is not
+   * secret.
+   *
+   * @generated from field: string display_prefix = 2;
+   */
+  displayPrefix: string;
+
+  /**
+   * For OUTCOME_REVOKED and OUTCOME_ALREADY_REVOKED: the resource name of
+   * the API key, credential or enrollment token the secret belongs to.
+   *
+   * @generated from field: string name = 3;
+   */
+  name: string;
+
+  /**
+   * For OUTCOME_RETRY_LATER: how long to wait.
+   *
+   * @generated from field: google.protobuf.Duration retry_after = 4;
+   */
+  retryAfter?: Duration | undefined;
+
+  /**
+   * For OUTCOME_REVOKED and OUTCOME_ALREADY_REVOKED: whether the secret
+   * verified just before the report (an enrollment token: whether it could
+   * have been redeemed). False for an expired key or one whose owner is
+   * disabled, which the report revokes all the same.
+   *
+   * @generated from field: bool was_valid = 5;
+   */
+  wasValid: boolean;
+};
+
+/**
+ * Describes the message keyward.v1.LeakReport.
+ * Use `create(LeakReportSchema)` to create a new message.
+ */
+export const LeakReportSchema: GenMessage<LeakReport> = /*@__PURE__*/
+  messageDesc(file_keyward_v1_credential_service, 25);
+
+/**
+ * The verdict on the string.
+ *
+ * @generated from enum keyward.v1.LeakReport.Outcome
+ */
+export enum LeakReport_Outcome {
+  /**
+   * Not used.
+   *
+   * @generated from enum value: OUTCOME_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Not a Keyward secret: not in the key format, or its checksum fails.
+   * Decided without any database work.
+   *
+   * @generated from enum value: OUTCOME_NOT_KEYWARD = 1;
+   */
+  NOT_KEYWARD = 1,
+
+  /**
+   * In the key format with a valid checksum, but not a secret Keyward
+   * holds: no such key, or a secret that does not match (which of the two
+   * is not said).
+   *
+   * @generated from enum value: OUTCOME_UNKNOWN = 2;
+   */
+  UNKNOWN = 2,
+
+  /**
+   * A real secret that was usable until this report: it is now revoked
+   * (an API key or enrollment token) or its credential disabled and marked
+   * compromised (a client secret).
+   *
+   * @generated from enum value: OUTCOME_REVOKED = 3;
+   */
+  REVOKED = 3,
+
+  /**
+   * A real secret that was already revoked (an API key or enrollment
+   * token, or a redeemed token), or whose credential was already marked
+   * compromised: nothing changed. A client secret renewed away is deleted,
+   * and answers OUTCOME_UNKNOWN.
+   *
+   * @generated from enum value: OUTCOME_ALREADY_REVOKED = 4;
+   */
+  ALREADY_REVOKED = 4,
+
+  /**
+   * Not checked now: too many unproven secrets were presented for this
+   * credential, or the server's secret checks are saturated. Report it
+   * again after `retry_after`.
+   *
+   * @generated from enum value: OUTCOME_RETRY_LATER = 5;
+   */
+  RETRY_LATER = 5,
+}
+
+/**
+ * Describes the enum keyward.v1.LeakReport.Outcome.
+ */
+export const LeakReport_OutcomeSchema: GenEnum<LeakReport_Outcome> = /*@__PURE__*/
+  enumDesc(file_keyward_v1_credential_service, 25, 0);
+
+/**
  * API client credentials: a Client ID and a Client Secret, used with HTTP
  * Basic authentication or to sign requests with HMAC-SHA256.
  *
@@ -1037,6 +1239,31 @@ export const CredentialService: GenService<{
     methodKind: "unary";
     input: typeof VerifyHmacSignatureRequestSchema;
     output: typeof VerifyHmacSignatureResponseSchema;
+  },
+  /**
+   * Reports strings a secret scanner found where they should not be (a public
+   * repository, a paste, a log) and answers, for each, what Keyward made of
+   * it. A real, live Keyward secret is made useless at once, on every
+   * replica: an API key or enrollment token is revoked; a client credential
+   * is disabled and marked compromised (replacing its secret is its owner's
+   * decision: see `Credential.compromise_time`). Each confirmed leak is an
+   * audit event in the owning account, on the leaked resource, naming the
+   * reporter and the location.
+   *
+   * A string is proven to be the real secret the way a verification proves
+   * it (a remembered digest, else argon2 within the credential's budget), so
+   * reports cannot be used to guess secrets. Reporting a string again is
+   * harmless and answers OUTCOME_ALREADY_REVOKED.
+   *
+   * Needs the API set `keyward.leak-reports`, held by a credential or user of
+   * the operator account (operators grant it to their scanner).
+   *
+   * @generated from rpc keyward.v1.CredentialService.ReportLeakedSecrets
+   */
+  reportLeakedSecrets: {
+    methodKind: "unary";
+    input: typeof ReportLeakedSecretsRequestSchema;
+    output: typeof ReportLeakedSecretsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_keyward_v1_credential_service, 0);
