@@ -898,6 +898,50 @@ impl AccountService for AccountServiceImpl {
         Ok(Response::new(DeleteRoleResponse {}))
     }
 
+    type ExportAuditEventsStream = tokio_stream::wrappers::ReceiverStream<
+        Result<super::pb::ExportAuditEventsResponse, Status>,
+    >;
+
+    async fn export_audit_events(
+        &self,
+        request: Request<super::pb::ExportAuditEventsRequest>,
+    ) -> Result<Response<Self::ExportAuditEventsStream>, Status> {
+        let caller = Caller::of(&request)?;
+        let account_id = names::account("parent", &request.get_ref().parent)?;
+        caller.authorize(&account_id)?;
+        // Pages of the chain, in order, as the client reads them: at most two pages are
+        // held in memory whatever the log's length.
+        let (sender, receiver) = tokio::sync::mpsc::channel(1);
+        let store = self.store().clone();
+        tokio::spawn(async move {
+            let mut after = 0;
+            loop {
+                let part = match store
+                    .export_audit_events(&account_id, after, EXPORT_PAGE)
+                    .await
+                {
+                    Ok(part) => part,
+                    Err(err) => {
+                        let _ = sender.send(Err(ServiceError::from(err).into())).await;
+                        return;
+                    }
+                };
+                let Some(last) = part.last() else { return };
+                after = last.sequence;
+                let full = part.len() as u64 == EXPORT_PAGE;
+                let response = super::pb::ExportAuditEventsResponse {
+                    audit_events: part.iter().map(convert::audit_event).collect(),
+                };
+                if sender.send(Ok(response)).await.is_err() || !full {
+                    return;
+                }
+            }
+        });
+        Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(
+            receiver,
+        )))
+    }
+
     async fn list_audit_events(
         &self,
         request: Request<ListAuditEventsRequest>,
@@ -930,6 +974,9 @@ impl AccountService for AccountServiceImpl {
         }))
     }
 }
+
+/// Events per part of an export.
+const EXPORT_PAGE: u64 = 500;
 
 /// The entitlements a request sets (`apiSets/{api_set}` names in `field`): platform API
 /// sets only, deduplicated and sorted; whether each exists is checked by the store.

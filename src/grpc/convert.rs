@@ -145,6 +145,9 @@ pub fn audit_event(event: &AuditEvent) -> pb::AuditEvent {
         detail: event.detail.clone(),
         count: event.count,
         delegate: event.delegate.clone().unwrap_or_default(),
+        sequence: event.sequence,
+        prev_hash: event.prev_hash.clone(),
+        hash: event.hash.clone(),
     }
 }
 

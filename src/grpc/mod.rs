@@ -18,6 +18,9 @@ pub use account::AccountServiceImpl;
 pub use api_key::ApiKeyServiceImpl;
 pub use credential::CredentialServiceImpl;
 
+/// Keyward's RPCs whose answer is a stream: in flight until the stream ends.
+pub const STREAMING_METHODS: &[&str] = &["/keyward.v1.AccountService/ExportAuditEvents"];
+
 /// Code generated from `proto/keyward/v1` by `build.rs`.
 #[allow(clippy::all, clippy::pedantic, unreachable_pub, missing_docs)]
 pub mod pb {

@@ -88,11 +88,12 @@ where
 
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
         // Every call counts as use of its connection (see `connection`); Keyward's own
-        // RPCs are unary, done when their answer is, while the health and reflection
-        // streams are in flight until their answer ends.
+        // RPCs are unary, done when their answer is, but for its export stream, which is
+        // in flight until its answer ends, as the health and reflection streams are.
         let guard = super::connection::call_started(&request);
         let path = request.uri().path();
-        let streaming = !path.starts_with("/keyward.v1.");
+        let streaming =
+            !path.starts_with("/keyward.v1.") || super::STREAMING_METHODS.contains(&path);
         // Timed only when metrics are on: no clock read otherwise.
         let timing = crate::metrics::call_started()
             .map(|started| (crate::metrics::method_label(path), started));

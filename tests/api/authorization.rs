@@ -105,6 +105,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("AccountService/UpdateRole", "MA"),
     ("AccountService/DeleteRole", "MA"),
     ("AccountService/ListAuditEvents", "MA"),
+    ("AccountService/ExportAuditEvents", "MA"),
     ("CredentialService/CreateCredential", "MA"),
     ("CredentialService/GetCredential", "MA"),
     ("CredentialService/ListCredentials", "MA"),
@@ -712,6 +713,12 @@ async fn call(rpc: &str, caller: &Caller) -> Result<(), tonic::Status> {
             .list_audit_events(pb::ListAuditEventsRequest {
                 parent: "accounts/acme".into(),
                 ..Default::default()
+            })
+            .await
+            .map(drop),
+        "AccountService/ExportAuditEvents" => accounts
+            .export_audit_events(pb::ExportAuditEventsRequest {
+                parent: "accounts/acme".into(),
             })
             .await
             .map(drop),

@@ -104,6 +104,11 @@ pub async fn call_with_default_request(client: &Client, method: &str) -> Result<
             .list_audit_events(pb::ListAuditEventsRequest::default())
             .await
             .map(drop),
+        "/keyward.v1.AccountService/ExportAuditEvents" => client
+            .accounts()
+            .export_audit_events(pb::ExportAuditEventsRequest::default())
+            .await
+            .map(drop),
         "/keyward.v1.CredentialService/CreateCredential" => client
             .credentials()
             .create_credential(pb::CreateCredentialRequest::default())

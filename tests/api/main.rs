@@ -12,6 +12,7 @@ mod helpers;
 
 mod accounts;
 mod api_keys;
+mod audit_chain;
 mod authorization;
 mod calls;
 mod client_sdk;

@@ -17,7 +17,7 @@ on_every_backend!(
 async fn every_rpc_refuses_anonymous_callers_with_the_same_answer(backend: Backend) {
     let app = spawn_app(backend).await;
     let methods = all_methods();
-    assert_eq!(methods.len(), 46, "the API declares 46 RPCs: {methods:#?}");
+    assert_eq!(methods.len(), 47, "the API declares 47 RPCs: {methods:#?}");
     for method in &methods {
         let status = call_with_default_request(&app.client, method)
             .await

@@ -26,6 +26,7 @@ pub(crate) async fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Sign(args) => sign(g, args),
         Command::Scan(args) => crate::scan::scan(g, &args).await,
+        Command::Audit(AuditCmd::Verify { file }) => crate::audit_chain::verify(g, &file),
         command => {
             let client = connect(g).await?;
             match command {
@@ -1445,7 +1446,14 @@ async fn api_keys(g: &Global, client: &Client, cmd: ApiKeysCmd) -> Result<u8> {
 
 async fn audit(g: &Global, client: &Client, cmd: AuditCmd) -> Result<u8> {
     let mut stub = client.accounts();
-    let AuditCmd::List { account, limit } = cmd;
+    let (account, limit) = match cmd {
+        AuditCmd::List { account, limit } => (account, limit),
+        AuditCmd::Export { account, output } => {
+            return crate::audit_chain::export(client, &named("accounts", &account), &output).await;
+        }
+        // Handled without a connection.
+        AuditCmd::Verify { .. } => return Ok(0),
+    };
     let parent = named("accounts", &account);
     let limit = limit.map_or(usize::MAX, |n| n as usize);
     let page_size = i32::try_from(limit.min(1000)).unwrap_or(1000);

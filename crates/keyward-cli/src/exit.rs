@@ -16,7 +16,7 @@ Exit codes:
       ALREADY_EXISTS, ABORTED (etag mismatch), OUT_OF_RANGE
   5   the server is unavailable or failed: UNAVAILABLE, DEADLINE_EXCEEDED, other codes
   10  verify: the server answered, and the credential is refused (the reason is printed);
-      scan: Keyward keys were found";
+      scan: Keyward keys were found; audit verify: the hash chain breaks";
 
 /// A refused verification decision.
 pub(crate) const REFUSED: u8 = 10;

@@ -5,6 +5,7 @@
 //! that hand one over (create and renew), followed by a warning on stderr.
 #![allow(clippy::print_stdout, reason = "a command line prints its answers")]
 
+mod audit_chain;
 mod commands;
 mod exit;
 mod output;
@@ -109,7 +110,7 @@ pub(crate) enum Command {
     /// enrollment token for a first key.
     #[command(subcommand, name = "api-keys")]
     ApiKeys(ApiKeysCmd),
-    /// The audit log of an account: list.
+    /// The audit log of an account: list, export with its hash chain, verify an export.
     #[command(subcommand)]
     Audit(AuditCmd),
     /// Ask the server whether a key, a Basic secret or an HMAC signature is valid.
@@ -221,6 +222,22 @@ pub(crate) enum AuditCmd {
         /// Show at most this many events.
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
         limit: Option<u32>,
+    },
+    /// Export every event of an account, oldest first, with its hash chain: one JSON
+    /// object per line, for `audit verify`.
+    Export {
+        /// The account (`acme` or `accounts/acme`).
+        #[arg(long)]
+        account: String,
+        /// Where to write it (`-`: standard output).
+        #[arg(long, short, default_value = "-")]
+        output: std::path::PathBuf,
+    },
+    /// Check an export offline (no server, no key): exit 0 when the hash chain holds,
+    /// 10 when it breaks, naming the first event where it does.
+    Verify {
+        /// The export (`-`: standard input).
+        file: std::path::PathBuf,
     },
 }
 

@@ -51,13 +51,14 @@ on_every_backend!(
     keys_are_saved_to_and_used_from_apikey_files,
     an_enrollment_token_is_issued_listed_and_redeemed_into_a_key_file,
     scan_report_revokes_what_it_finds_and_says_so,
+    audit_verify_names_the_event_where_a_tampered_log_breaks,
 );
 
 /// A running server; dropping it stops the server.
 struct Server {
     url: String,
     operator_key: String,
-    _database: TestDatabase,
+    database: TestDatabase,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -99,7 +100,7 @@ async fn spawn_server(backend: Backend) -> Server {
     Server {
         url,
         operator_key,
-        _database: database,
+        database,
         _shutdown: shutdown,
     }
 }
@@ -2090,4 +2091,133 @@ async fn scan_report_revokes_what_it_finds_and_says_so(backend: Backend) {
         again["findings"][0]["report"]["outcome"], "OUTCOME_ALREADY_REVOKED",
         "{again}"
     );
+}
+
+async fn audit_verify_names_the_event_where_a_tampered_log_breaks(backend: Backend) {
+    let server = spawn_server(backend).await;
+    let operator = Some(server.operator_key.as_str());
+    let dir = tempfile::tempdir().expect("a scratch directory");
+    // Three accounts, each with an administrator and three users: a chain each.
+    let mut admins = Vec::new();
+    for account in ["acme", "globex", "initech"] {
+        let created = server
+            .cli(
+                operator,
+                &[
+                    "--json",
+                    "accounts",
+                    "create",
+                    account,
+                    "--display-name",
+                    account,
+                    "--admin-name",
+                    "Admin",
+                    "--admin-email",
+                    &format!("admin@{account}.example"),
+                ],
+                None,
+            )
+            .await
+            .ok()
+            .json();
+        let admin = field(&created, "administratorApiKey").to_owned();
+        for user in ["kai", "lea", "max"] {
+            server
+                .cli(
+                    Some(&admin),
+                    &[
+                        "users",
+                        "create",
+                        user,
+                        "--account",
+                        account,
+                        "--display-name",
+                        user,
+                        "--email",
+                        &format!("{user}@{account}.example"),
+                    ],
+                    None,
+                )
+                .await
+                .ok();
+        }
+        admins.push((account, admin));
+    }
+    let export = |account: &'static str, admin: String| {
+        let file = dir.path().join(format!("{account}.jsonl"));
+        let server = &server;
+        async move {
+            let path = file.to_str().expect("utf-8").to_owned();
+            server
+                .cli(
+                    Some(&admin),
+                    &["audit", "export", "--account", account, "--output", &path],
+                    None,
+                )
+                .await
+                .ok();
+            path
+        }
+    };
+    // Verifying needs no server and no key.
+    let verify = |path: String| {
+        let server = &server;
+        async move {
+            server
+                .cli(
+                    None,
+                    &["--url", "http://127.0.0.1:9", "audit", "verify", &path],
+                    None,
+                )
+                .await
+        }
+    };
+    for (account, admin) in &admins {
+        let path = export(account, admin.clone()).await;
+        let events = std::fs::read_to_string(&path)
+            .expect("the export")
+            .lines()
+            .count();
+        assert!(events >= 4, "{account}: {events} events");
+        let run = verify(path).await.ok();
+        assert!(
+            run.stdout
+                .contains(&format!("holds: {events} events of accounts/{account}")),
+            "{}",
+            run.stdout
+        );
+    }
+
+    // Changed, reordered, deleted, each in the database: the chain breaks at exactly that
+    // event, and says how.
+    let db = &server.database;
+    db.execute("UPDATE audit_events SET detail = 'nothing to see' WHERE account_id = 'acme' AND sequence = 3")
+        .await;
+    for (from, to) in [(3, -1), (4, 3), (-1, 4)] {
+        db.execute(&format!(
+            "UPDATE audit_events SET sequence = {to} WHERE account_id = 'globex' AND sequence = {from}"
+        ))
+        .await;
+    }
+    db.execute("DELETE FROM audit_events WHERE account_id = 'initech' AND sequence = 3")
+        .await;
+    for ((account, admin), how) in admins.iter().zip([
+        "was changed",
+        "previous hash is not the hash of the event before it",
+        "its sequence number is 4, 3 was expected",
+    ]) {
+        let path = export(account, admin.clone()).await;
+        let run = verify(path).await.exits(10);
+        assert!(
+            run.stdout.contains(&format!(
+                "breaks at event 3 (sequence 3, accounts/{account}/auditEvents/"
+            )) || (*account == "initech"
+                && run
+                    .stdout
+                    .contains("breaks at event 3 (sequence 4, accounts/initech/auditEvents/")),
+            "{account}: {}",
+            run.stdout
+        );
+        assert!(run.stdout.contains(how), "{account}: {}", run.stdout);
+    }
 }

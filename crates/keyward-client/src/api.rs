@@ -913,6 +913,29 @@ impl Client {
         required(resp.decision, "decision")
     }
 
+    /// Every audit event of `account` (`accounts/{account}`), oldest first, with its
+    /// place in the account's hash chain: check it with [`crate::audit::verify`]. Needs
+    /// VIEW_AUDIT_LOG.
+    pub async fn export_audit_events(
+        &self,
+        account: &str,
+    ) -> Result<Vec<pb::AuditEvent>, ClientError> {
+        let request = pb::ExportAuditEventsRequest {
+            parent: account.to_owned(),
+        };
+        let mut stream = self
+            .accounts()
+            .export_audit_events(request)
+            .await
+            .map_err(ClientError::from)?
+            .into_inner();
+        let mut events = Vec::new();
+        while let Some(part) = stream.message().await.map_err(ClientError::from)? {
+            events.extend(part.audit_events);
+        }
+        Ok(events)
+    }
+
     /// Reports strings a secret scanner found, each with where it was found (a URL or
     /// free text), and returns what Keyward made of each, in order: real, live secrets
     /// are revoked (a client credential disabled and marked compromised) at once. At most

@@ -134,6 +134,7 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
 pub mod api;
+pub mod audit;
 pub mod error;
 pub mod hmac;
 pub mod retry;

@@ -1,6 +1,7 @@
 //! Pure building blocks shared by the Keyward server and its clients.
 #![warn(missing_docs)]
 
+pub mod audit_chain;
 pub mod key;
 pub mod key_file;
 pub mod signing;

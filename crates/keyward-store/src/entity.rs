@@ -10,6 +10,7 @@ pub(crate) mod api_keys;
 pub(crate) mod api_set_methods;
 pub(crate) mod api_sets;
 pub(crate) mod audit_events;
+pub(crate) mod audit_heads;
 pub(crate) mod changes;
 pub(crate) mod credential_api_sets;
 pub(crate) mod credential_secrets;

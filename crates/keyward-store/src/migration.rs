@@ -12,6 +12,7 @@ mod m20261205_000005_account_entitlements;
 mod m20261205_000006_audit_delegate;
 mod m20261206_000007_enrollment_tokens;
 mod m20261206_000008_credential_compromise;
+mod m20261206_000009_audit_chain;
 
 /// Every migration of the schema, oldest first.
 pub(crate) struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000006_audit_delegate::Migration),
             Box::new(m20261206_000007_enrollment_tokens::Migration),
             Box::new(m20261206_000008_credential_compromise::Migration),
+            Box::new(m20261206_000009_audit_chain::Migration),
         ]
     }
 }

@@ -803,6 +803,37 @@ pub struct AuditEvent {
     pub detail: String,
     /// How many identical events this row stands for (repeated failures are counted).
     pub count: i64,
+    /// Its place in the account's hash chain, from 1.
+    pub sequence: i64,
+    /// The hash of the account's event before it (hex; 64 zeros for the first).
+    pub prev_hash: String,
+    /// Its hash (hex): SHA-256 of `prev_hash` and its canonical bytes
+    /// (`keyward_core::audit_chain`).
+    pub hash: String,
+}
+
+impl AuditEvent {
+    /// The event as the hash chain sees it.
+    pub fn chained(&self) -> keyward_core::audit_chain::ChainedEvent {
+        keyward_core::audit_chain::ChainedEvent {
+            account_id: self.account_id.clone(),
+            sequence: self.sequence,
+            time: chain_time(self.time),
+            actor: self.actor.clone(),
+            delegate: self.delegate.clone().unwrap_or_default(),
+            action: self.action.clone(),
+            resource: self.resource.clone(),
+            outcome: self.outcome.as_str().to_owned(),
+            count: self.count,
+            detail: self.detail.clone(),
+        }
+    }
+}
+
+/// An event time in the chain's canonical form: RFC 3339, UTC, six fractional digits.
+pub fn chain_time(time: DateTime<Utc>) -> String {
+    time.format(keyward_core::audit_chain::TIME_FORMAT)
+        .to_string()
 }
 
 /// What it takes to append an [`AuditEvent`]; the store sets `id` and `time`.

@@ -146,6 +146,18 @@ impl TestDatabase {
         store
     }
 
+    /// Runs `sql` on the database directly, over a connection of its own, as someone with
+    /// access to the database (and not to Keyward) could: to prove that tampering shows.
+    pub async fn execute(&self, sql: &str) {
+        let db = Database::connect(&self.url)
+            .await
+            .unwrap_or_else(|err| panic!("{}: connect: {err:?}", self.backend));
+        db.execute_unprepared(sql)
+            .await
+            .unwrap_or_else(|err| panic!("{}: {sql}: {err:?}", self.backend));
+        let _ = db.close().await;
+    }
+
     /// PostgreSQL only: drops the database now, cutting every connection to it, to
     /// simulate an outage under a running server. [`restore`](Self::restore) brings it back.
     pub async fn drop_now(&self) {

@@ -364,7 +364,8 @@ async fn migrations_apply_to_a_fresh_database_and_roll_back_cleanly() {
                 "m20261205_000005_account_entitlements",
                 "m20261205_000006_audit_delegate",
                 "m20261206_000007_enrollment_tokens",
-                "m20261206_000008_credential_compromise"
+                "m20261206_000008_credential_compromise",
+                "m20261206_000009_audit_chain"
             ],
             "{b}"
         );
@@ -3491,8 +3492,8 @@ async fn an_upgraded_installation_entitles_each_account_to_the_sets_its_keys_and
             .unwrap();
 
         // Back to the schema before entitlements (and the audit delegate, enrollment
-        // tokens and credential compromise after them), and up again: the upgrade.
-        store.migrate_down(Some(4)).await.unwrap();
+        // tokens, credential compromise and the audit chain after them), and up again.
+        store.migrate_down(Some(5)).await.unwrap();
         store.migrate().await.unwrap();
 
         let entitled = |id: &'static str| async move {
@@ -3570,5 +3571,115 @@ async fn a_request_id_is_done_in_the_transaction_of_its_work_and_pending_if_the_
             .unwrap();
         let record = store.find_idempotency_record(scope, "r2").await.unwrap();
         assert_eq!(record.map(|r| r.resource_name), Some(String::new()), "{b}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Audit hash chain
+// ---------------------------------------------------------------------------------------
+
+fn chain_event(account: &str, n: usize) -> NewAuditEvent {
+    NewAuditEvent {
+        count: 1,
+        account_id: account.to_owned(),
+        actor: format!("accounts/{account}/users/w{n}"),
+        delegate: None,
+        action: "/keyward.v1.ApiKeyService/CreateApiKey".to_owned(),
+        resource: format!("accounts/{account}/users/w{n}/apiKeys/k"),
+        outcome: AuditOutcome::Success,
+        detail: format!("event {n}"),
+    }
+}
+
+/// `account`'s export, checked: the number of events.
+async fn verified_export(store: &Store, account: &str) -> usize {
+    let events = store.export_audit_events(account, 0, 10_000).await.unwrap();
+    let exported: Vec<_> = events
+        .iter()
+        .map(|e| keyward_core::audit_chain::ExportedEvent {
+            event: e.chained(),
+            prev_hash: e.prev_hash.clone(),
+            hash: e.hash.clone(),
+        })
+        .collect();
+    keyward_core::audit_chain::verify(&exported).unwrap_or_else(|broken| panic!("{broken}"));
+    events.len()
+}
+
+#[tokio::test]
+async fn fifty_concurrent_writers_leave_one_unbroken_chain_per_account() {
+    for db in backends().await {
+        let (store, b) = (&db.store, db.name);
+        let replica = db.replica().await;
+        let writers: Vec<_> = (0..50)
+            .map(|n| {
+                // Half through another replica's pool: two servers writing one account.
+                let store = if n % 2 == 0 {
+                    store.clone()
+                } else {
+                    replica.clone()
+                };
+                tokio::spawn(async move {
+                    store
+                        .append_audit_event(chain_event("acme", n))
+                        .await
+                        .unwrap();
+                    store
+                        .append_audit_event(chain_event("globex", n))
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        for writer in writers {
+            writer.await.unwrap();
+        }
+        assert_eq!(verified_export(store, "acme").await, 50, "{b}");
+        assert_eq!(verified_export(store, "globex").await, 50, "{b}");
+        let sequences: Vec<i64> = store
+            .export_audit_events("acme", 0, 100)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.sequence)
+            .collect();
+        assert_eq!(sequences, (1..=50).collect::<Vec<_>>(), "{b}");
+        // Pages of an export follow the sequence.
+        let page = store.export_audit_events("acme", 20, 5).await.unwrap();
+        assert_eq!(
+            page.iter().map(|e| e.sequence).collect::<Vec<_>>(),
+            [21, 22, 23, 24, 25],
+            "{b}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn events_written_before_the_chain_are_chained_by_its_migration() {
+    for db in backends().await {
+        let (store, b) = (&db.store, db.name);
+        for n in 0..5 {
+            store
+                .append_audit_event(chain_event("acme", n))
+                .await
+                .unwrap();
+        }
+        for n in 0..3 {
+            store
+                .append_audit_event(chain_event("globex", n))
+                .await
+                .unwrap();
+        }
+        // Back before the chain (its columns and heads gone), and up again.
+        store.migrate_down(Some(1)).await.unwrap();
+        store.migrate().await.unwrap();
+        assert_eq!(verified_export(store, "acme").await, 5, "{b}");
+        assert_eq!(verified_export(store, "globex").await, 3, "{b}");
+        let next = store
+            .append_audit_event(chain_event("acme", 5))
+            .await
+            .unwrap();
+        assert_eq!(next.sequence, 6, "{b}: appending continues the chain");
+        assert_eq!(verified_export(store, "acme").await, 6, "{b}");
     }
 }

@@ -17,6 +17,10 @@ pub(crate) struct Model {
     pub(crate) outcome: String,
     pub(crate) detail: String,
     pub(crate) count: i64,
+    /// Place in the account's hash chain, from 1 (null only before the chain migration).
+    pub(crate) sequence: Option<i64>,
+    pub(crate) prev_hash: Option<String>,
+    pub(crate) hash: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

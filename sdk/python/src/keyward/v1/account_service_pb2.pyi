@@ -95,7 +95,7 @@ class Role(_message.Message):
     def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., description: _Optional[str] = ..., authorities: _Optional[_Iterable[_Union[Authority, str]]] = ..., builtin: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ...) -> None: ...
 
 class AuditEvent(_message.Message):
-    __slots__ = ("name", "event_time", "actor", "method", "resource", "outcome", "detail", "count", "delegate")
+    __slots__ = ("name", "event_time", "actor", "method", "resource", "outcome", "detail", "count", "delegate", "sequence", "prev_hash", "hash")
     class Outcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         OUTCOME_UNSPECIFIED: _ClassVar[AuditEvent.Outcome]
@@ -115,6 +115,9 @@ class AuditEvent(_message.Message):
     DETAIL_FIELD_NUMBER: _ClassVar[int]
     COUNT_FIELD_NUMBER: _ClassVar[int]
     DELEGATE_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    PREV_HASH_FIELD_NUMBER: _ClassVar[int]
+    HASH_FIELD_NUMBER: _ClassVar[int]
     name: str
     event_time: _timestamp_pb2.Timestamp
     actor: str
@@ -124,7 +127,10 @@ class AuditEvent(_message.Message):
     detail: str
     count: int
     delegate: str
-    def __init__(self, name: _Optional[str] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., actor: _Optional[str] = ..., method: _Optional[str] = ..., resource: _Optional[str] = ..., outcome: _Optional[_Union[AuditEvent.Outcome, str]] = ..., detail: _Optional[str] = ..., count: _Optional[int] = ..., delegate: _Optional[str] = ...) -> None: ...
+    sequence: int
+    prev_hash: str
+    hash: str
+    def __init__(self, name: _Optional[str] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., actor: _Optional[str] = ..., method: _Optional[str] = ..., resource: _Optional[str] = ..., outcome: _Optional[_Union[AuditEvent.Outcome, str]] = ..., detail: _Optional[str] = ..., count: _Optional[int] = ..., delegate: _Optional[str] = ..., sequence: _Optional[int] = ..., prev_hash: _Optional[str] = ..., hash: _Optional[str] = ...) -> None: ...
 
 class CreateAccountRequest(_message.Message):
     __slots__ = ("account", "account_id", "request_id", "administrator")
@@ -387,6 +393,18 @@ class ListAuditEventsRequest(_message.Message):
     page_size: int
     page_token: str
     def __init__(self, parent: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ExportAuditEventsRequest(_message.Message):
+    __slots__ = ("parent",)
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    def __init__(self, parent: _Optional[str] = ...) -> None: ...
+
+class ExportAuditEventsResponse(_message.Message):
+    __slots__ = ("audit_events",)
+    AUDIT_EVENTS_FIELD_NUMBER: _ClassVar[int]
+    audit_events: _containers.RepeatedCompositeFieldContainer[AuditEvent]
+    def __init__(self, audit_events: _Optional[_Iterable[_Union[AuditEvent, _Mapping]]] = ...) -> None: ...
 
 class ListAuditEventsResponse(_message.Message):
     __slots__ = ("audit_events", "next_page_token")

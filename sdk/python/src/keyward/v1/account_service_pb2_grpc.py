@@ -143,6 +143,11 @@ class AccountServiceStub:
                 request_serializer=keyward_dot_v1_dot_account__service__pb2.ListAuditEventsRequest.SerializeToString,
                 response_deserializer=keyward_dot_v1_dot_account__service__pb2.ListAuditEventsResponse.FromString,
                 _registered_method=True)
+        self.ExportAuditEvents = channel.unary_stream(
+                '/keyward.v1.AccountService/ExportAuditEvents',
+                request_serializer=keyward_dot_v1_dot_account__service__pb2.ExportAuditEventsRequest.SerializeToString,
+                response_deserializer=keyward_dot_v1_dot_account__service__pb2.ExportAuditEventsResponse.FromString,
+                _registered_method=True)
 
 
 class AccountServiceServicer:
@@ -299,6 +304,15 @@ class AccountServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportAuditEvents(self, request, context):
+        """Streams all of an account's audit events, oldest first, with their hash
+        chain (`sequence`, `prev_hash`, `hash`), for checking offline
+        (`keyward-cli audit export` and `audit verify`). Needs VIEW_AUDIT_LOG.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AccountServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -391,6 +405,11 @@ def add_AccountServiceServicer_to_server(servicer, server):
                     servicer.ListAuditEvents,
                     request_deserializer=keyward_dot_v1_dot_account__service__pb2.ListAuditEventsRequest.FromString,
                     response_serializer=keyward_dot_v1_dot_account__service__pb2.ListAuditEventsResponse.SerializeToString,
+            ),
+            'ExportAuditEvents': grpc.unary_stream_rpc_method_handler(
+                    servicer.ExportAuditEvents,
+                    request_deserializer=keyward_dot_v1_dot_account__service__pb2.ExportAuditEventsRequest.FromString,
+                    response_serializer=keyward_dot_v1_dot_account__service__pb2.ExportAuditEventsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -898,6 +917,33 @@ class AccountService:
             '/keyward.v1.AccountService/ListAuditEvents',
             keyward_dot_v1_dot_account__service__pb2.ListAuditEventsRequest.SerializeToString,
             keyward_dot_v1_dot_account__service__pb2.ListAuditEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportAuditEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/keyward.v1.AccountService/ExportAuditEvents',
+            keyward_dot_v1_dot_account__service__pb2.ExportAuditEventsRequest.SerializeToString,
+            keyward_dot_v1_dot_account__service__pb2.ExportAuditEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,
