@@ -147,7 +147,9 @@ def credential_lifecycle(stubs: Stubs, admin_key: str, account: str) -> None:
     print(f"verify the secret: valid={decision.valid} principal={decision.principal}")
     expect(decision.valid, f"the new secret does not verify: {reason(decision)}")
     expect(decision.principal == credential.name, f"principal {decision.principal}")
-    decision = verify_secret(stubs, admin_key, credential.client_id, first_secret[:-1] + "x")
+    # One character changed (never to itself): the checksum no longer holds.
+    wrong = first_secret[:-1] + ("y" if first_secret.endswith("x") else "x")
+    decision = verify_secret(stubs, admin_key, credential.client_id, wrong)
     expect(not decision.valid and decision.reason == Decision.REASON_INVALID,
            f"a wrong secret: valid={decision.valid} {reason(decision)}")
 

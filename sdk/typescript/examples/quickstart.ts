@@ -175,7 +175,9 @@ async function credentialLifecycle(clients: Clients, adminKey: string, account: 
   console.log(`verify the secret: valid=${decision.valid} principal=${decision.principal}`);
   expect(decision.valid, `the new secret does not verify: ${reason(decision)}`);
   expect(decision.principal === credential.name, `principal ${decision.principal}`);
-  decision = await verifySecret(clients, adminKey, credential.clientId, `${firstSecret.slice(0, -1)}x`);
+  // One character changed (never to itself): the checksum no longer holds.
+  const wrong = `${firstSecret.slice(0, -1)}${firstSecret.endsWith("x") ? "y" : "x"}`;
+  decision = await verifySecret(clients, adminKey, credential.clientId, wrong);
   expect(
     !decision.valid && decision.reason === Decision_Reason.INVALID,
     `a wrong secret: valid=${decision.valid} ${reason(decision)}`,
