@@ -59,6 +59,10 @@ pub enum PrincipalKind {
     },
 }
 
+/// The account of a request that touches none: no caller is a member of it (account IDs
+/// are never empty).
+const NO_ACCOUNT: &str = "";
+
 /// The resource name of an enrollment token:
 /// `accounts/{account}/users/{user}/enrollmentTokens/{token}`. The one place it is made.
 pub fn enrollment_token_name(account_id: &str, user_id: &str, token_id: &str) -> String {
@@ -195,6 +199,23 @@ impl Caller {
     /// rights learns nothing about other accounts.
     pub fn authorize(&self, account_id: &str) -> Result<(), ServiceError> {
         self.authorize_user(account_id, None)
+    }
+
+    /// [`Caller::authorize`] for RPCs whose request names no account (verifications, the
+    /// catalog, listings across accounts, leak reports): the rule is judged in the caller's
+    /// own account.
+    pub fn authorize_own_account(&self) -> Result<(), ServiceError> {
+        self.authorize_user(&self.principal.account_id, None)
+    }
+
+    /// [`Caller::authorize`] for a request that creates an account: no existing account is
+    /// touched, so only rules that hold without one (operators) can pass.
+    pub fn authorize_without_account(&self) -> Result<(), ServiceError> {
+        if self.satisfies(self.policy.rule, NO_ACCOUNT, None) {
+            Ok(())
+        } else {
+            Err(self.denied())
+        }
     }
 
     /// As [`Caller::authorize`] for requests that name a user (API keys): the

@@ -237,7 +237,7 @@ impl AccountService for AccountServiceImpl {
         request: Request<CreateAccountRequest>,
     ) -> Result<Response<CreateAccountResponse>, Status> {
         let caller = Caller::of(&request)?;
-        caller.authorize("")?;
+        caller.authorize_without_account()?;
         let mut req = request.into_inner();
         let request_id = std::mem::take(&mut req.request_id);
         let request_key = idempotency::request_key(&caller, &request_id, &req.encode_to_vec())?;
@@ -389,7 +389,7 @@ impl AccountService for AccountServiceImpl {
         request: Request<ListAccountsRequest>,
     ) -> Result<Response<ListAccountsResponse>, Status> {
         let caller = Caller::of(&request)?;
-        caller.authorize(&caller.principal.account_id)?;
+        caller.authorize_own_account()?;
         let req = request.into_inner();
         let page = page("page_size", req.page_size, "page_token", &req.page_token)?;
         if !caller.principal.is_operator() {

@@ -879,7 +879,7 @@ impl ApiKeyService for ApiKeyServiceImpl {
         request: Request<VerifyApiKeyRequest>,
     ) -> Result<Response<VerifyApiKeyResponse>, Status> {
         let caller = Caller::of(&request)?;
-        caller.authorize(&caller.principal.account_id)?;
+        caller.authorize_own_account()?;
         let req = request.into_inner();
         if req.key.is_empty() {
             return Err(ServiceError::invalid("key", "is required").into());
@@ -913,7 +913,7 @@ impl ApiKeyService for ApiKeyServiceImpl {
         request: Request<ListApiSetsRequest>,
     ) -> Result<Response<ListApiSetsResponse>, Status> {
         let caller = Caller::of(&request)?;
-        caller.authorize(&caller.principal.account_id)?;
+        caller.authorize_own_account()?;
         let req = request.into_inner();
         let page = PageRequest {
             after: validate::page_token("page_token", &req.page_token)?,
@@ -968,7 +968,7 @@ impl ApiKeyService for ApiKeyServiceImpl {
         request: Request<GetApiSetRequest>,
     ) -> Result<Response<GetApiSetResponse>, Status> {
         let caller = Caller::of(&request)?;
-        caller.authorize(&caller.principal.account_id)?;
+        caller.authorize_own_account()?;
         let id = names::api_set("name", &request.get_ref().name)?;
         let set = self
             .state
@@ -986,7 +986,7 @@ impl ApiKeyService for ApiKeyServiceImpl {
         request: Request<CreateApiSetRequest>,
     ) -> Result<Response<CreateApiSetResponse>, Status> {
         let caller = Caller::of(&request)?;
-        caller.authorize(&caller.principal.account_id)?;
+        caller.authorize_own_account()?;
         let req = request.into_inner();
         let set = required("api_set", req.api_set)?;
         let id = validate::api_set_id("api_set_id", &req.api_set_id)?;
@@ -1032,7 +1032,7 @@ impl ApiKeyService for ApiKeyServiceImpl {
         request: Request<UpdateApiSetRequest>,
     ) -> Result<Response<UpdateApiSetResponse>, Status> {
         let caller = Caller::of(&request)?;
-        caller.authorize(&caller.principal.account_id)?;
+        caller.authorize_own_account()?;
         let req = request.into_inner();
         let set = required("api_set", req.api_set)?;
         let id = names::api_set("api_set.name", &set.name)?;
@@ -1087,7 +1087,7 @@ impl ApiKeyService for ApiKeyServiceImpl {
         request: Request<DeleteApiSetRequest>,
     ) -> Result<Response<DeleteApiSetResponse>, Status> {
         let caller = Caller::of(&request)?;
-        caller.authorize(&caller.principal.account_id)?;
+        caller.authorize_own_account()?;
         let req = request.into_inner();
         let id = names::api_set("name", &req.name)?;
         builtin_api_set(&id)?;

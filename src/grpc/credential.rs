@@ -645,7 +645,7 @@ impl CredentialService for CredentialServiceImpl {
         request: Request<VerifyClientSecretRequest>,
     ) -> Result<Response<VerifyClientSecretResponse>, Status> {
         let caller = Caller::of(&request)?;
-        caller.authorize(&caller.principal.account_id)?;
+        caller.authorize_own_account()?;
         let req = request.into_inner();
         let asked = Asked::parse(&req.api_set, &req.api_method)?;
         let presented = match (
@@ -736,7 +736,7 @@ impl CredentialService for CredentialServiceImpl {
         request: Request<ReportLeakedSecretsRequest>,
     ) -> Result<Response<ReportLeakedSecretsResponse>, Status> {
         let caller = Caller::of(&request)?;
-        caller.authorize(&caller.principal.account_id)?;
+        caller.authorize_own_account()?;
         let reported: Vec<crate::leaks::Reported> = request
             .into_inner()
             .secrets
@@ -757,7 +757,7 @@ impl CredentialService for CredentialServiceImpl {
         request: Request<VerifyHmacSignatureRequest>,
     ) -> Result<Response<VerifyHmacSignatureResponse>, Status> {
         let caller = Caller::of(&request)?;
-        caller.authorize(&caller.principal.account_id)?;
+        caller.authorize_own_account()?;
         let req = request.into_inner();
         let asked = Asked::parse(&req.api_set, &req.api_method)?;
         let signed = HmacRequest {

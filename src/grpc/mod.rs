@@ -41,7 +41,7 @@ pub fn not_built(
     resource: Option<&str>,
 ) -> crate::error::ServiceError {
     let authorized = match resource {
-        None => caller.authorize(&caller.principal.account_id),
+        None => caller.authorize_own_account(),
         Some(name) => target(caller, field, name)
             .and_then(|(account, user)| caller.authorize_user(&account, user.as_deref())),
     };
