@@ -116,30 +116,11 @@ pub fn method_label(path: &str) -> &'static str {
 /// The name of a `grpc-status` value; a response without one answered OK (its status is
 /// in trailers, which a unary answer only uses for OK).
 fn code_name(code: Option<&[u8]>) -> &'static str {
-    const NAMES: [&str; 17] = [
-        "OK",
-        "CANCELLED",
-        "UNKNOWN",
-        "INVALID_ARGUMENT",
-        "DEADLINE_EXCEEDED",
-        "NOT_FOUND",
-        "ALREADY_EXISTS",
-        "PERMISSION_DENIED",
-        "RESOURCE_EXHAUSTED",
-        "FAILED_PRECONDITION",
-        "ABORTED",
-        "OUT_OF_RANGE",
-        "UNIMPLEMENTED",
-        "INTERNAL",
-        "UNAVAILABLE",
-        "DATA_LOSS",
-        "UNAUTHENTICATED",
-    ];
     let Some(code) = code else { return "OK" };
     std::str::from_utf8(code)
         .ok()
         .and_then(|text| text.parse::<usize>().ok())
-        .and_then(|number| NAMES.get(number).copied())
+        .and_then(|number| crate::grpc::status::CODE_NAMES.get(number).copied())
         .unwrap_or("UNKNOWN")
 }
 

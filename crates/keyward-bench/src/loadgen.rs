@@ -34,7 +34,7 @@ use tokio::task::JoinSet;
 use crate::{Result, fail};
 
 /// gRPC status codes are 0..=16.
-const GRPC_CODES: usize = 17;
+const GRPC_CODES: usize = keyward::grpc::status::CODE_NAMES.len();
 
 const WARMING: u8 = 0;
 const MEASURING: u8 = 1;
@@ -276,26 +276,10 @@ pub(crate) fn quantile(values: &[u32], q: f64) -> Option<u32> {
 
 /// The name of a gRPC status code.
 pub(crate) fn code_name(code: usize) -> &'static str {
-    const NAMES: [&str; GRPC_CODES] = [
-        "OK",
-        "CANCELLED",
-        "UNKNOWN",
-        "INVALID_ARGUMENT",
-        "DEADLINE_EXCEEDED",
-        "NOT_FOUND",
-        "ALREADY_EXISTS",
-        "PERMISSION_DENIED",
-        "RESOURCE_EXHAUSTED",
-        "FAILED_PRECONDITION",
-        "ABORTED",
-        "OUT_OF_RANGE",
-        "UNIMPLEMENTED",
-        "INTERNAL",
-        "UNAVAILABLE",
-        "DATA_LOSS",
-        "UNAUTHENTICATED",
-    ];
-    NAMES.get(code).copied().unwrap_or("?")
+    keyward::grpc::status::CODE_NAMES
+        .get(code)
+        .copied()
+        .unwrap_or("?")
 }
 
 struct Shared {
