@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use keyward_store::{AuditOutcome, NewAuditEvent, Store, StoreError};
 
 use crate::auth::Caller;
-use crate::grpc::status::error_chain;
+use crate::error::error_chain;
 
 /// Records that `caller` succeeded at its RPC on `resource` in `account_id`.
 pub async fn record_success(

@@ -180,3 +180,20 @@ impl From<StoreError> for ServiceError {
         }
     }
 }
+
+/// Renders an error and all its sources on one line, `outer: inner: root`.
+/// A cause whose text its parent already shows (some errors embed their
+/// source in their own message) is not repeated.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = cause.source();
+    }
+    out
+}

@@ -28,7 +28,7 @@ use sha2::{Digest, Sha256};
 use crate::auth::Caller;
 use crate::clock::SharedClock;
 use crate::error::ServiceError;
-use crate::grpc::status::error_chain;
+use crate::error::error_chain;
 
 /// How long a request ID is remembered.
 pub const RETENTION: Duration = Duration::hours(24);
@@ -194,4 +194,37 @@ impl Claim {
             }
         }
     }
+}
+
+/// What [`once`] did.
+#[derive(Debug)]
+pub enum Once<T> {
+    /// This request did the work and made `T`.
+    Made(T),
+    /// An earlier request with the same request ID and the same request made the resource
+    /// named here: answer with it, never with a secret again.
+    Replayed(String),
+}
+
+/// The one way a create or a renewal runs with its request ID: claim the ID, then either
+/// hand back what an earlier request made ([`Once::Replayed`]), or do `work` with the claim
+/// (its [`Claim::store`] records the ID as done in the work's own transaction) and settle
+/// the claim with the name of what it made (`resource_name`), or release it when the work
+/// failed. Without a request ID the work simply runs.
+pub async fn once<T>(
+    store: &Store,
+    clock: &SharedClock,
+    key: Option<RequestKey>,
+    work: impl AsyncFnOnce(&Claim) -> Result<T, ServiceError>,
+    resource_name: impl FnOnce(&T) -> String,
+) -> Result<Once<T>, ServiceError> {
+    let claim = match begin(store, clock, key).await? {
+        Begun::Done(resource) => return Ok(Once::Replayed(resource)),
+        Begun::Claimed(claim) => claim,
+    };
+    let worked = work(&claim).await;
+    claim
+        .settle(store, worked, resource_name)
+        .await
+        .map(Once::Made)
 }

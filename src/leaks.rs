@@ -26,7 +26,7 @@ use crate::audit::record_success;
 use crate::auth::principal::{credential_name, enrollment_token_name};
 use crate::auth::{Caller, LeakProof, api_key_name};
 use crate::error::{FieldViolation, ServiceError};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The most strings one report may carry.
 pub const MAX_SECRETS: usize = 100;

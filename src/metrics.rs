@@ -34,7 +34,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Whether a recorder is installed (the first server of the process with
 /// `--metrics-listen` installs it).

@@ -26,13 +26,12 @@ use crate::audit::FailureCounter;
 use crate::auth::throttle::Throttle;
 use crate::auth::{AuthLayer, Authenticator, SecretHasher};
 use crate::bootstrap::{bootstrap, hand_over};
-use crate::clock::SharedClock;
 use crate::config::{ResealArgs, ServeArgs, Settings};
 use crate::error::ServiceError;
+use crate::error::error_chain;
 use crate::grpc::pb::account_service_server::AccountServiceServer;
 use crate::grpc::pb::api_key_service_server::ApiKeyServiceServer;
 use crate::grpc::pb::credential_service_server::CredentialServiceServer;
-use crate::grpc::status::error_chain;
 use crate::grpc::{
     AccountServiceImpl, ApiKeyServiceImpl, CredentialServiceImpl, SERVICE_NAMES, pb,
 };
@@ -40,6 +39,7 @@ use crate::identity::sync_builtin_api_sets;
 use crate::index::feed::RETENTION;
 use crate::index::{ChangeFeed, VerificationIndex};
 use crate::sealing::{MasterKeyError, MasterKeys};
+pub use crate::state::AppState;
 use crate::telemetry;
 use crate::usage::UsageRecorder;
 
@@ -118,30 +118,6 @@ fn tls_config(files: &crate::config::TlsFiles) -> Result<ServerTlsConfig, Startu
 
 /// How long a client may take over its TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// What every request handler shares.
-#[derive(Debug, Clone)]
-pub struct AppState {
-    /// The persistence layer.
-    pub store: Store,
-    /// argon2id on the bounded blocking pool.
-    pub hasher: SecretHasher,
-    /// The time decisions are made by.
-    pub clock: SharedClock,
-    /// Seals and opens HMAC client secrets.
-    pub master_keys: Arc<MasterKeys>,
-    /// Failed verifications, counted until the next flush to the audit log.
-    pub failures: FailureCounter,
-    /// Resolves callers and judges presented credentials: the auth layer and the
-    /// verification RPCs share it.
-    pub authenticator: Authenticator,
-    /// What verifications are judged from, in memory.
-    pub index: Arc<VerificationIndex>,
-    /// Keeps the index fresh from the change log.
-    pub feed: Arc<ChangeFeed>,
-    /// Last-used times, coalesced.
-    pub usage: UsageRecorder,
-}
 
 /// A server that is bound, connected and migrated, ready to serve.
 #[derive(Debug)]

@@ -24,7 +24,7 @@ use keyward_store::{LastUsed, Store, StoreError};
 use tokio::sync::{Notify, watch};
 
 use crate::clock::SharedClock;
-use crate::grpc::status::error_chain;
+use crate::error::error_chain;
 
 /// How many targets are tracked at most (about 100 bytes each): more credentials than that
 /// used within one interval on one replica. Beyond it, the use of a target not tracked yet is

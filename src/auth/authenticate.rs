@@ -967,7 +967,7 @@ impl Authenticator {
                     Err(ServiceError::ResourceExhausted { retry_after, .. }) => {
                         Outcome::Shed(retry_after)
                     }
-                    Err(err) => Outcome::Failed(crate::grpc::status::error_chain(&err).into()),
+                    Err(err) => Outcome::Failed(crate::error::error_chain(&err).into()),
                 }
             })
             .await

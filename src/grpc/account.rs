@@ -33,7 +33,7 @@ use crate::auth::{Authority, Caller};
 use crate::error::ServiceError;
 use crate::idempotency::{self, Begun};
 use crate::identity::{ADMINISTRATOR_ROLE_ID, generated_id, new_account_with_administrator};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::validate::{self, names, required};
 
 const NAME_MAX: usize = 100;

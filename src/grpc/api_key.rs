@@ -39,7 +39,7 @@ use crate::idempotency::{self, Begun};
 use crate::identity::{KeyRequest, issue_api_key};
 use crate::index::ApiKeyFacts;
 use crate::judgement::Entitlements;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::validate::{self, names, required};
 use crate::verification::{Asked, is_method};
 

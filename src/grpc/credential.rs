@@ -13,7 +13,7 @@ use chrono::Duration;
 use keyward_core::key::{Key, KeyKind};
 use keyward_store::{
     Credential, CredentialScheme, CredentialState, CredentialUpdate, NewCredential,
-    NewSecretVersion, PageRequest, SecretMaterial, SecretRenewal, StoreError,
+    NewSecretVersion, PageRequest, SecretMaterial, SecretRenewal, StoreError, Unique,
 };
 use prost::Message;
 use secrecy::ExposeSecret;
@@ -39,7 +39,7 @@ use crate::idempotency::{self, Begun};
 use crate::identity::generated_id;
 use crate::index::CredentialFacts;
 use crate::judgement::ClientRefusal;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::usage::UsageTarget;
 use crate::validate::{self, names, required};
 use crate::verification::{
@@ -201,18 +201,20 @@ fn write_error(err: StoreError) -> ServiceError {
             "credential.api_sets",
             "names an API set that is not in the catalog",
         ),
-        StoreError::AlreadyExists { constraint, .. } if constraint.contains("contact email") => {
-            ServiceError::AlreadyExists {
-                message: "a credential with this contact email already exists in the account \
+        StoreError::AlreadyExists {
+            constraint: Unique::CredentialContactEmail,
+            ..
+        } => ServiceError::AlreadyExists {
+            message: "a credential with this contact email already exists in the account \
                           (one credential per contact email, compared case-insensitively)"
-                    .to_owned(),
-            }
-        }
-        StoreError::AlreadyExists { constraint, .. } if constraint.contains("client id") => {
-            ServiceError::AlreadyExists {
-                message: "this Client ID is taken: choose another identifier".to_owned(),
-            }
-        }
+                .to_owned(),
+        },
+        StoreError::AlreadyExists {
+            constraint: Unique::CredentialClientId,
+            ..
+        } => ServiceError::AlreadyExists {
+            message: "this Client ID is taken: choose another identifier".to_owned(),
+        },
         other => other.into(),
     }
 }

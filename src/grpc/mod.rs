@@ -111,3 +111,18 @@ pub const SERVICE_NAMES: [&str; 3] = [
     pb::credential_service_server::SERVICE_NAME,
     pb::api_key_service_server::SERVICE_NAME,
 ];
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_rpc_of_the_api_has_exactly_one_row_in_the_authorization_table() {
+        let declared = super::declared_methods();
+        assert_eq!(declared.len(), 47);
+        let mut table: Vec<String> = crate::auth::policy::POLICIES
+            .iter()
+            .map(|p| p.method.to_owned())
+            .collect();
+        table.sort();
+        assert_eq!(table, declared, "one row per declared RPC, none twice");
+    }
+}

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::error::ServiceError;
+use crate::error::{ServiceError, error_chain};
 
 /// The ErrorInfo domain of every Keyward error.
 pub const ERROR_DOMAIN: &str = "keyward";
@@ -86,26 +86,9 @@ impl From<ServiceError> for Status {
     }
 }
 
-/// Renders an error and all its sources on one line, `outer: inner: root`.
-/// A cause whose text its parent already shows (some errors embed their
-/// source in their own message) is not repeated.
-pub fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = cause.source();
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
-    use super::error_chain;
+    use crate::error::error_chain;
 
     #[derive(Debug, thiserror::Error)]
     #[error("outer")]

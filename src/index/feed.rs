@@ -36,7 +36,7 @@ use tonic_health::server::HealthReporter;
 
 use super::VerificationIndex;
 use super::ids::IdKind;
-use crate::grpc::status::error_chain;
+use crate::error::error_chain;
 
 /// The health-service name under which the feed reports whether the index is trusted.
 pub const FEED_HEALTH_SERVICE: &str = "keyward.ChangeFeed";

@@ -536,7 +536,7 @@ async fn a_wrong_master_key_for_sealed_secrets_stops_the_start() {
     settings.master_key = MasterKeySource::Value(wrong_key);
     let err = Application::build(settings).await.expect_err("a wrong key");
     assert!(matches!(err, StartupError::MasterKey(_)), "{err:?}");
-    let chain = keyward::grpc::status::error_chain(&err);
+    let chain = keyward::error::error_chain(&err);
     assert!(chain.contains("sealed under master key"), "{chain}");
     assert!(chain.contains("not configured"), "{chain}");
 

@@ -339,28 +339,18 @@ async fn with_api_sets(
     Ok(api_key(row, api_set_ids)?)
 }
 
-/// The API sets of each of the keys `key_ids`, sorted.
+/// The API sets of each of `ids`, sorted.
 async fn api_set_ids_of(
     db: &impl ConnectionTrait,
-    key_ids: &[String],
+    ids: &[String],
 ) -> Result<HashMap<String, Vec<String>>, StoreError> {
-    let mut api_sets: HashMap<String, Vec<String>> = HashMap::new();
-    if key_ids.is_empty() {
-        return Ok(api_sets);
-    }
-    let rows = api_key_api_sets::Entity::find()
-        .filter(api_key_api_sets::Column::ApiKeyId.is_in(key_ids.iter().cloned()))
-        .all(db)
-        .await?;
-    for row in rows {
-        api_sets
-            .entry(row.api_key_id)
-            .or_default()
-            .push(row.api_set_id);
-    }
-    // Sorted here, not by the database: collations differ between backends.
-    api_sets.values_mut().for_each(|s| s.sort());
-    Ok(api_sets)
+    crate::api_sets::linked_api_set_ids::<api_key_api_sets::Entity>(
+        db,
+        api_key_api_sets::Column::ApiKeyId,
+        ids,
+        |row| (row.api_key_id, row.api_set_id),
+    )
+    .await
 }
 
 fn api_key(row: api_keys::Model, api_set_ids: Vec<String>) -> Result<ApiKey, DbErr> {

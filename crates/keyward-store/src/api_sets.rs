@@ -384,3 +384,28 @@ fn api_set(row: api_sets::Model, methods: Vec<String>) -> ApiSet {
         update_time: row.update_time,
     }
 }
+
+/// The API set IDs linked to each of `owners` through the link table `E` (an API key's,
+/// a credential's or an enrollment token's API sets), sorted here rather than by the
+/// database, whose collations differ between backends. `link` reads (owner, API set) off
+/// a row.
+pub(crate) async fn linked_api_set_ids<E: EntityTrait>(
+    db: &impl ConnectionTrait,
+    owner_column: E::Column,
+    owners: &[String],
+    link: impl Fn(E::Model) -> (String, String),
+) -> Result<HashMap<String, Vec<String>>, StoreError> {
+    let mut api_sets: HashMap<String, Vec<String>> = HashMap::new();
+    if owners.is_empty() {
+        return Ok(api_sets);
+    }
+    let rows = E::find()
+        .filter(owner_column.is_in(owners.iter().cloned()))
+        .all(db)
+        .await?;
+    for (owner, api_set_id) in rows.into_iter().map(link) {
+        api_sets.entry(owner).or_default().push(api_set_id);
+    }
+    api_sets.values_mut().for_each(|s| s.sort());
+    Ok(api_sets)
+}

@@ -698,28 +698,18 @@ async fn find_in_account(
         .await?)
 }
 
-/// The API sets of each of the credentials `ids`, sorted.
+/// The API sets of each of `ids`, sorted.
 async fn api_set_ids_of(
     db: &impl ConnectionTrait,
     ids: &[String],
 ) -> Result<HashMap<String, Vec<String>>, StoreError> {
-    let mut api_sets: HashMap<String, Vec<String>> = HashMap::new();
-    if ids.is_empty() {
-        return Ok(api_sets);
-    }
-    let rows = credential_api_sets::Entity::find()
-        .filter(credential_api_sets::Column::CredentialId.is_in(ids.iter().cloned()))
-        .all(db)
-        .await?;
-    for row in rows {
-        api_sets
-            .entry(row.credential_id)
-            .or_default()
-            .push(row.api_set_id);
-    }
-    // Sorted here, not by the database: collations differ between backends.
-    api_sets.values_mut().for_each(|s| s.sort());
-    Ok(api_sets)
+    crate::api_sets::linked_api_set_ids::<credential_api_sets::Entity>(
+        db,
+        credential_api_sets::Column::CredentialId,
+        ids,
+        |row| (row.credential_id, row.api_set_id),
+    )
+    .await
 }
 
 fn not_found(id: &str) -> StoreError {

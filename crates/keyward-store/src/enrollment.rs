@@ -191,30 +191,18 @@ async fn with_api_sets(
     Ok(token(row, api_set_ids))
 }
 
-/// The API sets of each of `token_ids`, sorted.
+/// The API sets of each of `ids`, sorted.
 async fn api_set_ids_of(
     db: &impl ConnectionTrait,
-    token_ids: &[String],
+    ids: &[String],
 ) -> Result<HashMap<String, Vec<String>>, StoreError> {
-    let mut api_sets: HashMap<String, Vec<String>> = HashMap::new();
-    if token_ids.is_empty() {
-        return Ok(api_sets);
-    }
-    let rows = enrollment_token_api_sets::Entity::find()
-        .filter(
-            enrollment_token_api_sets::Column::EnrollmentTokenId.is_in(token_ids.iter().cloned()),
-        )
-        .all(db)
-        .await?;
-    for row in rows {
-        api_sets
-            .entry(row.enrollment_token_id)
-            .or_default()
-            .push(row.api_set_id);
-    }
-    // Sorted here, not by the database: collations differ between backends.
-    api_sets.values_mut().for_each(|s| s.sort());
-    Ok(api_sets)
+    crate::api_sets::linked_api_set_ids::<enrollment_token_api_sets::Entity>(
+        db,
+        enrollment_token_api_sets::Column::EnrollmentTokenId,
+        ids,
+        |row| (row.enrollment_token_id, row.api_set_id),
+    )
+    .await
 }
 
 fn token(row: enrollment_tokens::Model, api_set_ids: Vec<String>) -> EnrollmentToken {

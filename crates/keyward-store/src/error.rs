@@ -25,8 +25,8 @@ pub enum StoreError {
     AlreadyExists {
         /// Kind of record that was being written.
         entity: &'static str,
-        /// The rule, in domain words, for example `"credential contact email"`.
-        constraint: String,
+        /// The rule (its `Display` is in domain words, for example `credential contact email`).
+        constraint: Unique,
     },
     /// A reference to another record is broken: it names a record that does not exist, or a
     /// deletion would leave records pointing at nothing.
@@ -76,15 +76,107 @@ pub enum StoreError {
     Internal(#[source] DbErr),
 }
 
+/// A uniqueness rule of the schema, so that callers tell conflicts apart by type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Unique {
+    /// `account id`.
+    AccountId,
+    /// `account client id prefix`.
+    AccountClientIdPrefix,
+    /// `operator account`.
+    OperatorAccount,
+    /// `user id`.
+    UserId,
+    /// `user email`.
+    UserEmail,
+    /// `role id`.
+    RoleId,
+    /// `role authority`.
+    RoleAuthority,
+    /// `user role`.
+    UserRole,
+    /// `api set id`.
+    ApiSetId,
+    /// `api set method`.
+    ApiSetMethod,
+    /// `credential id`.
+    CredentialId,
+    /// `credential client id`.
+    CredentialClientId,
+    /// `credential contact email`.
+    CredentialContactEmail,
+    /// `credential secret version`.
+    CredentialSecretVersion,
+    /// `credential api set`.
+    CredentialApiSet,
+    /// `api key id`.
+    ApiKeyId,
+    /// `api key api set`.
+    ApiKeyApiSet,
+    /// `audit event id`.
+    AuditEventId,
+    /// `request id`.
+    RequestId,
+    /// `hmac nonce`.
+    HmacNonce,
+    /// `an unnamed rule`.
+    Unnamed,
+}
+
+impl Unique {
+    /// The rule in domain words, for example `credential contact email`.
+    pub fn words(self) -> &'static str {
+        match self {
+            Self::AccountId => "account id",
+            Self::AccountClientIdPrefix => "account client id prefix",
+            Self::OperatorAccount => "operator account",
+            Self::UserId => "user id",
+            Self::UserEmail => "user email",
+            Self::RoleId => "role id",
+            Self::RoleAuthority => "role authority",
+            Self::UserRole => "user role",
+            Self::ApiSetId => "api set id",
+            Self::ApiSetMethod => "api set method",
+            Self::CredentialId => "credential id",
+            Self::CredentialClientId => "credential client id",
+            Self::CredentialContactEmail => "credential contact email",
+            Self::CredentialSecretVersion => "credential secret version",
+            Self::CredentialApiSet => "credential api set",
+            Self::ApiKeyId => "api key id",
+            Self::ApiKeyApiSet => "api key api set",
+            Self::AuditEventId => "audit event id",
+            Self::RequestId => "request id",
+            Self::HmacNonce => "hmac nonce",
+            Self::Unnamed => "an unnamed rule",
+        }
+    }
+}
+
+impl std::fmt::Display for Unique {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.words())
+    }
+}
+
+impl PartialEq<str> for Unique {
+    fn eq(&self, other: &str) -> bool {
+        self.words() == other
+    }
+}
+
+impl PartialEq<&str> for Unique {
+    fn eq(&self, other: &&str) -> bool {
+        self.words() == *other
+    }
+}
+
 impl From<DbErr> for StoreError {
     fn from(err: DbErr) -> Self {
         match violation(&err) {
             Some(Violation::Unique(message)) => {
                 let (entity, constraint) = unique_rule(&message);
-                StoreError::AlreadyExists {
-                    entity,
-                    constraint: constraint.to_owned(),
-                }
+                StoreError::AlreadyExists { entity, constraint }
             }
             Some(Violation::ForeignKey) => StoreError::ForeignKey {
                 // SQLite does not say which reference failed; call sites that know add it
@@ -157,7 +249,7 @@ struct UniqueRule {
     /// The index name for unique indexes; `None` for primary keys (`<table>_pkey`).
     index: Option<&'static str>,
     entity: &'static str,
-    rule: &'static str,
+    rule: Unique,
 }
 
 const fn rule(
@@ -165,7 +257,7 @@ const fn rule(
     columns: &'static [&'static str],
     index: Option<&'static str>,
     entity: &'static str,
-    rule: &'static str,
+    rule: Unique,
 ) -> UniqueRule {
     UniqueRule {
         table,
@@ -178,109 +270,115 @@ const fn rule(
 
 /// Every primary key and unique index of the schema (see the migrations).
 const UNIQUE_RULES: &[UniqueRule] = &[
-    rule("accounts", &["id"], None, "account", "account id"),
+    rule("accounts", &["id"], None, "account", Unique::AccountId),
     rule(
         "accounts",
         &["client_id_prefix"],
         Some("ux_accounts_client_id_prefix"),
         "account",
-        "account client id prefix",
+        Unique::AccountClientIdPrefix,
     ),
     rule(
         "accounts",
         &["operator"],
         Some("ux_accounts_operator"),
         "account",
-        "operator account",
+        Unique::OperatorAccount,
     ),
-    rule("users", &["account_id", "id"], None, "user", "user id"),
+    rule("users", &["account_id", "id"], None, "user", Unique::UserId),
     rule(
         "users",
         &["account_id", "email_normalized"],
         Some("ux_users_account_email"),
         "user",
-        "user email",
+        Unique::UserEmail,
     ),
-    rule("roles", &["account_id", "id"], None, "role", "role id"),
+    rule("roles", &["account_id", "id"], None, "role", Unique::RoleId),
     rule(
         "role_authorities",
         &["account_id", "role_id", "authority"],
         None,
         "role",
-        "role authority",
+        Unique::RoleAuthority,
     ),
     rule(
         "user_roles",
         &["account_id", "user_id", "role_id"],
         None,
         "user role",
-        "user role",
+        Unique::UserRole,
     ),
-    rule("api_sets", &["id"], None, "api set", "api set id"),
+    rule("api_sets", &["id"], None, "api set", Unique::ApiSetId),
     rule(
         "api_set_methods",
         &["api_set_id", "method"],
         None,
         "api set",
-        "api set method",
+        Unique::ApiSetMethod,
     ),
-    rule("credentials", &["id"], None, "credential", "credential id"),
+    rule(
+        "credentials",
+        &["id"],
+        None,
+        "credential",
+        Unique::CredentialId,
+    ),
     rule(
         "credentials",
         &["client_id"],
         Some("ux_credentials_client_id"),
         "credential",
-        "credential client id",
+        Unique::CredentialClientId,
     ),
     rule(
         "credentials",
         &["account_id", "contact_email_normalized"],
         Some("ux_credentials_account_contact_email"),
         "credential",
-        "credential contact email",
+        Unique::CredentialContactEmail,
     ),
     rule(
         "credential_secrets",
         &["credential_id", "version"],
         None,
         "credential secret",
-        "credential secret version",
+        Unique::CredentialSecretVersion,
     ),
     rule(
         "credential_api_sets",
         &["credential_id", "api_set_id"],
         None,
         "credential",
-        "credential api set",
+        Unique::CredentialApiSet,
     ),
-    rule("api_keys", &["id"], None, "api key", "api key id"),
+    rule("api_keys", &["id"], None, "api key", Unique::ApiKeyId),
     rule(
         "api_key_api_sets",
         &["api_key_id", "api_set_id"],
         None,
         "api key",
-        "api key api set",
+        Unique::ApiKeyApiSet,
     ),
     rule(
         "audit_events",
         &["id"],
         None,
         "audit event",
-        "audit event id",
+        Unique::AuditEventId,
     ),
     rule(
         "idempotency_records",
         &["scope", "request_id"],
         None,
         "idempotency record",
-        "request id",
+        Unique::RequestId,
     ),
     rule(
         "hmac_nonces",
         &["credential_id", "nonce"],
         None,
         "hmac nonce",
-        "hmac nonce",
+        Unique::HmacNonce,
     ),
 ];
 
@@ -289,7 +387,7 @@ const UNIQUE_RULES: &[UniqueRule] = &[
 /// PostgreSQL names the constraint (`duplicate key value violates unique constraint
 /// "ux_credentials_client_id"`, or `"credentials_pkey"`); SQLite names the columns
 /// (`UNIQUE constraint failed: credentials.client_id`).
-fn unique_rule(message: &str) -> (&'static str, &'static str) {
+fn unique_rule(message: &str) -> (&'static str, Unique) {
     let sqlite_columns = message
         .strip_prefix("UNIQUE constraint failed: ")
         .map(str::trim);
@@ -318,7 +416,7 @@ fn unique_rule(message: &str) -> (&'static str, &'static str) {
         None => {
             // The message names tables and columns, never values.
             tracing::warn!(message, "unique violation of an unmapped rule");
-            ("record", "an unnamed rule")
+            ("record", Unique::Unnamed)
         }
     }
 }
@@ -408,7 +506,8 @@ mod tests {
             ("something else entirely", ("record", "an unnamed rule")),
         ];
         for (message, expected) in cases {
-            assert_eq!(unique_rule(message), expected, "{message}");
+            let (entity, rule) = unique_rule(message);
+            assert_eq!((entity, rule.words()), expected, "{message}");
         }
     }
 

@@ -45,6 +45,6 @@ pub mod testing;
 mod users;
 
 pub use changes::{CHANGE_CHANNEL, ChangeListener, ChangeObserver, ChangeSignal};
-pub use error::StoreError;
+pub use error::{StoreError, Unique};
 pub use model::*;
 pub use store::{Backend, PoolStats, RequestCompletion, Store, StoreOptions};
