@@ -45,7 +45,7 @@ pub fn role_name(account_id: &str, role_id: &str) -> String {
 
 /// `apiSets/{api_set}`.
 pub fn api_set_name(api_set_id: &str) -> String {
-    format!("apiSets/{api_set_id}")
+    crate::usecases::api_sets::api_set_resource(api_set_id)
 }
 
 /// An account as the API shows it.
