@@ -15,6 +15,8 @@ pub mod idempotency;
 pub mod identity;
 pub mod index;
 pub mod judgement;
+#[cfg(test)]
+mod layering;
 pub mod leaks;
 pub mod memory;
 pub mod metrics;
