@@ -1,5 +1,11 @@
 //! The resolved caller of an RPC, and the one function that applies the
 //! authorization table to it.
+//!
+//! Permission before existence: a use case calls [`Caller::authorize`] (or
+//! `authorize_user`, `authorize_own_account`, `authorize_without_account`) with the
+//! account its input names before it looks anything up, and a denial is worded from the
+//! rule alone, so a resource in another account answers byte-for-byte like one that does
+//! not exist.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
