@@ -348,6 +348,21 @@ pub mod names {
         let [s] = segments(field, value, ["apiSets"], "apiSets/{api_set}")?;
         api_set_id(field, s)
     }
+
+    /// `accounts/{account}`: the one place it is made (`crate::grpc::convert` calls it).
+    pub fn account_name(account_id: &str) -> String {
+        format!("accounts/{account_id}")
+    }
+
+    /// `accounts/{account}/users/{user}`: the one place it is made.
+    pub fn user_name(account_id: &str, user_id: &str) -> String {
+        format!("accounts/{account_id}/users/{user_id}")
+    }
+
+    /// `accounts/{account}/roles/{role}`: the one place it is made.
+    pub fn role_name(account_id: &str, role_id: &str) -> String {
+        format!("accounts/{account_id}/roles/{role_id}")
+    }
 }
 
 #[cfg(test)]

@@ -30,17 +30,17 @@ pub fn next_page_token(next: Option<&str>) -> String {
 
 /// `accounts/{account}`.
 pub fn account_name(account_id: &str) -> String {
-    format!("accounts/{account_id}")
+    crate::validate::names::account_name(account_id)
 }
 
 /// `accounts/{account}/users/{user}`.
 pub fn user_name(account_id: &str, user_id: &str) -> String {
-    format!("accounts/{account_id}/users/{user_id}")
+    crate::validate::names::user_name(account_id, user_id)
 }
 
 /// `accounts/{account}/roles/{role}`.
 pub fn role_name(account_id: &str, role_id: &str) -> String {
-    format!("accounts/{account_id}/roles/{role_id}")
+    crate::validate::names::role_name(account_id, role_id)
 }
 
 /// `apiSets/{api_set}`.
