@@ -1,20 +1,12 @@
 //! `keyward.v1.CredentialService`: API client credentials and their verification.
 //!
-//! The gRPC edge: protobuf in, checked values, store calls, protobuf out. The judgement of
-//! presented secrets lives in `crate::auth::authenticate` (Basic, shared with
-//! authentication) and `crate::verification` (HMAC, API-set scope).
-//!
-//! Retrying a create or renew with the same `request_id` returns the credential as it is
-//! and never a second secret: a secret is only in the response of the request that made
-//! it. A retry cannot know whether that first response was seen, so it must assume it was;
-//! a client that lost it renews the secret (the Client ID stays).
+//! The gRPC edge: protobuf in, parsed into the inputs of `crate::usecases::credentials`,
+//! whose answers go back out as protobuf. What a retried create or renewal answers, and
+//! where presented secrets are judged, is said there.
 
-use chrono::Duration;
-use keyward_core::key::{Key, KeyKind};
-use keyward_store::{
-    Credential, CredentialScheme, CredentialState, CredentialUpdate, NewCredential,
-    NewSecretVersion, PageRequest, SecretMaterial, SecretRenewal, StoreError, Unique,
-};
+use keyward_core::key::Key;
+use keyward_core::signing::SignedRequest;
+use keyward_store::{CredentialScheme, CredentialState};
 use prost::Message;
 use secrecy::ExposeSecret;
 use tonic::{Request, Response, Status};
@@ -30,25 +22,18 @@ use super::pb::{
     UpdateCredentialRequest, UpdateCredentialResponse, VerifyClientSecretRequest,
     VerifyClientSecretResponse, VerifyHmacSignatureRequest, VerifyHmacSignatureResponse,
 };
-use crate::audit::record_success;
 use crate::auth::Caller;
-use crate::auth::authenticate::{ClientJudgement, ClientMatch, parse_basic};
-use crate::auth::grants::grantable_api_sets;
 use crate::error::ServiceError;
-use crate::idempotency::{self, Begun};
-use crate::identity::generated_id;
-use crate::index::CredentialFacts;
-use crate::judgement::ClientRefusal;
+use crate::idempotency;
+use crate::leaks::Reported;
 use crate::state::AppState;
-use crate::usage::UsageTarget;
-use crate::validate::{self, names, required};
-use crate::verification::{
-    Asked, HmacJudgement, HmacRefusal, HmacRequest, check_hmac_request, claim_nonce, judge_hmac,
-    usable_client_api_sets,
+use crate::usecases::credentials::{
+    self, ClientDecision, CredentialAt, CredentialChanges, CredentialFields, CredentialFilter,
+    CredentialRef, CredentialView, NewCredentialRequest, PresentedSecret, Refusal, RenewalRequest,
+    SignedCall,
 };
-
-/// Longest grace period a renewal may ask for.
-const MAX_GRACE_PERIOD: Duration = Duration::days(7);
+use crate::validate::{names, required};
+use crate::verification::HmacRequest;
 
 /// Serves `keyward.v1.CredentialService`.
 #[derive(Debug, Clone)]
@@ -62,104 +47,16 @@ impl CredentialServiceImpl {
         Self { state }
     }
 
-    /// The credential with its secret versions, as the API shows it.
-    async fn show(&self, credential: &Credential) -> Result<pb::Credential, ServiceError> {
-        let secrets = self
-            .state
-            .store
-            .list_credential_secrets(&credential.id)
-            .await?;
-        Ok(convert::credential(
-            credential,
-            &secrets,
-            self.state.clock.now(),
-        ))
-    }
-
-    /// A new client secret and its stored form: an argon2id hash for Basic, sealed under
-    /// the master key for HMAC.
-    async fn new_secret(
-        &self,
-        credential_id: &str,
-        scheme: CredentialScheme,
-    ) -> Result<(Key, NewSecretVersion), ServiceError> {
-        let secret = Key::generate(KeyKind::ClientSecret)
-            .map_err(|err| ServiceError::Internal(Box::new(err)))?;
-        let material = match scheme {
-            CredentialScheme::Basic => {
-                SecretMaterial::Hash(self.state.hasher.hash_key(&secret).await?)
-            }
-            CredentialScheme::Hmac => self
-                .state
-                .master_keys
-                .seal(credential_id, &secret)
-                .map_err(|err| ServiceError::Internal(Box::new(err)))?,
-        };
-        let key_id = secret.id().as_str().to_owned();
-        Ok((secret, NewSecretVersion { material, key_id }))
-    }
-
-    /// Counts a failed verification of `credential` for the audit log.
-    fn failed(&self, caller: &Caller, credential: &CredentialFacts, reason: pb::decision::Reason) {
-        self.state.failures.count(
-            &credential.account_id,
-            &convert::credential_name(&credential.account_id, &credential.id),
-            caller.policy.method,
-            reason.as_str_name(),
-        );
-    }
-
-    /// Notes that a secret version verified a signed request, for its last-used time
-    /// (coalesced; Basic secrets are noted by `judge_client_secret` itself).
-    async fn secret_used(&self, matched: &ClientMatch) {
-        let target = UsageTarget::CredentialSecret {
-            credential_id: matched.credential.id.clone(),
-            version: matched.version,
-        };
-        self.state.usage.note(target, self.state.clock.now());
-    }
-
-    async fn set_state(
-        &self,
-        caller: &Caller,
-        name: &str,
-        etag: &str,
-        state: CredentialState,
-    ) -> Result<pb::Credential, ServiceError> {
-        let (account_id, id) = names::credential("name", name)?;
-        caller.authorize(&account_id)?;
-        let revision = validate::etag("etag", etag)?;
-        let before = self.state.store.get_credential(&account_id, &id).await?;
-        let after = self
-            .state
-            .store
-            .set_credential_state(&account_id, &id, state, revision)
-            .await?;
-        if after.revision != before.revision {
-            let what = match state {
-                CredentialState::Active => "credential enabled",
-                CredentialState::Disabled => "credential disabled",
-            };
-            record_success(&self.state.store, caller, &account_id, name, what).await;
-        }
-        self.show(&after).await
+    /// The credential with its secret versions, as the API shows it now.
+    fn show(&self, view: &CredentialView) -> pb::Credential {
+        convert::credential(&view.credential, &view.secrets, self.state.clock.now())
     }
 }
 
-/// A credential's identifier: 3 to 40 lowercase letters, digits, hyphens and underscores.
-fn identifier(field: &str, value: &str) -> Result<String, ServiceError> {
-    let ok = (3..=40).contains(&value.len())
-        && value
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
-    if ok {
-        Ok(value.to_owned())
-    } else {
-        Err(ServiceError::invalid(
-            field,
-            "must be 3 to 40 lowercase letters, digits, hyphens and underscores",
-        ))
-    }
+/// `accounts/{account}/credentials/{credential}` in the request field `field`.
+fn credential_ref(field: &str, name: &str) -> Result<CredentialRef, ServiceError> {
+    let (account_id, id) = names::credential(field, name)?;
+    Ok(CredentialRef { account_id, id })
 }
 
 fn scheme_from_pb(field: &str, value: i32) -> Result<CredentialScheme, ServiceError> {
@@ -173,76 +70,190 @@ fn scheme_from_pb(field: &str, value: i32) -> Result<CredentialScheme, ServiceEr
     }
 }
 
-/// A renewal's grace period: none, or up to [`MAX_GRACE_PERIOD`].
-fn grace_period(value: Option<&prost_types::Duration>) -> Result<Option<Duration>, ServiceError> {
-    let Some(value) = value else {
-        return Ok(None);
-    };
-    let in_range = value.seconds >= 0
-        && (0..1_000_000_000).contains(&value.nanos)
-        && value.seconds <= MAX_GRACE_PERIOD.num_seconds()
-        && !(value.seconds == MAX_GRACE_PERIOD.num_seconds() && value.nanos > 0);
-    if !in_range {
-        return Err(ServiceError::invalid(
-            "grace_period",
-            "must be between 0 and 7 days (604800s)",
-        ));
-    }
-    let grace = Duration::seconds(value.seconds) + Duration::nanoseconds(i64::from(value.nanos));
-    Ok((grace > Duration::zero()).then_some(grace))
+/// A new secret as the response carries it: empty when the request made none.
+fn client_secret(secret: Option<&Key>) -> String {
+    secret.map_or_else(String::new, |secret| {
+        secret.to_token().expose_secret().to_owned()
+    })
 }
 
-/// Store errors of a credential write, in the request's words.
-fn write_error(err: StoreError) -> ServiceError {
-    match err {
-        StoreError::ForeignKey {
-            entity: "api set", ..
-        } => ServiceError::invalid(
-            "credential.api_sets",
-            "names an API set that is not in the catalog",
-        ),
-        StoreError::AlreadyExists {
-            constraint: Unique::CredentialContactEmail,
-            ..
-        } => ServiceError::AlreadyExists {
-            message: "a credential with this contact email already exists in the account \
-                          (one credential per contact email, compared case-insensitively)"
-                .to_owned(),
-        },
-        StoreError::AlreadyExists {
-            constraint: Unique::CredentialClientId,
-            ..
-        } => ServiceError::AlreadyExists {
-            message: "this Client ID is taken: choose another identifier".to_owned(),
-        },
-        other => other.into(),
+fn parse_create(
+    caller: &Caller,
+    mut req: CreateCredentialRequest,
+) -> Result<NewCredentialRequest, ServiceError> {
+    let account_id = names::account("parent", &req.parent)?;
+    let request_id = std::mem::take(&mut req.request_id);
+    let request_key = idempotency::request_key(caller, &request_id, &req.encode_to_vec());
+    Ok(NewCredentialRequest {
+        account_id,
+        request_key,
+        credential: req.credential.map(CredentialFields::from),
+        identifier: req.identifier,
+    })
+}
+
+impl From<pb::Credential> for CredentialFields {
+    fn from(credential: pb::Credential) -> Self {
+        CredentialFields {
+            display_name: credential.display_name,
+            description: credential.description,
+            contact_email: credential.contact_email,
+            application: credential.application,
+            scheme: scheme_from_pb("credential.scheme", credential.scheme),
+            api_sets: credential.api_sets,
+            expire_time: credential.expire_time,
+        }
     }
 }
 
-/// The decision about a client whose secret matched, given its refusal (if any) and
-/// whether it may use the asked scope.
-/// The decision about a credential whose secret or signature matched, showing the API sets
-/// it may use now (`usable`, from [`usable_client_api_sets`]).
-fn decision_for(
-    matched: &ClientMatch,
-    usable: &[String],
-    refusal: Option<pb::decision::Reason>,
-) -> pb::Decision {
-    convert::client_decision(
-        &matched.credential,
-        usable,
-        matched.version,
-        matched.expire_time(),
-        refusal,
-    )
+impl TryFrom<GetCredentialRequest> for CredentialRef {
+    type Error = ServiceError;
+
+    fn try_from(req: GetCredentialRequest) -> Result<Self, ServiceError> {
+        credential_ref("name", &req.name)
+    }
 }
 
-fn client_reason(refusal: ClientRefusal) -> pb::decision::Reason {
+impl TryFrom<ListCredentialsRequest> for CredentialFilter {
+    type Error = ServiceError;
+
+    fn try_from(req: ListCredentialsRequest) -> Result<Self, ServiceError> {
+        let account_id = names::account("parent", &req.parent)?;
+        let state = match pb::credential::State::try_from(req.state) {
+            Ok(pb::credential::State::Unspecified) => Ok(None),
+            Ok(pb::credential::State::Active) => Ok(Some(CredentialState::Active)),
+            Ok(pb::credential::State::Disabled) => Ok(Some(CredentialState::Disabled)),
+            Err(_) => Err(ServiceError::invalid("state", "is not a credential state")),
+        };
+        let scheme = match req.scheme {
+            0 => Ok(None),
+            scheme => scheme_from_pb("scheme", scheme).map(Some),
+        };
+        Ok(CredentialFilter {
+            account_id,
+            state,
+            scheme,
+            page_token: req.page_token,
+            page_size: req.page_size,
+        })
+    }
+}
+
+impl TryFrom<UpdateCredentialRequest> for CredentialChanges {
+    type Error = ServiceError;
+
+    fn try_from(req: UpdateCredentialRequest) -> Result<Self, ServiceError> {
+        let credential = required("credential", req.credential)?;
+        Ok(CredentialChanges {
+            credential: credential_ref("credential.name", &credential.name)?,
+            update_mask: req.update_mask.map(|mask| mask.paths),
+            display_name: credential.display_name,
+            description: credential.description,
+            application: credential.application,
+            api_sets: credential.api_sets,
+            etag: credential.etag,
+        })
+    }
+}
+
+/// The requests that name a credential and the etag their caller last saw.
+macro_rules! credential_at {
+    ($($request:ty),*) => {$(
+        impl TryFrom<$request> for CredentialAt {
+            type Error = ServiceError;
+
+            fn try_from(req: $request) -> Result<Self, ServiceError> {
+                Ok(CredentialAt { credential: credential_ref("name", &req.name)?, etag: req.etag })
+            }
+        }
+    )*};
+}
+
+credential_at!(
+    EnableCredentialRequest,
+    DisableCredentialRequest,
+    DeleteCredentialRequest
+);
+
+fn parse_renewal(
+    caller: &Caller,
+    mut req: RenewCredentialSecretRequest,
+) -> Result<RenewalRequest, ServiceError> {
+    let credential = credential_ref("name", &req.name)?;
+    let request_id = std::mem::take(&mut req.request_id);
+    let request_key = idempotency::request_key(caller, &request_id, &req.encode_to_vec());
+    Ok(RenewalRequest {
+        credential,
+        request_key,
+        grace_period: req.grace_period,
+        etag: req.etag,
+    })
+}
+
+impl<'a> From<&'a VerifyClientSecretRequest> for PresentedSecret<'a> {
+    fn from(req: &'a VerifyClientSecretRequest) -> Self {
+        PresentedSecret {
+            client_id: &req.client_id,
+            client_secret: &req.client_secret,
+            authorization: &req.authorization,
+            api_set: &req.api_set,
+            api_method: &req.api_method,
+        }
+    }
+}
+
+impl<'a> From<&'a VerifyHmacSignatureRequest> for SignedCall<'a> {
+    fn from(req: &'a VerifyHmacSignatureRequest) -> Self {
+        SignedCall {
+            signed: HmacRequest {
+                authorization: &req.authorization,
+                request: SignedRequest {
+                    method: &req.http_method,
+                    path: &req.path,
+                    query: &req.query,
+                    body_sha256: &req.body_sha256,
+                },
+            },
+            api_set: &req.api_set,
+            api_method: &req.api_method,
+        }
+    }
+}
+
+/// The decision reason of a refusal.
+fn reason(refusal: Refusal) -> pb::decision::Reason {
+    use pb::decision::Reason;
     match refusal {
-        ClientRefusal::Invalid => pb::decision::Reason::Invalid,
-        ClientRefusal::Expired => pb::decision::Reason::Expired,
-        ClientRefusal::Disabled => pb::decision::Reason::Disabled,
+        Refusal::Invalid => Reason::Invalid,
+        Refusal::Expired => Reason::Expired,
+        Refusal::Disabled => Reason::Disabled,
+        Refusal::ApiSetNotAllowed => Reason::ApiSetNotAllowed,
+        Refusal::StaleTimestamp => Reason::StaleTimestamp,
+        Refusal::ReplayedNonce => Reason::ReplayedNonce,
+        Refusal::TooManyAttempts => Reason::TooManyAttempts,
     }
+}
+
+/// The decision of the verification RPC `rpc` in the API, counted for the metrics. A
+/// credential whose secret or signature matched shows the API sets it may use now.
+fn decision(rpc: &'static str, decision: ClientDecision) -> pb::Decision {
+    let decision = match decision {
+        ClientDecision::Invalid => convert::invalid_decision(),
+        ClientDecision::TooManyAttempts => convert::too_many_attempts_decision(),
+        ClientDecision::Matched {
+            matched,
+            usable,
+            refusal,
+        } => convert::client_decision(
+            &matched.credential,
+            &usable,
+            matched.version,
+            matched.expire_time(),
+            refusal.map(reason),
+        ),
+    };
+    convert::count_decision(rpc, &decision);
+    decision
 }
 
 #[tonic::async_trait]
@@ -252,119 +263,11 @@ impl CredentialService for CredentialServiceImpl {
         request: Request<CreateCredentialRequest>,
     ) -> Result<Response<CreateCredentialResponse>, Status> {
         let caller = Caller::of(&request)?;
-        let mut req = request.into_inner();
-        let account_id = names::account("parent", &req.parent)?;
-        caller.authorize(&account_id)?;
-        let request_id = std::mem::take(&mut req.request_id);
-        let request_key = idempotency::request_key(&caller, &request_id, &req.encode_to_vec())?;
-        let credential = required("credential", req.credential)?;
-        let now = self.state.clock.now();
-        let display_name =
-            validate::display_name("credential.display_name", &credential.display_name, 100)?;
-        let description = validate::text("credential.description", &credential.description, 1000)?;
-        let contact_email = validate::email("credential.contact_email", &credential.contact_email)?;
-        let application =
-            validate::display_name("credential.application", &credential.application, 100)?;
-        let scheme = scheme_from_pb("credential.scheme", credential.scheme)?;
-        let api_set_ids = grantable_api_sets(
-            &self.state.index,
-            &self.state.store,
-            &account_id,
-            "credential.api_sets",
-            &credential.api_sets,
-            &caller.principal,
-        )
-        .await?;
-        let expire_time = validate::future_time(
-            "credential.expire_time",
-            credential.expire_time.as_ref(),
-            now,
-        )?;
-        let identifier = if req.identifier.is_empty() {
-            None
-        } else {
-            Some(identifier("identifier", &req.identifier)?)
-        };
-
-        let claim =
-            match idempotency::begin(&self.state.store, &self.state.clock, request_key).await? {
-                Begun::Claimed(claim) => claim,
-                Begun::Done(resource) => {
-                    let (account_id, id) = names::credential("request_id", &resource)?;
-                    let stored = self
-                        .state
-                        .store
-                        .get_credential(&account_id, &id)
-                        .await
-                        .map_err(ServiceError::from)?;
-                    return Ok(Response::new(CreateCredentialResponse {
-                        credential: Some(self.show(&stored).await?),
-                        client_secret: String::new(),
-                    }));
-                }
-            };
-
-        let work = async {
-            let account = self
-                .state
-                .store
-                .get_account(&account_id)
-                .await
-                .map_err(ServiceError::from)?;
-            if !account.verified {
-                return Err(ServiceError::FailedPrecondition {
-                    reason: "ACCOUNT_NOT_VERIFIED",
-                    message: format!(
-                        "account {} is not verified: an operator must verify it before it can create API client credentials",
-                        req.parent
-                    ),
-                });
-            }
-            let id = generated_id('c')?;
-            let identifier = match identifier {
-                Some(identifier) => identifier,
-                None => generated_id('x')?.split_off(1),
-            };
-            let client_id = format!("{}{identifier}", account.client_id_prefix);
-            let (secret, first_secret) = self.new_secret(&id, scheme).await?;
-            let resource = convert::credential_name(&account_id, &id);
-            let stored = claim
-                .store(&self.state.store, resource)
-                .create_credential(NewCredential {
-                    id,
-                    account_id: account_id.clone(),
-                    client_id,
-                    display_name,
-                    description,
-                    application,
-                    contact_email,
-                    expire_time,
-                    creator: caller.principal.name(),
-                    api_set_ids,
-                    first_secret,
-                })
-                .await
-                .map_err(write_error)?;
-            Ok::<_, ServiceError>((secret, stored))
-        };
-        let worked = work.await;
-        let (secret, stored) = claim
-            .settle(&self.state.store, worked, |(_, stored)| {
-                convert::credential_name(&account_id, &stored.id)
-            })
-            .await?;
-        let resource = convert::credential_name(&account_id, &stored.id);
-        record_success(
-            &self.state.store,
-            &caller,
-            &account_id,
-            &resource,
-            format!("credential created ({})", stored.scheme.as_str()),
-        )
-        .await;
+        let input = parse_create(&caller, request.into_inner())?;
+        let created = credentials::create_credential(&self.state, &caller, input).await?;
         Ok(Response::new(CreateCredentialResponse {
-            credential: Some(self.show(&stored).await?),
-            client_secret: secret.to_token().expose_secret().to_owned(),
+            credential: Some(self.show(&created.credential)),
+            client_secret: client_secret(created.secret.as_ref()),
         }))
     }
 
@@ -373,16 +276,10 @@ impl CredentialService for CredentialServiceImpl {
         request: Request<GetCredentialRequest>,
     ) -> Result<Response<GetCredentialResponse>, Status> {
         let caller = Caller::of(&request)?;
-        let (account_id, id) = names::credential("name", &request.get_ref().name)?;
-        caller.authorize(&account_id)?;
-        let stored = self
-            .state
-            .store
-            .get_credential(&account_id, &id)
-            .await
-            .map_err(ServiceError::from)?;
+        let input = CredentialRef::try_from(request.into_inner())?;
+        let credential = credentials::get_credential(&self.state, &caller, input).await?;
         Ok(Response::new(GetCredentialResponse {
-            credential: Some(self.show(&stored).await?),
+            credential: Some(self.show(&credential)),
         }))
     }
 
@@ -391,47 +288,16 @@ impl CredentialService for CredentialServiceImpl {
         request: Request<ListCredentialsRequest>,
     ) -> Result<Response<ListCredentialsResponse>, Status> {
         let caller = Caller::of(&request)?;
-        let req = request.into_inner();
-        let account_id = names::account("parent", &req.parent)?;
-        caller.authorize(&account_id)?;
-        let state = match pb::credential::State::try_from(req.state) {
-            Ok(pb::credential::State::Unspecified) => None,
-            Ok(pb::credential::State::Active) => Some(CredentialState::Active),
-            Ok(pb::credential::State::Disabled) => Some(CredentialState::Disabled),
-            Err(_) => {
-                return Err(ServiceError::invalid("state", "is not a credential state").into());
-            }
-        };
-        let scheme = if req.scheme == 0 {
-            None
-        } else {
-            Some(scheme_from_pb("scheme", req.scheme)?)
-        };
-        let page = PageRequest {
-            after: validate::page_token("page_token", &req.page_token)?,
-            limit: validate::page_size("page_size", req.page_size)?,
-        };
-        let found = self
-            .state
-            .store
-            .list_credentials(&account_id, state, scheme, page)
-            .await
-            .map_err(ServiceError::from)?;
-        let ids: Vec<String> = found.items.iter().map(|c| c.id.clone()).collect();
-        let mut secrets = self
-            .state
-            .store
-            .credential_secrets_of(&ids)
-            .await
-            .map_err(ServiceError::from)?;
+        let input = CredentialFilter::try_from(request.into_inner())?;
+        let mut page = credentials::list_credentials(&self.state, &caller, input).await?;
         let now = self.state.clock.now();
+        let credentials = page
+            .credentials
+            .iter()
+            .map(|c| convert::credential(c, &page.secrets.remove(&c.id).unwrap_or_default(), now));
         Ok(Response::new(ListCredentialsResponse {
-            credentials: found
-                .items
-                .iter()
-                .map(|c| convert::credential(c, &secrets.remove(&c.id).unwrap_or_default(), now))
-                .collect(),
-            next_page_token: convert::next_page_token(found.next_after.as_deref()),
+            credentials: credentials.collect(),
+            next_page_token: convert::next_page_token(page.next_after.as_deref()),
         }))
     }
 
@@ -440,71 +306,10 @@ impl CredentialService for CredentialServiceImpl {
         request: Request<UpdateCredentialRequest>,
     ) -> Result<Response<UpdateCredentialResponse>, Status> {
         let caller = Caller::of(&request)?;
-        let req = request.into_inner();
-        let credential = required("credential", req.credential)?;
-        let (account_id, id) = names::credential("credential.name", &credential.name)?;
-        caller.authorize(&account_id)?;
-        let mask = validate::update_mask(
-            "update_mask",
-            req.update_mask.as_ref().map(|m| m.paths.as_slice()),
-            &["display_name", "description", "application", "api_sets"],
-        )?;
-        let mut update = CredentialUpdate::default();
-        for path in &mask {
-            match path.as_str() {
-                "display_name" => {
-                    update.display_name = Some(validate::display_name(
-                        "credential.display_name",
-                        &credential.display_name,
-                        100,
-                    )?);
-                }
-                "description" => {
-                    update.description = Some(validate::text(
-                        "credential.description",
-                        &credential.description,
-                        1000,
-                    )?);
-                }
-                "application" => {
-                    update.application = Some(validate::display_name(
-                        "credential.application",
-                        &credential.application,
-                        100,
-                    )?);
-                }
-                _ => {
-                    update.api_set_ids = Some(
-                        grantable_api_sets(
-                            &self.state.index,
-                            &self.state.store,
-                            &account_id,
-                            "credential.api_sets",
-                            &credential.api_sets,
-                            &caller.principal,
-                        )
-                        .await?,
-                    );
-                }
-            }
-        }
-        let revision = validate::etag("credential.etag", &credential.etag)?;
-        let updated = self
-            .state
-            .store
-            .update_credential(&account_id, &id, update, revision)
-            .await
-            .map_err(write_error)?;
-        record_success(
-            &self.state.store,
-            &caller,
-            &account_id,
-            &credential.name,
-            format!("credential updated: {}", mask.join(", ")),
-        )
-        .await;
+        let input = CredentialChanges::try_from(request.into_inner())?;
+        let credential = credentials::update_credential(&self.state, &caller, input).await?;
         Ok(Response::new(UpdateCredentialResponse {
-            credential: Some(self.show(&updated).await?),
+            credential: Some(self.show(&credential)),
         }))
     }
 
@@ -513,12 +318,10 @@ impl CredentialService for CredentialServiceImpl {
         request: Request<EnableCredentialRequest>,
     ) -> Result<Response<EnableCredentialResponse>, Status> {
         let caller = Caller::of(&request)?;
-        let req = request.into_inner();
-        let credential = self
-            .set_state(&caller, &req.name, &req.etag, CredentialState::Active)
-            .await?;
+        let input = CredentialAt::try_from(request.into_inner())?;
+        let credential = credentials::enable_credential(&self.state, &caller, input).await?;
         Ok(Response::new(EnableCredentialResponse {
-            credential: Some(credential),
+            credential: Some(self.show(&credential)),
         }))
     }
 
@@ -527,12 +330,10 @@ impl CredentialService for CredentialServiceImpl {
         request: Request<DisableCredentialRequest>,
     ) -> Result<Response<DisableCredentialResponse>, Status> {
         let caller = Caller::of(&request)?;
-        let req = request.into_inner();
-        let credential = self
-            .set_state(&caller, &req.name, &req.etag, CredentialState::Disabled)
-            .await?;
+        let input = CredentialAt::try_from(request.into_inner())?;
+        let credential = credentials::disable_credential(&self.state, &caller, input).await?;
         Ok(Response::new(DisableCredentialResponse {
-            credential: Some(credential),
+            credential: Some(self.show(&credential)),
         }))
     }
 
@@ -541,78 +342,11 @@ impl CredentialService for CredentialServiceImpl {
         request: Request<RenewCredentialSecretRequest>,
     ) -> Result<Response<RenewCredentialSecretResponse>, Status> {
         let caller = Caller::of(&request)?;
-        let mut req = request.into_inner();
-        let (account_id, id) = names::credential("name", &req.name)?;
-        caller.authorize(&account_id)?;
-        let request_id = std::mem::take(&mut req.request_id);
-        let request_key = idempotency::request_key(&caller, &request_id, &req.encode_to_vec())?;
-        let grace = grace_period(req.grace_period.as_ref())?;
-        let revision = validate::etag("etag", &req.etag)?;
-        let claim =
-            match idempotency::begin(&self.state.store, &self.state.clock, request_key).await? {
-                Begun::Claimed(claim) => claim,
-                Begun::Done(_) => {
-                    let stored = self
-                        .state
-                        .store
-                        .get_credential(&account_id, &id)
-                        .await
-                        .map_err(ServiceError::from)?;
-                    return Ok(Response::new(RenewCredentialSecretResponse {
-                        credential: Some(self.show(&stored).await?),
-                        client_secret: String::new(),
-                        secret_version: 0,
-                    }));
-                }
-            };
-        let work = async {
-            let current = self
-                .state
-                .store
-                .get_credential(&account_id, &id)
-                .await
-                .map_err(ServiceError::from)?;
-            let (secret, new_version) = self.new_secret(&id, current.scheme).await?;
-            let now = self.state.clock.now();
-            let renewed = claim
-                .store(&self.state.store, req.name.clone())
-                .renew_credential_secret(
-                    &account_id,
-                    &id,
-                    SecretRenewal {
-                        secret: new_version,
-                        grace_until: grace.map(|grace| now + grace),
-                    },
-                    revision,
-                    now,
-                )
-                .await
-                .map_err(ServiceError::from)?;
-            Ok::<_, ServiceError>((secret, renewed))
-        };
-        let worked = work.await;
-        let (secret, renewed) = claim
-            .settle(&self.state.store, worked, |_| req.name.clone())
-            .await?;
-        let detail = match grace {
-            Some(grace) => format!(
-                "credential secret renewed; the previous secret verifies for {}s more",
-                grace.num_seconds()
-            ),
-            None => "credential secret renewed; the previous secret stopped at once".to_owned(),
-        };
-        let detail = format!("{detail} (new secret version {})", renewed.version);
-        record_success(&self.state.store, &caller, &account_id, &req.name, detail).await;
-        // The versions as this renewal's own transaction left them: a concurrent renewal
-        // committed since does not show, so the caller sees which version is theirs.
-        let credential = convert::credential(
-            &renewed.credential,
-            &renewed.secrets,
-            self.state.clock.now(),
-        );
+        let input = parse_renewal(&caller, request.into_inner())?;
+        let renewed = credentials::renew_credential_secret(&self.state, &caller, input).await?;
         Ok(Response::new(RenewCredentialSecretResponse {
-            credential: Some(credential),
-            client_secret: secret.to_token().expose_secret().to_owned(),
+            credential: Some(self.show(&renewed.credential)),
+            client_secret: client_secret(renewed.secret.as_ref()),
             secret_version: renewed.version,
         }))
     }
@@ -622,23 +356,8 @@ impl CredentialService for CredentialServiceImpl {
         request: Request<DeleteCredentialRequest>,
     ) -> Result<Response<DeleteCredentialResponse>, Status> {
         let caller = Caller::of(&request)?;
-        let req = request.into_inner();
-        let (account_id, id) = names::credential("name", &req.name)?;
-        caller.authorize(&account_id)?;
-        let revision = validate::etag("etag", &req.etag)?;
-        self.state
-            .store
-            .delete_credential(&account_id, &id, revision)
-            .await
-            .map_err(ServiceError::from)?;
-        record_success(
-            &self.state.store,
-            &caller,
-            &account_id,
-            &req.name,
-            "credential deleted",
-        )
-        .await;
+        let input = CredentialAt::try_from(request.into_inner())?;
+        credentials::delete_credential(&self.state, &caller, input).await?;
         Ok(Response::new(DeleteCredentialResponse {}))
     }
 
@@ -647,89 +366,11 @@ impl CredentialService for CredentialServiceImpl {
         request: Request<VerifyClientSecretRequest>,
     ) -> Result<Response<VerifyClientSecretResponse>, Status> {
         let caller = Caller::of(&request)?;
-        caller.authorize_own_account()?;
         let req = request.into_inner();
-        let asked = Asked::parse(&req.api_set, &req.api_method)?;
-        let presented = match (
-            req.client_id.is_empty() && req.client_secret.is_empty(),
-            req.authorization.is_empty(),
-        ) {
-            (true, true) => {
-                return Err(ServiceError::invalid(
-                    "client_id",
-                    "give client_id and client_secret, or authorization",
-                )
-                .into());
-            }
-            (false, false) => {
-                return Err(ServiceError::invalid(
-                    "authorization",
-                    "give either client_id and client_secret, or authorization, not both",
-                )
-                .into());
-            }
-            (false, true) => {
-                if req.client_id.is_empty() {
-                    return Err(ServiceError::invalid("client_id", "is required").into());
-                }
-                if req.client_secret.is_empty() {
-                    return Err(ServiceError::invalid("client_secret", "is required").into());
-                }
-                Key::parse_kind(&req.client_secret, KeyKind::ClientSecret)
-                    .ok()
-                    .map(|secret| (req.client_id.clone(), secret))
-            }
-            (true, false) => parse_basic(&req.authorization),
-        };
-        // A malformed secret or header is refused before any database work.
-        let Some((client_id, secret)) = presented else {
-            let decision = convert::invalid_decision();
-            convert::count_decision("VerifyClientSecret", &decision);
-            return Ok(Response::new(VerifyClientSecretResponse {
-                decision: Some(decision),
-            }));
-        };
-        let judgement = self
-            .state
-            .authenticator
-            .judge_client_secret(&client_id, &secret)
-            .await?;
-        let decision = match judgement {
-            ClientJudgement::Refused(known) => {
-                match known {
-                    Some(credential) => {
-                        self.failed(&caller, &credential, pb::decision::Reason::Invalid);
-                    }
-                    None => self.state.failures.count_client_id(
-                        &client_id,
-                        caller.policy.method,
-                        pb::decision::Reason::Invalid.as_str_name(),
-                    ),
-                }
-                convert::invalid_decision()
-            }
-            ClientJudgement::Throttled { credential, .. } => {
-                self.failed(&caller, &credential, pb::decision::Reason::TooManyAttempts);
-                convert::too_many_attempts_decision()
-            }
-            ClientJudgement::RefusedMatched(refusal, matched) => {
-                self.failed(&caller, &matched.credential, client_reason(refusal));
-                let usable = usable_client_api_sets(&self.state.index, &matched.credential).await?;
-                decision_for(&matched, &usable, Some(client_reason(refusal)))
-            }
-            ClientJudgement::Valid(matched) => {
-                let usable = usable_client_api_sets(&self.state.index, &matched.credential).await?;
-                if asked.allows(&self.state.index, &usable).await? {
-                    decision_for(&matched, &usable, None)
-                } else {
-                    let reason = pb::decision::Reason::ApiSetNotAllowed;
-                    decision_for(&matched, &usable, Some(reason))
-                }
-            }
-        };
-        convert::count_decision("VerifyClientSecret", &decision);
+        let presented = PresentedSecret::from(&req);
+        let judged = credentials::verify_client_secret(&self.state, &caller, presented).await?;
         Ok(Response::new(VerifyClientSecretResponse {
-            decision: Some(decision),
+            decision: Some(decision("VerifyClientSecret", judged)),
         }))
     }
 
@@ -738,17 +379,16 @@ impl CredentialService for CredentialServiceImpl {
         request: Request<ReportLeakedSecretsRequest>,
     ) -> Result<Response<ReportLeakedSecretsResponse>, Status> {
         let caller = Caller::of(&request)?;
-        caller.authorize_own_account()?;
-        let reported: Vec<crate::leaks::Reported> = request
+        let reported: Vec<Reported> = request
             .into_inner()
             .secrets
             .into_iter()
-            .map(|found| crate::leaks::Reported {
+            .map(|found| Reported {
                 secret: found.secret.into(),
                 location: found.location,
             })
             .collect();
-        let verdicts = crate::leaks::report(&self.state, &caller, &reported).await?;
+        let verdicts = credentials::report_leaked_secrets(&self.state, &caller, &reported).await?;
         Ok(Response::new(ReportLeakedSecretsResponse {
             results: verdicts.into_iter().map(convert::leak_report).collect(),
         }))
@@ -759,66 +399,32 @@ impl CredentialService for CredentialServiceImpl {
         request: Request<VerifyHmacSignatureRequest>,
     ) -> Result<Response<VerifyHmacSignatureResponse>, Status> {
         let caller = Caller::of(&request)?;
-        caller.authorize_own_account()?;
         let req = request.into_inner();
-        let asked = Asked::parse(&req.api_set, &req.api_method)?;
-        let signed = HmacRequest {
-            authorization: &req.authorization,
-            request: keyward_core::signing::SignedRequest {
-                method: &req.http_method,
-                path: &req.path,
-                query: &req.query,
-                body_sha256: &req.body_sha256,
-            },
-        };
-        check_hmac_request(&signed)?;
-        let now = self.state.clock.now();
-        let judgement =
-            judge_hmac(&self.state.index, &self.state.master_keys, &signed, now).await?;
-        let decision = match judgement {
-            HmacJudgement::Invalid(known) => {
-                if let Some(credential) = known {
-                    self.failed(&caller, &credential, pb::decision::Reason::Invalid);
-                }
-                convert::invalid_decision()
-            }
-            HmacJudgement::Matched {
-                matched,
-                refusal: Some(refusal),
-                ..
-            } => {
-                let reason = match refusal {
-                    HmacRefusal::Client(refusal) => client_reason(refusal),
-                    HmacRefusal::StaleTimestamp => pb::decision::Reason::StaleTimestamp,
-                };
-                self.failed(&caller, &matched.credential, reason);
-                let usable = usable_client_api_sets(&self.state.index, &matched.credential).await?;
-                decision_for(&matched, &usable, Some(reason))
-            }
-            HmacJudgement::Matched {
-                matched,
-                refusal: None,
-                header,
-            } => {
-                let usable = usable_client_api_sets(&self.state.index, &matched.credential).await?;
-                if !asked.allows(&self.state.index, &usable).await? {
-                    let reason = pb::decision::Reason::ApiSetNotAllowed;
-                    decision_for(&matched, &usable, Some(reason))
-                } else if !claim_nonce(&self.state.store, &matched.credential.id, &header, now)
-                    .await?
-                {
-                    let reason = pb::decision::Reason::ReplayedNonce;
-                    self.failed(&caller, &matched.credential, reason);
-                    decision_for(&matched, &usable, Some(reason))
-                } else {
-                    self.secret_used(&matched).await;
-                    decision_for(&matched, &usable, None)
-                }
-            }
-        };
-        convert::count_decision("VerifyHmacSignature", &decision);
+        let call = SignedCall::from(&req);
+        let judged = credentials::verify_hmac_signature(&self.state, &caller, call).await?;
         Ok(Response::new(VerifyHmacSignatureResponse {
-            decision: Some(decision),
+            decision: Some(decision("VerifyHmacSignature", judged)),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Failures are audited under the use case's names of the reasons: they are the API's.
+    #[test]
+    fn refusals_are_audited_under_the_names_of_their_api_reasons() {
+        for refusal in [
+            Refusal::Invalid,
+            Refusal::Expired,
+            Refusal::Disabled,
+            Refusal::ApiSetNotAllowed,
+            Refusal::StaleTimestamp,
+            Refusal::ReplayedNonce,
+            Refusal::TooManyAttempts,
+        ] {
+            assert_eq!(refusal.as_str(), reason(refusal).as_str_name());
+        }
     }
 }

@@ -643,11 +643,12 @@ export type RenewCredentialSecretRequest = Message<"keyward.v1.RenewCredentialSe
    * A retry while the first request is still at work is ABORTED: retry it
    * again shortly. A request that failed leaves its ID free for a retry.
    * The renewal and its request ID commit together, so a retry of a renewal
-   * whose answer was lost finds it done and gets the credential without a
-   * secret (`secret_version` 0): a secret is shown once. The previous secret
-   * keeps verifying for `grace_period`; renew again within it to hold the
-   * current one. Give a grace period wherever a lost answer must not stop
-   * the integration.
+   * whose answer was lost finds it done and gets the credential as renewed,
+   * never the new secret again (empty `client_secret`, `secret_version` 0):
+   * a secret is shown once. The previous secret keeps verifying for
+   * `grace_period`, so renew with a grace period and a request ID: a lost
+   * answer then costs a second renewal within the grace period, not an
+   * outage.
    *
    * @generated from field: string request_id = 3;
    */
