@@ -80,7 +80,7 @@ pub const PENDING_TIMEOUT: Duration = Duration::minutes(2);
 
 /// What a request that carries a request ID should do.
 #[derive(Debug)]
-pub enum Begun {
+enum Begun {
     /// An earlier request with this ID and this request made `resource`:
     /// answer with it, without doing the work (and never with a secret).
     Done(String),
@@ -101,7 +101,7 @@ pub struct Claim(Option<RequestKey>);
 /// finished request gets [`Begun::Done`]; a retry while the first is still at
 /// work gets ABORTED (try again shortly); the same ID with a different request
 /// is INVALID_ARGUMENT.
-pub async fn begin(
+async fn begin(
     store: &Store,
     clock: &SharedClock,
     key: Option<RequestKey>,
@@ -153,7 +153,7 @@ impl Claim {
     /// The work is done and made `resource_name`: retries get it from now on.
     /// A failure is logged: the resource exists either way, and the claim
     /// lapses after [`PENDING_TIMEOUT`].
-    pub async fn finish(self, store: &Store, resource_name: &str) {
+    async fn finish(self, store: &Store, resource_name: &str) {
         let Some(key) = self.0 else { return };
         if let Err(err) = store
             .complete_idempotency_record(&key.scope, &key.request_id, resource_name)
@@ -165,7 +165,7 @@ impl Claim {
 
     /// The work failed and changed nothing: a retry may claim the ID at once.
     /// A failure is logged: the claim lapses after [`PENDING_TIMEOUT`].
-    pub async fn abandon(self, store: &Store) {
+    async fn abandon(self, store: &Store) {
         let Some(key) = self.0 else { return };
         if let Err(err) = store
             .release_idempotency_record(&key.scope, &key.request_id)
@@ -177,7 +177,7 @@ impl Claim {
 
     /// Finishes the claim with what `work` made, or abandons it when `work`
     /// failed; `resource_name` names what it made.
-    pub async fn settle<T>(
+    async fn settle<T>(
         self,
         store: &Store,
         work: Result<T, ServiceError>,

@@ -30,8 +30,7 @@ use crate::error::ServiceError;
 use crate::idempotency;
 use crate::state::AppState;
 use crate::usecases::accounts::{
-    self, AccountFields, AdministratorFields, CreateAccount, PageQuery, UpdateAccount,
-    VerifyAccount,
+    self, AccountFields, AdministratorFields, CreateAccount, UpdateAccount, VerifyAccount,
 };
 use crate::usecases::audit_log::{self, AuditExport};
 use crate::usecases::roles::{self, CreateRole, DeleteRole, RoleFields, UpdateRole};
@@ -88,7 +87,7 @@ impl AccountService for AccountServiceImpl {
     ) -> Result<Response<ListAccountsResponse>, Status> {
         let caller = Caller::of(&request)?;
         let req = request.into_inner();
-        let query = page_query(req.page_size, req.page_token);
+        let query = super::page_query(req.page_size, req.page_token);
         let found = accounts::list_accounts(&self.state, &caller, query).await?;
         Ok(Response::new(ListAccountsResponse {
             accounts: found.items.iter().map(convert::account).collect(),
@@ -156,7 +155,7 @@ impl AccountService for AccountServiceImpl {
         let caller = Caller::of(&request)?;
         let req = request.into_inner();
         let account_id = names::account("parent", &req.parent)?;
-        let query = page_query(req.page_size, req.page_token);
+        let query = super::page_query(req.page_size, req.page_token);
         let found = users::list_users(&self.state, &caller, &account_id, query).await?;
         Ok(Response::new(ListUsersResponse {
             users: found.items.iter().map(convert::user).collect(),
@@ -244,7 +243,7 @@ impl AccountService for AccountServiceImpl {
         let caller = Caller::of(&request)?;
         let req = request.into_inner();
         let account_id = names::account("parent", &req.parent)?;
-        let query = page_query(req.page_size, req.page_token);
+        let query = super::page_query(req.page_size, req.page_token);
         let found = roles::list_roles(&self.state, &caller, &account_id, query).await?;
         Ok(Response::new(ListRolesResponse {
             roles: found.items.iter().map(convert::role).collect(),
@@ -299,7 +298,7 @@ impl AccountService for AccountServiceImpl {
         let caller = Caller::of(&request)?;
         let req = request.into_inner();
         let account_id = names::account("parent", &req.parent)?;
-        let query = page_query(req.page_size, req.page_token);
+        let query = super::page_query(req.page_size, req.page_token);
         let found = audit_log::list_audit_events(&self.state, &caller, &account_id, query).await?;
         let next = found.next_after.map(|sequence| sequence.to_string());
         Ok(Response::new(ListAuditEventsResponse {
@@ -369,13 +368,6 @@ fn create_user_input(
         user_id: req.user_id,
         user: req.user.map(UserFields::from),
     })
-}
-
-fn page_query(page_size: i32, page_token: String) -> PageQuery {
-    PageQuery {
-        page_size,
-        page_token,
-    }
 }
 
 /// A request naming a user (`name`) at a revision (`etag`).

@@ -5,7 +5,7 @@
 
 use keyward_core::key::Key;
 use keyward_core::key_file;
-use keyward_store::{ApiKey, PageRequest};
+use keyward_store::ApiKey;
 use prost::Message;
 use secrecy::ExposeSecret;
 use tonic::{Request, Response, Status};
@@ -107,7 +107,7 @@ impl ApiKeyService for ApiKeyServiceImpl {
         let caller = Caller::of(&request)?;
         let req = request.into_inner();
         let (account_id, user_id) = user_or_every_user("parent", &req.parent)?;
-        let page = page(req.page_size, &req.page_token)?;
+        let page = super::page_query(req.page_size, req.page_token);
         let found = enrollment::list_enrollment_tokens(
             &self.state,
             &caller,
@@ -267,11 +267,11 @@ impl ApiKeyService for ApiKeyServiceImpl {
     ) -> Result<Response<ListApiSetsResponse>, Status> {
         let caller = Caller::of(&request)?;
         let req = request.into_inner();
-        let page = page(req.page_size, &req.page_token)?;
+        let page = super::page_query(req.page_size, req.page_token);
         let available_in = match req.available_in.as_str() {
-            "" => AvailableIn::Everywhere,
-            "accounts/-" => AvailableIn::CallersAccount,
-            name => AvailableIn::Account(names::account("available_in", name)?),
+            "" => Ok(AvailableIn::Everywhere),
+            "accounts/-" => Ok(AvailableIn::CallersAccount),
+            name => names::account("available_in", name).map(AvailableIn::Account),
         };
         let found = api_sets::list_api_sets(&self.state, &caller, available_in, page).await?;
         Ok(Response::new(ListApiSetsResponse {
@@ -356,14 +356,6 @@ fn suggested_file_name(key: &ApiKey) -> String {
     key_file::file_name(&key.display_name, &key.id)
 }
 
-/// A page request from a list request's size and token.
-fn page(size: i32, token: &str) -> Result<PageRequest, ServiceError> {
-    Ok(PageRequest {
-        after: validate::page_token("page_token", token)?,
-        limit: validate::page_size("page_size", size)?,
-    })
-}
-
 /// The parts of an API key's resource name.
 fn key_ref(field: &str, name: String) -> Result<KeyRef, ServiceError> {
     let (account_id, user_id, key_id) = names::api_key(field, &name)?;
@@ -399,7 +391,7 @@ fn request_key<M: Message>(
 fn new_api_key(caller: &Caller, mut req: CreateApiKeyRequest) -> Result<NewApiKey, ServiceError> {
     let (account_id, user_id) = owner("parent", &req.parent, caller)?;
     let request_id = std::mem::take(&mut req.request_id);
-    let request_key = request_key(caller, request_id, &req)?;
+    let request_key = request_key(caller, request_id, &req);
     let api_key = required("api_key", req.api_key)?;
     Ok(NewApiKey {
         account_id,
@@ -420,7 +412,7 @@ fn new_token(
 ) -> Result<NewToken, ServiceError> {
     let (account_id, user_id) = names::user("parent", &req.parent)?;
     let request_id = std::mem::take(&mut req.request_id);
-    let request_key = request_key(caller, request_id, &req)?;
+    let request_key = request_key(caller, request_id, &req);
     let token = required("enrollment_token", req.enrollment_token)?;
     Ok(NewToken {
         parent: req.parent,
@@ -439,8 +431,8 @@ fn key_listing(caller: &Caller, req: ListApiKeysRequest) -> Result<KeyListing, S
     Ok(KeyListing {
         account_id,
         user_id,
-        state: key_state("state", req.state)?,
-        page: page(req.page_size, &req.page_token)?,
+        state: key_state("state", req.state),
+        page: super::page_query(req.page_size, req.page_token),
     })
 }
 

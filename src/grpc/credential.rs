@@ -133,8 +133,7 @@ impl TryFrom<ListCredentialsRequest> for CredentialFilter {
             account_id,
             state,
             scheme,
-            page_token: req.page_token,
-            page_size: req.page_size,
+            page: super::page_query(req.page_size, req.page_token),
         })
     }
 }

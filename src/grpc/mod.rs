@@ -81,6 +81,14 @@ fn target(
     Ok((account, user))
 }
 
+/// The page a list request asks for, checked by its use case after authorization.
+fn page_query(page_size: i32, page_token: String) -> crate::usecases::PageQuery {
+    crate::usecases::PageQuery {
+        page_size,
+        page_token,
+    }
+}
+
 /// Every RPC the API declares, `/keyward.v1.Service/Method`, sorted, read
 /// from the compiled descriptors (so tables keyed by RPC can be checked for
 /// completeness).

@@ -1,7 +1,7 @@
 //! Use cases: accounts. Creating one together with its first administrator (idempotent
 //! by request ID), reading and listing them, updating them and verifying them.
 
-use keyward_store::{Account, AccountUpdate, NewAccount, NewUser, Page, PageRequest, User};
+use keyward_store::{Account, AccountUpdate, NewAccount, NewUser, Page, User};
 use secrecy::SecretString;
 
 use crate::audit::record_success;
@@ -10,30 +10,11 @@ use crate::error::ServiceError;
 use crate::idempotency::{self, Once, RequestKey};
 use crate::identity::{BUILTIN_API_SET_PREFIX, generated_id, new_account_with_administrator};
 use crate::state::AppState;
+use crate::usecases::PageQuery;
 use crate::validate::{self, names, required};
 
 /// Longest display name of an account, a user or a role.
 pub const NAME_MAX: usize = 100;
-
-/// The page of a listing a request asks for, unchecked: its `page_size` (0 for the
-/// default) and `page_token` (empty for the first page).
-#[derive(Debug, Clone, Default)]
-pub struct PageQuery {
-    /// `page_size`.
-    pub page_size: i32,
-    /// `page_token`.
-    pub page_token: String,
-}
-
-impl PageQuery {
-    /// The page to read, or INVALID_ARGUMENT naming `page_token` or `page_size`.
-    pub fn checked(&self) -> Result<PageRequest, ServiceError> {
-        Ok(PageRequest {
-            after: validate::page_token("page_token", &self.page_token)?,
-            limit: validate::page_size("page_size", self.page_size)?,
-        })
-    }
-}
 
 /// A CreateAccount request. Nothing in it is checked before the caller is authorized,
 /// so every field is checked by [`create_account`].

@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, Utc};
 use keyward_core::key::Key;
-use keyward_store::{ApiKey, ApiKeyFilter, ApiKeyUpdate, Page, PageRequest, StoreError};
+use keyward_store::{ApiKey, ApiKeyFilter, ApiKeyUpdate, Page, StoreError};
 
 use crate::audit::record_success;
 use crate::auth::grants::grantable_api_sets;
@@ -17,6 +17,7 @@ use crate::error::ServiceError;
 use crate::idempotency::{self, Once, RequestKey};
 use crate::identity::{KeyRequest, issue_api_key};
 use crate::state::AppState;
+use crate::usecases::{PageQuery, Parsed};
 use crate::validate::{self, names};
 use crate::verification::Asked;
 
@@ -41,7 +42,7 @@ pub struct NewApiKey {
     /// The owner.
     pub user_id: String,
     /// The request ID, if the request carries one.
-    pub request_key: Option<RequestKey>,
+    pub request_key: Parsed<Option<RequestKey>>,
     /// The key's display name.
     pub display_name: String,
     /// Its description.
@@ -72,9 +73,9 @@ pub struct KeyListing {
     /// One owner, or every user of the account.
     pub user_id: Option<String>,
     /// The state filter, judged at the time of the call; None lists every key.
-    pub state: Option<KeyState>,
+    pub state: Parsed<Option<KeyState>>,
     /// The page.
-    pub page: PageRequest,
+    pub page: PageQuery,
 }
 
 /// The states a list of keys can be narrowed to.
@@ -126,6 +127,7 @@ pub async fn create_api_key(
     new: NewApiKey,
 ) -> Result<IssuedApiKey, ServiceError> {
     caller.authorize_user(&new.account_id, Some(&new.user_id))?;
+    let request_key = new.request_key?;
     let display_name = key_display_name("api_key.display_name", &new.display_name)?;
     let description = validate::text("api_key.description", &new.description, 1000)?;
     let api_set_ids = grantable_api_sets(
@@ -159,7 +161,7 @@ pub async fn create_api_key(
         Ok((issued.key, stored))
     };
     let name = |(_, key): &(Key, ApiKey)| key_resource(key);
-    match idempotency::once(&app.store, &app.clock, new.request_key, work, name).await? {
+    match idempotency::once(&app.store, &app.clock, request_key, work, name).await? {
         Once::Replayed(resource) => {
             let (_, _, key_id) = names::api_key("request_id", &resource)?;
             let api_key = app.store.get_api_key(&key_id).await?;
@@ -201,7 +203,7 @@ pub async fn list_api_keys(
 ) -> Result<Page<ApiKey>, ServiceError> {
     caller.authorize_user(&listing.account_id, listing.user_id.as_deref())?;
     let at = app.clock.now();
-    let filter = listing.state.map(|state| match state {
+    let filter = listing.state?.map(|state| match state {
         KeyState::Active => ApiKeyFilter::Active { at },
         KeyState::Expired => ApiKeyFilter::Expired { at },
         KeyState::Revoked => ApiKeyFilter::Revoked,
@@ -212,7 +214,7 @@ pub async fn list_api_keys(
             &listing.account_id,
             listing.user_id.as_deref(),
             filter,
-            listing.page,
+            listing.page.checked()?,
         )
         .await?;
     Ok(found)

@@ -2,7 +2,7 @@
 //! credentials and keys are scoped to. Operators manage the catalog; built-in sets (IDs
 //! starting `keyward.`) follow the authorization table and cannot be changed.
 
-use keyward_store::{ApiSet, ApiSetUpdate, NewApiSet, Page, PageRequest, StoreError};
+use keyward_store::{ApiSet, ApiSetUpdate, NewApiSet, Page, StoreError};
 
 use crate::audit::record_success;
 use crate::auth::Caller;
@@ -10,6 +10,7 @@ use crate::auth::grants::may_grant;
 use crate::error::ServiceError;
 use crate::judgement::Entitlements;
 use crate::state::AppState;
+use crate::usecases::{PageQuery, Parsed};
 use crate::validate;
 use crate::verification::is_method;
 
@@ -64,10 +65,12 @@ pub struct SetChange {
 pub async fn list_api_sets(
     app: &AppState,
     caller: &Caller,
-    available_in: AvailableIn,
-    page: PageRequest,
+    available_in: Parsed<AvailableIn>,
+    page: PageQuery,
 ) -> Result<Page<ApiSet>, ServiceError> {
     caller.authorize_own_account()?;
+    let page = page.checked()?;
+    let available_in = available_in?;
     let account_id = match available_in {
         AvailableIn::Everywhere => None,
         AvailableIn::CallersAccount => Some(caller.principal.account_id.clone()),

@@ -3,7 +3,7 @@
 
 use keyward_store::{AuditEvent, Page, PageRequest, Store};
 
-use super::accounts::PageQuery;
+use super::PageQuery;
 use crate::auth::Caller;
 use crate::error::ServiceError;
 use crate::state::AppState;

@@ -17,8 +17,7 @@ use chrono::Duration;
 use keyward_core::key::{Key, KeyKind};
 use keyward_store::{
     Credential, CredentialScheme, CredentialSecret, CredentialState, CredentialUpdate,
-    NewCredential, NewSecretVersion, PageRequest, SecretMaterial, SecretRenewal, StoreError,
-    Unique,
+    NewCredential, NewSecretVersion, SecretMaterial, SecretRenewal, StoreError, Unique,
 };
 
 use crate::audit::record_success;
@@ -34,6 +33,7 @@ use crate::judgement::ClientRefusal;
 use crate::leaks::{self, Reported, Verdict};
 use crate::state::AppState;
 use crate::usage::UsageTarget;
+use crate::usecases::{PageQuery, Parsed};
 use crate::validate::{self, names, required};
 use crate::verification::{
     Asked, HmacJudgement, HmacRefusal, HmacRequest, check_hmac_request, claim_nonce, judge_hmac,
@@ -42,11 +42,6 @@ use crate::verification::{
 
 /// Longest grace period a renewal may ask for.
 const MAX_GRACE_PERIOD: Duration = Duration::days(7);
-
-/// A request field the edge parsed whose check stands after the authorization: the use
-/// case answers its error (`?`) where the check stood, so that a caller without rights
-/// learns nothing about the rest of the request.
-pub type Parsed<T> = Result<T, ServiceError>;
 
 /// A credential named by a request, `accounts/{account}/credentials/{credential}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,10 +128,8 @@ pub struct CredentialFilter {
     pub state: Parsed<Option<CredentialState>>,
     /// Only those of this scheme, if given.
     pub scheme: Parsed<Option<CredentialScheme>>,
-    /// Where the page starts (from a previous page), empty for the first.
-    pub page_token: String,
-    /// How many at most, 0 for the default.
-    pub page_size: i32,
+    /// The page.
+    pub page: PageQuery,
 }
 
 /// A page of credentials with their secret versions.
@@ -495,10 +488,7 @@ pub async fn list_credentials(
     caller.authorize(&input.account_id)?;
     let state = input.state?;
     let scheme = input.scheme?;
-    let page = PageRequest {
-        after: validate::page_token("page_token", &input.page_token)?,
-        limit: validate::page_size("page_size", input.page_size)?,
-    };
+    let page = input.page.checked()?;
     let found = app
         .store
         .list_credentials(&input.account_id, state, scheme, page)

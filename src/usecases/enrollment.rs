@@ -4,9 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use keyward_core::key::{Key, KeyKind};
-use keyward_store::{
-    ApiKey, EnrollmentToken, NewEnrollmentToken, Page, PageRequest, StoreError, UserState,
-};
+use keyward_store::{ApiKey, EnrollmentToken, NewEnrollmentToken, Page, StoreError, UserState};
 
 use crate::audit::record_success;
 use crate::auth::grants::{grantable_api_sets, redeemable_api_sets};
@@ -17,6 +15,7 @@ use crate::identity::{KeyRequest, issue_api_key};
 use crate::index::FactKey;
 use crate::state::AppState;
 use crate::usecases::api_keys::{expiry, key_display_name, key_resource, unknown_api_set};
+use crate::usecases::{PageQuery, Parsed};
 use crate::validate::{self, names};
 
 /// The parts of an enrollment token's resource name,
@@ -43,7 +42,7 @@ pub struct NewToken {
     /// The user.
     pub user_id: String,
     /// The request ID, if the request carries one.
-    pub request_key: Option<RequestKey>,
+    pub request_key: Parsed<Option<RequestKey>>,
     /// The API sets it offers, as resource names.
     pub api_sets: Vec<String>,
     /// An expiry time, or
@@ -90,6 +89,7 @@ pub async fn create_enrollment_token(
     new: NewToken,
 ) -> Result<IssuedToken, ServiceError> {
     caller.authorize(&new.account_id)?;
+    let request_key = new.request_key?;
     let now = app.clock.now();
     let expire_time = enrollment_expiry(new.expire_time.as_ref(), new.ttl.as_ref(), now)?;
     let api_set_ids = grantable_api_sets(
@@ -101,7 +101,7 @@ pub async fn create_enrollment_token(
         &caller.principal,
     )
     .await?;
-    ensure_may_hold_keys(app, &new).await?;
+    ensure_may_hold_keys(app, &new.parent, &new.account_id, &new.user_id).await?;
     let creator = caller.principal.name();
     let work = async |claim: &idempotency::Claim| {
         let key = Key::generate(KeyKind::EnrollmentToken)
@@ -133,7 +133,7 @@ pub async fn create_enrollment_token(
         Ok((key, stored))
     };
     let name = |(_, token): &(Key, EnrollmentToken)| token_resource(token);
-    match idempotency::once(&app.store, &app.clock, new.request_key, work, name).await? {
+    match idempotency::once(&app.store, &app.clock, request_key, work, name).await? {
         Once::Replayed(resource) => {
             let (_, _, token_id) = names::enrollment_token("request_id", &resource)?;
             let token = app.store.get_enrollment_token(&token_id).await?;
@@ -156,16 +156,21 @@ pub async fn create_enrollment_token(
 }
 
 /// The user a token is for must exist, be active and be able to hold the key it is for.
-async fn ensure_may_hold_keys(app: &AppState, new: &NewToken) -> Result<(), ServiceError> {
-    let user = FactKey::User(new.account_id.as_str().into(), new.user_id.as_str().into());
+async fn ensure_may_hold_keys(
+    app: &AppState,
+    parent: &str,
+    account_id: &str,
+    user_id: &str,
+) -> Result<(), ServiceError> {
+    let user = FactKey::User(account_id.into(), user_id.into());
     let owner = app.authenticator.owner(&user).await?;
     match owner.state {
         None => Err(ServiceError::NotFound {
-            resource: new.parent.clone(),
+            resource: parent.to_owned(),
         }),
         Some(UserState::Disabled) => Err(ServiceError::FailedPrecondition {
             reason: "USER_DISABLED",
-            message: format!("{} is disabled: enable them first", new.parent),
+            message: format!("{parent} is disabled: enable them first"),
         }),
         Some(UserState::Active)
             if !crate::judgement::may_hold_keys(
@@ -176,8 +181,7 @@ async fn ensure_may_hold_keys(app: &AppState, new: &NewToken) -> Result<(), Serv
             Err(ServiceError::FailedPrecondition {
                 reason: "USER_CANNOT_HOLD_KEYS",
                 message: format!(
-                    "{} cannot hold API keys: give them a role granting MANAGE_USER_API_KEY first",
-                    new.parent
+                    "{parent} cannot hold API keys: give them a role granting MANAGE_USER_API_KEY first"
                 ),
             })
         }
@@ -210,9 +214,10 @@ pub async fn list_enrollment_tokens(
     caller: &Caller,
     account_id: &str,
     user_id: Option<&str>,
-    page: PageRequest,
+    page: PageQuery,
 ) -> Result<Page<EnrollmentToken>, ServiceError> {
     caller.authorize(account_id)?;
+    let page = page.checked()?;
     let found = app
         .store
         .list_enrollment_tokens(account_id, user_id, page)

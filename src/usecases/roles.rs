@@ -6,7 +6,8 @@ use std::collections::BTreeSet;
 
 use keyward_store::{NewRole, Page, Role, RoleUpdate};
 
-use super::accounts::{NAME_MAX, PageQuery};
+use super::PageQuery;
+use super::accounts::NAME_MAX;
 use crate::audit::record_success;
 use crate::auth::{Authority, Caller};
 use crate::error::ServiceError;

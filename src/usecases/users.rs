@@ -6,7 +6,8 @@ use std::collections::BTreeSet;
 
 use keyward_store::{Page, Store, StoreError, User, UserChange, UserState, UserUpdate};
 
-use super::accounts::{NAME_MAX, PageQuery};
+use super::PageQuery;
+use super::accounts::NAME_MAX;
 use super::roles::escalation;
 use crate::audit::record_success;
 use crate::auth::{Authority, Caller};
