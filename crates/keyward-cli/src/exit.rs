@@ -39,8 +39,8 @@ impl From<tonic::Status> for CliError {
 impl From<keyward_client::ClientError> for CliError {
     /// A server's answer keeps its code (and so its exit code); a local failure is local.
     fn from(error: keyward_client::ClientError) -> Self {
-        match error.code() {
-            Some(code) => Self::Status(Box::new(tonic::Status::new(code, error.to_string()))),
+        match error.status() {
+            Some(status) => Self::Status(Box::new(status.clone())),
             None => Self::Local(error.to_string()),
         }
     }
