@@ -9,9 +9,11 @@ use keyward_client::hmac::HmacSigner;
 use keyward_client::proto as pb;
 use keyward_client::{
     AccountUpdate, ApiKeyUpdate, ApiSetUpdate, ClientError, CredentialFilter, CredentialUpdate,
-    HmacRequest, NewApiKey, NewCredential, RoleUpdate, Scope, SecretRenewal, UserUpdate,
+    HmacRequest, NewAccount, NewApiKey, NewApiSet, NewCredential, NewRole, NewUser, RoleUpdate,
+    Scope, SecretRenewal, UserUpdate,
 };
 use secrecy::ExposeSecret as _;
+use tonic::Code;
 
 use crate::helpers::{Backend, spawn_app};
 
@@ -28,14 +30,18 @@ async fn the_high_level_api_walks_accounts_credentials_and_api_keys(backend: Bac
     let operator = &app.operator;
 
     let created = operator
-        .create_account("acme", "Acme", "Alice", "alice@acme.example")
+        .create_account(
+            NewAccount::new("acme")
+                .display_name("Acme")
+                .administrator("Alice", "alice@acme.example"),
+        )
         .await
         .expect("the operator creates acme");
     assert_eq!(created.account.name, "accounts/acme");
     assert!(!created.account.verified);
     assert!(!format!("{created:?}").contains(created.administrator_api_key.expose_secret()));
     let account = operator
-        .verify_account("accounts/acme", None)
+        .verify_account("accounts/acme")
         .await
         .expect("the operator verifies acme");
     assert!(account.verified);
@@ -47,7 +53,11 @@ async fn the_high_level_api_walks_accounts_credentials_and_api_keys(backend: Bac
             .verified
     );
     operator
-        .create_api_set("billing", "Billing", ["/billing.v1.Invoices/List"])
+        .create_api_set(
+            NewApiSet::new("billing")
+                .display_name("Billing")
+                .methods(["/billing.v1.Invoices/List"]),
+        )
         .await
         .expect("the operator creates an API set");
     let entitled = operator
@@ -60,16 +70,13 @@ async fn the_high_level_api_walks_accounts_credentials_and_api_keys(backend: Bac
         .await;
 
     // A credential, created once even when its request is sent twice.
-    let new = NewCredential::new(
-        "accounts/acme",
-        "billing-export",
-        "Billing export",
-        "billing",
-        "ops@acme.example",
-    )
-    .api_sets(["apiSets/billing"])
-    .description("nightly export")
-    .request_id("6b1f2a9e-billing-export");
+    let new = NewCredential::new("accounts/acme", "billing-export")
+        .display_name("Billing export")
+        .application("billing")
+        .contact_email("ops@acme.example")
+        .api_sets(["apiSets/billing"])
+        .description("nightly export")
+        .request_id("6b1f2a9e-billing-export");
     let first = alice.create_credential(new.clone()).await.unwrap();
     let again = alice.create_credential(new).await.unwrap();
     assert_eq!(again.credential.name, first.credential.name);
@@ -80,7 +87,7 @@ async fn the_high_level_api_walks_accounts_credentials_and_api_keys(backend: Bac
     let first_secret = first.client_secret.expose_secret().to_owned();
     assert!(!format!("{first:?}").contains(&first_secret));
 
-    let billing = || Scope::ApiSet("apiSets/billing".into());
+    let billing = || Scope::any().api_set("apiSets/billing");
     let decision = alice
         .verify_client_secret(&client_id, &first_secret, billing())
         .await
@@ -105,15 +112,15 @@ async fn the_high_level_api_walks_accounts_credentials_and_api_keys(backend: Bac
     }
 
     // Disabled, it stops verifying; enabled, it verifies again.
-    let disabled = alice.disable_credential(&name, None).await.unwrap();
+    let disabled = alice.disable_credential(&name).await.unwrap();
     assert_eq!(disabled.state(), pb::credential::State::Disabled);
     let decision = alice
-        .verify_client_secret(&client_id, &second_secret, Scope::Any)
+        .verify_client_secret(&client_id, &second_secret, Scope::any())
         .await
         .unwrap();
     assert!(!decision.valid);
     assert_eq!(decision.reason(), pb::decision::Reason::Disabled);
-    alice.enable_credential(&name, None).await.unwrap();
+    alice.enable_credential(&name).await.unwrap();
     let renamed = alice
         .update_credential(CredentialUpdate::new(&name).display_name("Billing export (new)"))
         .await
@@ -135,19 +142,25 @@ async fn the_high_level_api_walks_accounts_credentials_and_api_keys(backend: Bac
         .unwrap();
     assert!(!format!("{key:?}").contains(key.key.expose_secret()));
     let decision = alice
-        .verify_api_key(key.key.expose_secret(), Some("apiSets/billing"))
+        .verify_api_key(
+            key.key.expose_secret(),
+            Scope::any().api_set("apiSets/billing"),
+        )
         .await
         .unwrap();
     assert!(decision.valid, "{decision:?}");
     let decision = alice
-        .verify_api_key(key.key.expose_secret(), Some("apiSets/keyward.accounts"))
+        .verify_api_key(
+            key.key.expose_secret(),
+            Scope::any().api_set("apiSets/keyward.accounts"),
+        )
         .await
         .unwrap();
     assert_eq!(decision.reason(), pb::decision::Reason::ApiSetNotAllowed);
     let revoked = alice.revoke_api_key(&key.api_key.name).await.unwrap();
     assert_eq!(revoked.state(), pb::api_key::State::Revoked);
     let decision = alice
-        .verify_api_key(key.key.expose_secret(), None)
+        .verify_api_key(key.key.expose_secret(), Scope::any())
         .await
         .unwrap();
     assert!(!decision.valid);
@@ -155,21 +168,18 @@ async fn the_high_level_api_walks_accounts_credentials_and_api_keys(backend: Bac
         alice.get_api_key(&key.api_key.name).await.unwrap().state(),
         pb::api_key::State::Revoked
     );
-    alice.delete_api_key(&key.api_key.name, None).await.unwrap();
+    alice.delete_api_key(&key.api_key.name).await.unwrap();
 
     // An HMAC credential: a request signed with the client crate's signer
     // verifies once; the same signature replayed does not.
     let hmac = alice
         .create_credential(
-            NewCredential::new(
-                "accounts/acme",
-                "invoice-signer",
-                "Invoice signer",
-                "billing",
-                "signer@acme.example",
-            )
-            .scheme(pb::credential::Scheme::Hmac)
-            .api_sets(["apiSets/billing"]),
+            NewCredential::new("accounts/acme", "invoice-signer")
+                .display_name("Invoice signer")
+                .application("billing")
+                .contact_email("signer@acme.example")
+                .scheme(pb::credential::Scheme::Hmac)
+                .api_sets(["apiSets/billing"]),
         )
         .await
         .unwrap();
@@ -201,10 +211,10 @@ async fn the_high_level_api_walks_accounts_credentials_and_api_keys(backend: Bac
     assert_eq!(decision.reason(), pb::decision::Reason::ReplayedNonce);
 
     // Deleted, it is gone.
-    alice.delete_credential(&name, None).await.unwrap();
+    alice.delete_credential(&name).await.unwrap();
     assert!(matches!(
         alice.get_credential(&name).await,
-        Err(ClientError::NotFound { .. })
+        Err(e) if e.code() == Some(Code::NotFound)
     ));
 
     let events: Vec<_> = alice
@@ -224,27 +234,25 @@ async fn streams_walk_every_page(backend: Backend) {
     let app = spawn_app(backend).await;
     let created = app
         .operator
-        .create_account("acme", "Acme", "Alice", "alice@acme.example")
+        .create_account(
+            NewAccount::new("acme")
+                .display_name("Acme")
+                .administrator("Alice", "alice@acme.example"),
+        )
         .await
         .unwrap();
-    app.operator
-        .verify_account("accounts/acme", None)
-        .await
-        .unwrap();
+    app.operator.verify_account("accounts/acme").await.unwrap();
     let alice = app
         .client_with_key(created.administrator_api_key.expose_secret())
         .await;
     for i in 0..5 {
         alice
             .create_credential(
-                NewCredential::new(
-                    "accounts/acme",
-                    format!("client-{i}"),
-                    format!("Client {i}"),
-                    "billing",
-                    format!("ops-{i}@acme.example"),
-                )
-                .api_sets(["apiSets/keyward.verify"]),
+                NewCredential::new("accounts/acme", format!("client-{i}"))
+                    .display_name(format!("Client {i}"))
+                    .application("billing")
+                    .contact_email(format!("ops-{i}@acme.example"))
+                    .api_sets(["apiSets/keyward.verify"]),
             )
             .await
             .unwrap();
@@ -287,11 +295,9 @@ async fn streams_walk_every_page(backend: Backend) {
     for id in ["bob", "carol", "dave"] {
         alice
             .create_user(
-                "accounts/acme",
-                id,
-                id,
-                &format!("{id}@acme.example"),
-                Vec::<String>::new(),
+                NewUser::new("accounts/acme", id)
+                    .display_name(id)
+                    .email(format!("{id}@acme.example")),
             )
             .await
             .unwrap();
@@ -305,10 +311,9 @@ async fn streams_walk_every_page(backend: Backend) {
 
     let role = alice
         .create_role(
-            "accounts/acme",
-            "auditor",
-            "Auditor",
-            &[pb::Authority::ViewAuditLog],
+            NewRole::new("accounts/acme", "auditor")
+                .display_name("Auditor")
+                .authorities([pb::Authority::ViewAuditLog]),
         )
         .await
         .unwrap();
@@ -358,7 +363,11 @@ async fn errors_arrive_typed_with_their_reason_and_fields(backend: Backend) {
     let app = spawn_app(backend).await;
     let created = app
         .operator
-        .create_account("acme", "Acme", "Alice", "alice@acme.example")
+        .create_account(
+            NewAccount::new("acme")
+                .display_name("Acme")
+                .administrator("Alice", "alice@acme.example"),
+        )
         .await
         .unwrap();
     let alice = app
@@ -368,19 +377,17 @@ async fn errors_arrive_typed_with_their_reason_and_fields(backend: Backend) {
     // An unverified account may not create credentials.
     let err = alice
         .create_credential(
-            NewCredential::new(
-                "accounts/acme",
-                "too-early",
-                "Too early",
-                "billing",
-                "ops@acme.example",
-            )
-            .api_sets(["apiSets/keyward.verify"]),
+            NewCredential::new("accounts/acme", "too-early")
+                .display_name("Too early")
+                .application("billing")
+                .contact_email("ops@acme.example")
+                .api_sets(["apiSets/keyward.verify"]),
         )
         .await
         .expect_err("acme is not verified");
     assert!(
-        matches!(&err, ClientError::FailedPrecondition { reason, .. } if reason == "ACCOUNT_NOT_VERIFIED"),
+        err.code() == Some(Code::FailedPrecondition)
+            && err.reason() == Some("ACCOUNT_NOT_VERIFIED"),
         "{err:?}"
     );
 
@@ -388,29 +395,30 @@ async fn errors_arrive_typed_with_their_reason_and_fields(backend: Backend) {
         .get_credential("accounts/acme/credentials/nothing-here")
         .await
         .expect_err("no such credential");
-    assert!(matches!(err, ClientError::NotFound { .. }), "{err:?}");
+    assert_eq!(err.code(), Some(Code::NotFound), "{err:?}");
 
     let err = alice
         .list_credentials_stream("accounts/acme", CredentialFilter::default(), -1)
         .try_collect::<Vec<_>>()
         .await
         .expect_err("a negative page size");
-    match err {
-        ClientError::InvalidArgument { violations, .. } => {
+    match err.code() {
+        Some(Code::InvalidArgument) => {
+            let violations = err.violations();
             assert!(
                 violations.iter().any(|v| v.field == "page_size"),
                 "{violations:?}"
             );
         }
-        other => panic!("not InvalidArgument: {other:?}"),
+        _ => panic!("not InvalidArgument: {err:?}"),
     }
 
     let err = alice
-        .verify_account("accounts/acme", None)
+        .verify_account("accounts/acme")
         .await
         .expect_err("only operators verify accounts");
     assert!(
-        matches!(&err, ClientError::PermissionDenied { reason, .. } if reason == "PERMISSION_DENIED"),
+        err.code() == Some(Code::PermissionDenied) && err.reason() == Some("PERMISSION_DENIED"),
         "{err:?}"
     );
 
@@ -424,7 +432,7 @@ async fn errors_arrive_typed_with_their_reason_and_fields(backend: Backend) {
         .await
         .expect_err("the key lacks keyward.accounts");
     assert!(
-        matches!(&err, ClientError::PermissionDenied { reason, .. } if reason == "API_SET_NOT_ALLOWED"),
+        err.code() == Some(Code::PermissionDenied) && err.reason() == Some("API_SET_NOT_ALLOWED"),
         "{err:?}"
     );
 
@@ -433,36 +441,37 @@ async fn errors_arrive_typed_with_their_reason_and_fields(backend: Backend) {
         .get_account("accounts/acme")
         .await
         .expect_err("no credential");
-    assert!(
-        matches!(err, ClientError::Unauthenticated { .. }),
-        "{err:?}"
-    );
+    assert!(err.code() == Some(Code::Unauthenticated), "{err:?}");
 }
 
 /// `ABORTED`, as a stale etag answers.
 fn is_aborted<T>(result: &Result<T, ClientError>) -> bool {
-    matches!(result, Err(ClientError::Aborted { .. }))
+    matches!(result, Err(e) if e.code() == Some(Code::Aborted))
 }
 
 fn is_failed_precondition<T>(result: &Result<T, ClientError>, expected: &str) -> bool {
-    matches!(result, Err(ClientError::FailedPrecondition { reason, .. }) if reason == expected)
+    matches!(result, Err(e) if e.code() == Some(Code::FailedPrecondition) && e.reason() == Some(expected))
 }
 
 async fn accounts_users_and_roles_update_through_their_builders_guarded_by_etags(backend: Backend) {
     let app = spawn_app(backend).await;
     let created = app
         .operator
-        .create_account("acme", "Acme", "Alice", "alice@acme.example")
+        .create_account(
+            NewAccount::new("acme")
+                .display_name("Acme")
+                .administrator("Alice", "alice@acme.example"),
+        )
         .await
         .unwrap();
     let stale = app
         .operator
-        .verify_account("accounts/acme", Some("\"999\""))
+        .verify_account(keyward_client::Target::new("accounts/acme").etag("\"999\""))
         .await;
     assert!(is_aborted(&stale), "{stale:?}");
     let verified = app
         .operator
-        .verify_account("accounts/acme", Some(&created.account.etag))
+        .verify_account(keyward_client::Target::new("accounts/acme").etag(&created.account.etag))
         .await
         .unwrap();
     assert!(verified.verified);
@@ -501,9 +510,10 @@ async fn accounts_users_and_roles_update_through_their_builders_guarded_by_etags
         .update_account(AccountUpdate::new("accounts/acme"))
         .await;
     match empty {
-        Err(ClientError::InvalidArgument { violations, .. }) => assert!(
-            violations.iter().any(|v| v.field == "update_mask"),
-            "{violations:?}"
+        Err(e) if e.code() == Some(Code::InvalidArgument) => assert!(
+            e.violations().iter().any(|v| v.field == "update_mask"),
+            "{:?}",
+            e.violations()
         ),
         other => panic!("an empty mask is INVALID_ARGUMENT, not {other:?}"),
     }
@@ -511,10 +521,9 @@ async fn accounts_users_and_roles_update_through_their_builders_guarded_by_etags
     // A role: read, updated, refused when stale, deleted.
     let auditor = alice
         .create_role(
-            "accounts/acme",
-            "auditor",
-            "Auditor",
-            &[pb::Authority::ViewAuditLog],
+            NewRole::new("accounts/acme", "auditor")
+                .display_name("Auditor")
+                .authorities([pb::Authority::ViewAuditLog]),
         )
         .await
         .unwrap();
@@ -563,11 +572,9 @@ async fn accounts_users_and_roles_update_through_their_builders_guarded_by_etags
     // A user: read, updated (email and roles), disabled, enabled, deleted.
     let bob = alice
         .create_user(
-            "accounts/acme",
-            "bob",
-            "Bob",
-            "bob@acme.example",
-            Vec::<String>::new(),
+            NewUser::new("accounts/acme", "bob")
+                .display_name("Bob")
+                .email("bob@acme.example"),
         )
         .await
         .unwrap();
@@ -595,16 +602,18 @@ async fn accounts_users_and_roles_update_through_their_builders_guarded_by_etags
         )
         .await;
     assert!(is_aborted(&stale), "{stale:?}");
-    let stale = alice.disable_user(&bob.name, Some(&bob.etag)).await;
+    let stale = alice
+        .disable_user(keyward_client::Target::new(&bob.name).etag(&bob.etag))
+        .await;
     assert!(is_aborted(&stale), "{stale:?}");
     let disabled = alice
-        .disable_user(&bob.name, Some(&updated.etag))
+        .disable_user(keyward_client::Target::new(&bob.name).etag(&updated.etag))
         .await
         .unwrap();
     assert_eq!(disabled.state(), pb::user::State::Disabled);
-    let enabled = alice.enable_user(&bob.name, None).await.unwrap();
+    let enabled = alice.enable_user(&bob.name).await.unwrap();
     assert_eq!(enabled.state(), pb::user::State::Active);
-    let last_admin = alice.disable_user(&created.administrator.name, None).await;
+    let last_admin = alice.disable_user(&created.administrator.name).await;
     assert!(
         is_failed_precondition(&last_admin, "LAST_ADMINISTRATOR"),
         "an account keeps an active administrator: {last_admin:?}"
@@ -612,28 +621,32 @@ async fn accounts_users_and_roles_update_through_their_builders_guarded_by_etags
 
     // Deletes take the etag too: a stale one deletes nothing, the current
     // one deletes.
-    let stale = alice.delete_user(&bob.name, Some(&bob.etag)).await;
+    let stale = alice
+        .delete_user(keyward_client::Target::new(&bob.name).etag(&bob.etag))
+        .await;
     assert!(is_aborted(&stale), "{stale:?}");
     alice
-        .delete_user(&bob.name, Some(&enabled.etag))
+        .delete_user(keyward_client::Target::new(&bob.name).etag(&enabled.etag))
         .await
         .unwrap();
     assert!(matches!(
         alice.get_user(&bob.name).await,
-        Err(ClientError::NotFound { .. })
+        Err(e) if e.code() == Some(Code::NotFound)
     ));
-    let stale = alice.delete_role(&auditor.name, Some(&auditor.etag)).await;
+    let stale = alice
+        .delete_role(keyward_client::Target::new(&auditor.name).etag(&auditor.etag))
+        .await;
     assert!(is_aborted(&stale), "{stale:?}");
     alice
         .delete_role(
-            &auditor.name,
-            Some(&updated_role_etag(&alice, &auditor.name).await),
+            keyward_client::Target::new(&auditor.name)
+                .etag(updated_role_etag(&alice, &auditor.name).await),
         )
         .await
         .unwrap();
     assert!(matches!(
         alice.get_role(&auditor.name).await,
-        Err(ClientError::NotFound { .. })
+        Err(e) if e.code() == Some(Code::NotFound)
     ));
 }
 
@@ -647,20 +660,25 @@ async fn api_sets_api_keys_and_credentials_update_filter_and_delete_guarded_by_e
     let app = spawn_app(backend).await;
     let operator = &app.operator;
     let created = operator
-        .create_account("acme", "Acme", "Alice", "alice@acme.example")
+        .create_account(
+            NewAccount::new("acme")
+                .display_name("Acme")
+                .administrator("Alice", "alice@acme.example"),
+        )
         .await
         .unwrap();
-    operator
-        .verify_account("accounts/acme", None)
-        .await
-        .unwrap();
+    operator.verify_account("accounts/acme").await.unwrap();
     let alice = app
         .client_with_key(created.administrator_api_key.expose_secret())
         .await;
 
     // API sets: the operator edits the catalog; anyone authenticated reads it.
     let reports = operator
-        .create_api_set("reports", "Reports", ["/reports.v1.Reports/List"])
+        .create_api_set(
+            NewApiSet::new("reports")
+                .display_name("Reports")
+                .methods(["/reports.v1.Reports/List"]),
+        )
         .await
         .unwrap();
     let read = alice.get_api_set("apiSets/reports").await.unwrap();
@@ -700,20 +718,20 @@ async fn api_sets_api_keys_and_credentials_update_filter_and_delete_guarded_by_e
         .update_api_set(ApiSetUpdate::new("apiSets/reports").display_name("Mine"))
         .await;
     assert!(
-        matches!(denied, Err(ClientError::PermissionDenied { .. })),
+        matches!(&denied, Err(e) if e.code() == Some(Code::PermissionDenied)),
         "{denied:?}"
     );
     let stale = operator
-        .delete_api_set("apiSets/reports", Some(&reports.etag))
+        .delete_api_set(keyward_client::Target::new("apiSets/reports").etag(&reports.etag))
         .await;
     assert!(is_aborted(&stale), "{stale:?}");
     operator
-        .delete_api_set("apiSets/reports", Some(&updated.etag))
+        .delete_api_set(keyward_client::Target::new("apiSets/reports").etag(&updated.etag))
         .await
         .unwrap();
     assert!(matches!(
         alice.get_api_set("apiSets/reports").await,
-        Err(ClientError::NotFound { .. })
+        Err(e) if e.code() == Some(Code::NotFound)
     ));
 
     // API keys: renamed, filtered by state, deleted with their etag.
@@ -760,29 +778,28 @@ async fn api_sets_api_keys_and_credentials_update_filter_and_delete_guarded_by_e
     assert!(active.contains(&first.api_key.name), "{active:?}");
     assert!(!active.contains(&second.api_key.name), "{active:?}");
     let stale = alice
-        .delete_api_key(&second.api_key.name, Some(&second.api_key.etag))
+        .delete_api_key(
+            keyward_client::Target::new(&second.api_key.name).etag(&second.api_key.etag),
+        )
         .await;
     assert!(is_aborted(&stale), "{stale:?}");
     alice
-        .delete_api_key(&second.api_key.name, Some(&revoked.etag))
+        .delete_api_key(keyward_client::Target::new(&second.api_key.name).etag(&revoked.etag))
         .await
         .unwrap();
     assert!(matches!(
         alice.get_api_key(&second.api_key.name).await,
-        Err(ClientError::NotFound { .. })
+        Err(e) if e.code() == Some(Code::NotFound)
     ));
 
     // Credentials: updated, state changes and renewal guarded by the etag,
     // filtered by state and scheme.
     let new = |id: &str| {
-        NewCredential::new(
-            "accounts/acme",
-            id,
-            id,
-            "billing",
-            format!("{id}@acme.example"),
-        )
-        .api_sets(["apiSets/keyward.verify"])
+        NewCredential::new("accounts/acme", id)
+            .display_name(id)
+            .application("billing")
+            .contact_email(format!("{id}@acme.example"))
+            .api_sets(["apiSets/keyward.verify"])
     };
     let basic = alice
         .create_credential(new("basic"))
@@ -822,11 +839,11 @@ async fn api_sets_api_keys_and_credentials_update_filter_and_delete_guarded_by_e
         .await;
     assert!(is_aborted(&stale), "{stale:?}");
     let stale = alice
-        .disable_credential(&basic.name, Some(&basic.etag))
+        .disable_credential(keyward_client::Target::new(&basic.name).etag(&basic.etag))
         .await;
     assert!(is_aborted(&stale), "{stale:?}");
     let disabled = alice
-        .disable_credential(&basic.name, Some(&updated.etag))
+        .disable_credential(keyward_client::Target::new(&basic.name).etag(&updated.etag))
         .await
         .unwrap();
     assert_eq!(disabled.state(), pb::credential::State::Disabled);
@@ -862,11 +879,11 @@ async fn api_sets_api_keys_and_credentials_update_filter_and_delete_guarded_by_e
     assert_eq!(listed(CredentialFilter::default()).await.unwrap().len(), 2);
 
     let stale = alice
-        .enable_credential(&basic.name, Some(&basic.etag))
+        .enable_credential(keyward_client::Target::new(&basic.name).etag(&basic.etag))
         .await;
     assert!(is_aborted(&stale), "{stale:?}");
     let enabled = alice
-        .enable_credential(&basic.name, Some(&disabled.etag))
+        .enable_credential(keyward_client::Target::new(&basic.name).etag(&disabled.etag))
         .await
         .unwrap();
     assert_eq!(enabled.state(), pb::credential::State::Active);
@@ -891,16 +908,16 @@ async fn api_sets_api_keys_and_credentials_update_filter_and_delete_guarded_by_e
     );
 
     let stale = alice
-        .delete_credential(&basic.name, Some(&basic.etag))
+        .delete_credential(keyward_client::Target::new(&basic.name).etag(&basic.etag))
         .await;
     assert!(is_aborted(&stale), "{stale:?}");
     let current = alice.get_credential(&basic.name).await.unwrap();
     alice
-        .delete_credential(&basic.name, Some(&current.etag))
+        .delete_credential(keyward_client::Target::new(&basic.name).etag(&current.etag))
         .await
         .unwrap();
     assert!(matches!(
         alice.get_credential(&basic.name).await,
-        Err(ClientError::NotFound { .. })
+        Err(e) if e.code() == Some(Code::NotFound)
     ));
 }

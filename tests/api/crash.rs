@@ -122,13 +122,16 @@ async fn acknowledged_secrets_survive_sigkill_during_creates_and_renewals(backen
         );
         for (name, client_id, secret) in &credentials {
             let decision = gateway
-                .verify_client_secret(client_id, secret, keyward_client::Scope::Any)
+                .verify_client_secret(client_id, secret, keyward_client::Scope::any())
                 .await
                 .expect("verify");
             assert!(decision.valid, "cycle {cycle}: {name}: {decision:?}");
         }
         for key in &keys {
-            let decision = gateway.verify_api_key(key, None).await.expect("verify");
+            let decision = gateway
+                .verify_api_key(key, keyward_client::Scope::any())
+                .await
+                .expect("verify");
             assert!(
                 decision.valid,
                 "cycle {cycle}: an acknowledged key: {decision:?}"

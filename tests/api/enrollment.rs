@@ -176,13 +176,19 @@ async fn seed_004_a_carol_redeems_her_enrollment_token_and_makes_further_keys_wi
 
     // Gateways see her keys for what they hold.
     let billing = alice
-        .verify_api_key(gateway_key.key.expose_secret(), Some("apiSets/billing"))
+        .verify_api_key(
+            gateway_key.key.expose_secret(),
+            keyward_client::Scope::any().api_set("apiSets/billing"),
+        )
         .await
         .expect("verify");
     assert!(billing.valid, "{billing:?}");
     assert_eq!(billing.user, "accounts/acme/users/carol");
     let reports = alice
-        .verify_api_key(gateway_key.key.expose_secret(), Some("apiSets/reports"))
+        .verify_api_key(
+            gateway_key.key.expose_secret(),
+            keyward_client::Scope::any().api_set("apiSets/reports"),
+        )
         .await
         .expect("verify");
     assert_eq!(reports.reason(), Reason::ApiSetNotAllowed);
@@ -282,7 +288,10 @@ async fn an_enrollment_token_is_good_for_nothing_but_redeeming_itself(backend: B
     // A token is no API key: a gateway asking about it hears INVALID.
     let (second, _) = issue(&alice, &["billing"]).await;
     let decision = alice
-        .verify_api_key(&second, Some("apiSets/billing"))
+        .verify_api_key(
+            &second,
+            keyward_client::Scope::any().api_set("apiSets/billing"),
+        )
         .await
         .expect("verify");
     assert!(!decision.valid);
@@ -586,11 +595,9 @@ async fn tokens_expire_are_revoked_and_are_issued_only_to_users_who_may_hold_key
     // Only users who may hold keys get one, and only from who may manage users.
     alice
         .create_user(
-            "accounts/acme",
-            "dave",
-            "Dave",
-            "dave@acme.example",
-            Vec::<String>::new(),
+            keyward_client::NewUser::new("accounts/acme", "dave")
+                .display_name("Dave")
+                .email("dave@acme.example"),
         )
         .await
         .expect("dave, without roles");
@@ -617,10 +624,7 @@ async fn tokens_expire_are_revoked_and_are_issued_only_to_users_who_may_hold_key
         .expect_err("no such user");
     assert_eq!(missing.code(), Some(Code::NotFound));
     let (pending, _) = issue(&alice, &["billing"]).await;
-    alice
-        .disable_user(carol_name, None)
-        .await
-        .expect("disable carol");
+    alice.disable_user(carol_name).await.expect("disable carol");
     let disabled = alice
         .create_enrollment_token(NewEnrollmentToken::new(carol_name, ["apiSets/billing"]))
         .await
@@ -635,7 +639,7 @@ async fn tokens_expire_are_revoked_and_are_issued_only_to_users_who_may_hold_key
         .await
         .expect_err("a disabled user redeems nothing");
     assert_eq!(while_disabled.code(), Some(Code::Unauthenticated));
-    alice.enable_user(carol_name, None).await.expect("enable");
+    alice.enable_user(carol_name).await.expect("enable");
     let globex = app
         .client_with_key(&create_account(&app, "globex", "gina").await)
         .await;
@@ -651,10 +655,7 @@ async fn tokens_expire_are_revoked_and_are_issued_only_to_users_who_may_hold_key
     assert_eq!(seen.code(), Some(Code::PermissionDenied));
 
     // Deleting the user takes her tokens along.
-    alice
-        .delete_user(carol_name, None)
-        .await
-        .expect("delete carol");
+    alice.delete_user(carol_name).await.expect("delete carol");
     let gone = alice
         .get_enrollment_token(&first.enrollment_token.name)
         .await

@@ -328,7 +328,7 @@ pub async fn create_acme(operator: &Client) -> String {
         .expect("an account")
         .into_inner();
     operator
-        .verify_account("accounts/acme", None)
+        .verify_account("accounts/acme")
         .await
         .expect("verified");
     created.administrator_api_key

@@ -110,7 +110,7 @@ async fn a_batch_of_found_strings_gets_an_answer_each_and_live_secrets_die_every
     let app = spawn_app(backend).await;
     let alice = acme(&app).await;
     app.operator
-        .verify_account("accounts/acme", None)
+        .verify_account("accounts/acme")
         .await
         .expect("verified");
     let replica = if backend == Backend::Postgres {
@@ -150,14 +150,14 @@ async fn a_batch_of_found_strings_gets_an_answer_each_and_live_secrets_die_every
         .await;
     assert!(
         gateway
-            .verify_api_key(&api_key, None)
+            .verify_api_key(&api_key, Scope::any())
             .await
             .expect("verify")
             .valid
     );
     assert!(
         gateway
-            .verify_client_secret(&client_id, &basic_secret, Scope::Any)
+            .verify_client_secret(&client_id, &basic_secret, Scope::any())
             .await
             .expect("verify")
             .valid
@@ -226,12 +226,12 @@ async fn a_batch_of_found_strings_gets_an_answer_each_and_live_secrets_die_every
 
     // Refused at once, here and on the replica.
     let decision = gateway
-        .verify_api_key(&api_key, None)
+        .verify_api_key(&api_key, Scope::any())
         .await
         .expect("verify");
     assert_eq!(decision.reason(), pb::decision::Reason::Revoked);
     let decision = gateway
-        .verify_client_secret(&client_id, &basic_secret, Scope::Any)
+        .verify_client_secret(&client_id, &basic_secret, Scope::any())
         .await
         .expect("verify");
     assert_eq!(decision.reason(), pb::decision::Reason::Disabled);
@@ -247,7 +247,7 @@ async fn a_batch_of_found_strings_gets_an_answer_each_and_live_secrets_die_every
             .await;
         eventually("the replica refuses the leaked key", || async {
             elsewhere
-                .verify_api_key(&api_key, None)
+                .verify_api_key(&api_key, Scope::any())
                 .await
                 .expect("verify")
                 .reason()
@@ -256,7 +256,7 @@ async fn a_batch_of_found_strings_gets_an_answer_each_and_live_secrets_die_every
         .await;
         eventually("the replica refuses the leaked client secret", || async {
             elsewhere
-                .verify_client_secret(&client_id, &basic_secret, Scope::Any)
+                .verify_client_secret(&client_id, &basic_secret, Scope::any())
                 .await
                 .expect("verify")
                 .reason()
@@ -336,13 +336,13 @@ async fn a_batch_of_found_strings_gets_an_answer_each_and_live_secrets_die_every
         .expect("enabled after the renewal");
     assert!(
         gateway
-            .verify_client_secret(&client_id, &renewed.client_secret, Scope::Any)
+            .verify_client_secret(&client_id, &renewed.client_secret, Scope::any())
             .await
             .expect("verify")
             .valid
     );
     let old = gateway
-        .verify_client_secret(&client_id, &basic_secret, Scope::Any)
+        .verify_client_secret(&client_id, &basic_secret, Scope::any())
         .await
         .expect("verify");
     assert_eq!(old.reason(), pb::decision::Reason::Invalid);
@@ -429,7 +429,8 @@ async fn a_report_is_bounded_and_says_what_is_wrong(backend: Backend) {
         ])
         .await
         .expect_err("no location, too long");
-    let keyward_client::ClientError::InvalidArgument { violations, .. } = refused else {
+    let (Some(tonic::Code::InvalidArgument), violations) = (refused.code(), refused.violations())
+    else {
         panic!("INVALID_ARGUMENT: {refused}");
     };
     let fields: Vec<String> = violations.iter().map(|v| v.field.clone()).collect();

@@ -343,7 +343,7 @@ async fn resident_memory_stays_within_its_budget_under_abuse_and_comes_back(back
 
     // And the server still answers.
     let decision = operator
-        .verify_api_key(&alice_key, None)
+        .verify_api_key(&alice_key, keyward_client::Scope::any())
         .await
         .expect("verify after the abuse");
     assert!(decision.valid);

@@ -45,13 +45,16 @@ async fn a_scrape_shows_calls_decisions_the_index_argon2_and_the_pool() {
     let operator = &app.operator;
     for _ in 0..2 {
         let valid = operator
-            .verify_api_key(&key, Some("apiSets/keyward.verify"))
+            .verify_api_key(
+                &key,
+                keyward_client::Scope::any().api_set("apiSets/keyward.verify"),
+            )
             .await
             .expect("verify");
         assert!(valid.valid);
     }
     let invalid = operator
-        .verify_api_key("kw_ak_not-a-key", None)
+        .verify_api_key("kw_ak_not-a-key", keyward_client::Scope::any())
         .await
         .expect("verify");
     assert!(!invalid.valid);

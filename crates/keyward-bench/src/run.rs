@@ -18,9 +18,9 @@ use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
 use base64::Engine as _;
 use bytes::Bytes;
-use keyward_client::Client;
 use keyward_client::proto::VerifyApiKeyResponse;
 use keyward_client::proto::decision::Reason;
+use keyward_client::{Client, Scope};
 use keyward_store::testing::{TestBackend, TestDatabase};
 use keyward_store::{NewApiKey, Store};
 use prost::Message as _;
@@ -492,7 +492,7 @@ impl Backend {
         // The sizes the echo baseline mimics: this request, and a valid answer to it.
         let request_frame_len = keys::verify_body(&targets[0].token).len();
         let decision = gateway
-            .verify_api_key(&targets[0].token, Some(API_SET))
+            .verify_api_key(&targets[0].token, Scope::any().api_set(API_SET))
             .await?;
         let response_len = VerifyApiKeyResponse {
             decision: Some(decision),
@@ -1160,7 +1160,9 @@ async fn poll_until_revoked(
     limit: Duration,
 ) -> Result<Option<Duration>> {
     loop {
-        let decision = gateway.verify_api_key(key, Some(API_SET)).await?;
+        let decision = gateway
+            .verify_api_key(key, Scope::any().api_set(API_SET))
+            .await?;
         if !decision.valid {
             if decision.reason() == Reason::Revoked {
                 return Ok(Some(since.elapsed()));

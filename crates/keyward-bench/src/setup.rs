@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use keyward_client::proto::VerifyApiKeyRequest;
 use keyward_client::proto::decision::Reason;
-use keyward_client::{AccountUpdate, Client, NewApiKey};
+use keyward_client::{AccountUpdate, Client, NewAccount, NewApiKey, NewApiSet};
 use secrecy::ExposeSecret as _;
 
 use crate::keys::{self, API_SET, API_SET_ID};
@@ -62,13 +62,21 @@ pub(crate) fn operator_key(spec: &KeywardSpec) -> Result<String> {
 pub(crate) async fn world(spec: &KeywardSpec) -> Result<World> {
     let operator = connect(spec.addr, &operator_key(spec)?).await?;
     let created = operator
-        .create_account(ACCOUNT, "Benchmark", "Bench admin", "admin@bench.example")
+        .create_account(
+            NewAccount::new(ACCOUNT)
+                .display_name("Benchmark")
+                .administrator("Bench admin", "admin@bench.example"),
+        )
         .await?;
     operator
-        .verify_account(&format!("accounts/{ACCOUNT}"), None)
+        .verify_account(format!("accounts/{ACCOUNT}"))
         .await?;
     operator
-        .create_api_set(API_SET_ID, "Benchmark API", ["/bench.v1.Bench/Call"])
+        .create_api_set(
+            NewApiSet::new(API_SET_ID)
+                .display_name("Benchmark API")
+                .methods(["/bench.v1.Bench/Call"]),
+        )
         .await?;
     operator
         .update_account(

@@ -57,43 +57,7 @@ pub(crate) async fn export(client: &Client, account: &str, output: &Path) -> Res
 /// Checks an export (`-`: standard input): exit 0 when the chain holds, 10 when it breaks
 /// (naming the first event where it does).
 pub(crate) fn verify(g: &Global, input: &Path) -> Result<u8, CliError> {
-    let read = |e: std::io::Error| CliError::Local(format!("{}: {e}", input.display()));
-    let lines: Vec<String> = if input == Path::new("-") {
-        std::io::stdin()
-            .lock()
-            .lines()
-            .collect::<Result<_, _>>()
-            .map_err(read)?
-    } else {
-        std::fs::read_to_string(input)
-            .map_err(read)?
-            .lines()
-            .map(str::to_owned)
-            .collect()
-    };
-    let mut names = Vec::new();
-    let mut events = Vec::new();
-    for (at, line) in lines.iter().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let value: Value = serde_json::from_str(line).map_err(|e| {
-            CliError::Local(format!(
-                "{} line {}: not JSON: {e}",
-                input.display(),
-                at + 1
-            ))
-        })?;
-        let event = parse(&value).ok_or_else(|| {
-            CliError::Local(format!(
-                "{} line {}: not an exported audit event",
-                input.display(),
-                at + 1
-            ))
-        })?;
-        names.push(value["name"].as_str().unwrap_or_default().to_owned());
-        events.push(event);
-    }
+    let (names, events) = read_export(input)?;
     let account = events
         .first()
         .map(|e| e.event.account_id.clone())
@@ -129,6 +93,40 @@ pub(crate) fn verify(g: &Global, input: &Path) -> Result<u8, CliError> {
             Ok(REFUSED)
         }
     }
+}
+
+/// The events of the export at `input` (`-`: standard input), with their names.
+fn read_export(input: &Path) -> Result<(Vec<String>, Vec<ExportedEvent>), CliError> {
+    let read = |e: std::io::Error| CliError::Local(format!("{}: {e}", input.display()));
+    let lines: Vec<String> = if input == Path::new("-") {
+        std::io::stdin()
+            .lock()
+            .lines()
+            .collect::<Result<_, _>>()
+            .map_err(read)?
+    } else {
+        std::fs::read_to_string(input)
+            .map_err(read)?
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    };
+    let mut names = Vec::new();
+    let mut events = Vec::new();
+    for (at, line) in lines.iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let refused =
+            |what: String| CliError::Local(format!("{} line {}: {what}", input.display(), at + 1));
+        let value: Value =
+            serde_json::from_str(line).map_err(|e| refused(format!("not JSON: {e}")))?;
+        let event =
+            parse(&value).ok_or_else(|| refused("not an exported audit event".to_owned()))?;
+        names.push(value["name"].as_str().unwrap_or_default().to_owned());
+        events.push(event);
+    }
+    Ok((names, events))
 }
 
 /// One line of an export.

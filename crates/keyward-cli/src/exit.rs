@@ -2,8 +2,8 @@
 
 use std::process::ExitCode;
 
+use keyward_client::{ClientError, ServerError};
 use tonic::Code;
-use tonic_types::StatusExt as _;
 
 /// The exit codes, as `--help` shows them.
 pub(crate) const EXIT_CODES: &str = "\
@@ -26,22 +26,16 @@ pub(crate) const REFUSED: u8 = 10;
 pub(crate) enum CliError {
     /// A local problem: bad input, an unreadable file, no connection.
     Local(String),
-    /// The server answered with an error.
-    Status(Box<tonic::Status>),
+    /// The server answered with an error, kept whole by the SDK.
+    Server(Box<ServerError>),
 }
 
-impl From<tonic::Status> for CliError {
-    fn from(status: tonic::Status) -> Self {
-        Self::Status(Box::new(status))
-    }
-}
-
-impl From<keyward_client::ClientError> for CliError {
+impl From<ClientError> for CliError {
     /// A server's answer keeps its code (and so its exit code); a local failure is local.
-    fn from(error: keyward_client::ClientError) -> Self {
-        match error.code() {
-            Some(code) => Self::Status(Box::new(tonic::Status::new(code, error.to_string()))),
-            None => Self::Local(error.to_string()),
+    fn from(error: ClientError) -> Self {
+        match error {
+            ClientError::Server(server) => Self::Server(server),
+            local => Self::Local(local.to_string()),
         }
     }
 }
@@ -69,45 +63,14 @@ impl CliError {
                 eprintln!("error: {message}");
                 ExitCode::from(1)
             }
-            Self::Status(status) => {
-                let details = status.get_error_details();
-                let code = code_name(status.code());
-                let reason = details
-                    .error_info()
-                    .filter(|info| info.reason != code)
-                    .map(|info| format!(" [{}]", info.reason))
-                    .unwrap_or_default();
-                eprintln!("error: {code}{reason}: {}", status.message());
-                if let Some(bad) = details.bad_request() {
-                    for violation in &bad.field_violations {
-                        eprintln!("  {}: {}", violation.field, violation.description);
-                    }
+            Self::Server(server) => {
+                // `CODE [REASON]: message`, the reason only where it says more.
+                eprintln!("error: {server}");
+                for violation in server.violations() {
+                    eprintln!("  {}: {}", violation.field, violation.description);
                 }
-                ExitCode::from(code_for(status.code()))
+                ExitCode::from(code_for(server.code()))
             }
         }
-    }
-}
-
-/// The gRPC code in UPPER_SNAKE, as the API documentation names it.
-fn code_name(code: Code) -> &'static str {
-    match code {
-        Code::Ok => "OK",
-        Code::Cancelled => "CANCELLED",
-        Code::Unknown => "UNKNOWN",
-        Code::InvalidArgument => "INVALID_ARGUMENT",
-        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
-        Code::NotFound => "NOT_FOUND",
-        Code::AlreadyExists => "ALREADY_EXISTS",
-        Code::PermissionDenied => "PERMISSION_DENIED",
-        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
-        Code::FailedPrecondition => "FAILED_PRECONDITION",
-        Code::Aborted => "ABORTED",
-        Code::OutOfRange => "OUT_OF_RANGE",
-        Code::Unimplemented => "UNIMPLEMENTED",
-        Code::Internal => "INTERNAL",
-        Code::Unavailable => "UNAVAILABLE",
-        Code::DataLoss => "DATA_LOSS",
-        Code::Unauthenticated => "UNAUTHENTICATED",
     }
 }

@@ -362,6 +362,266 @@ pub(crate) fn decision_fields(d: &proto::Decision) -> Vec<(&'static str, String)
     pairs
 }
 
+pub(crate) fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.to_owned()
+}
+
+pub(crate) fn user_fields(u: &proto::User) -> Vec<(&'static str, String)> {
+    vec![
+        ("name", u.name.clone()),
+        ("display name", u.display_name.clone()),
+        ("email", u.email.clone()),
+        ("state", short(user_state_name(u.state), "STATE_")),
+        ("roles", u.roles.join(", ")),
+        ("etag", u.etag.clone()),
+    ]
+}
+
+fn authorities_text(authorities: &[i32]) -> String {
+    authorities
+        .iter()
+        .map(|a| short(authority_name(*a), "AUTHORITY_"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+pub(crate) fn role_fields(r: &proto::Role) -> Vec<(&'static str, String)> {
+    vec![
+        ("name", r.name.clone()),
+        ("display name", r.display_name.clone()),
+        ("description", r.description.clone()),
+        ("authorities", authorities_text(&r.authorities)),
+        ("builtin", yes_no(r.builtin)),
+        ("etag", r.etag.clone()),
+    ]
+}
+
+pub(crate) fn api_set_fields(s: &proto::ApiSet) -> Vec<(&'static str, String)> {
+    vec![
+        ("name", s.name.clone()),
+        ("display name", s.display_name.clone()),
+        ("description", s.description.clone()),
+        ("methods", s.methods.join(", ")),
+        ("builtin", yes_no(s.builtin)),
+        ("etag", s.etag.clone()),
+    ]
+}
+
+/// A resource as `--json` shows it.
+pub(crate) trait Json {
+    fn json(&self) -> Value;
+}
+
+/// A resource as `get` and the commands that change one show it: JSON, or `key: value`
+/// lines.
+pub(crate) trait Shown: Json {
+    fn fields(&self) -> Vec<(&'static str, String)>;
+}
+
+macro_rules! json_of {
+    ($($ty:ty => $json:ident;)*) => {$(
+        impl Json for $ty {
+            fn json(&self) -> Value {
+                $json(self)
+            }
+        }
+    )*};
+}
+
+json_of! {
+    proto::Account => account_json;
+    proto::User => user_json;
+    proto::Role => role_json;
+    proto::ApiSet => api_set_json;
+    proto::Credential => credential_json;
+    proto::ApiKey => api_key_json;
+    proto::EnrollmentToken => enrollment_token_json;
+    proto::Decision => decision_json;
+    proto::AuditEvent => audit_event_json;
+}
+
+macro_rules! shown {
+    ($($ty:ty => $fields:ident;)*) => {$(
+        impl Shown for $ty {
+            fn fields(&self) -> Vec<(&'static str, String)> {
+                $fields(self)
+            }
+        }
+    )*};
+}
+
+shown! {
+    proto::Account => account_fields;
+    proto::User => user_fields;
+    proto::Role => role_fields;
+    proto::ApiSet => api_set_fields;
+    proto::Credential => credential_fields;
+    proto::ApiKey => api_key_fields;
+    proto::EnrollmentToken => enrollment_token_fields;
+    proto::Decision => decision_fields;
+}
+
+/// A resource as `list` shows it: a JSON array of them, or one table row each.
+pub(crate) trait Listed: Json {
+    const HEADERS: &'static [&'static str];
+    fn row(&self) -> Vec<String>;
+}
+
+impl Listed for proto::Account {
+    const HEADERS: &'static [&'static str] = &[
+        "NAME",
+        "DISPLAY NAME",
+        "PREFIX",
+        "VERIFIED",
+        "OPERATOR",
+        "CREATED",
+    ];
+    fn row(&self) -> Vec<String> {
+        vec![
+            self.name.clone(),
+            self.display_name.clone(),
+            self.client_id_prefix.clone(),
+            yes_no(self.verified),
+            yes_no(self.operator),
+            time(self.create_time.as_ref()),
+        ]
+    }
+}
+
+impl Listed for proto::User {
+    const HEADERS: &'static [&'static str] = &["NAME", "DISPLAY NAME", "EMAIL", "STATE", "ROLES"];
+    fn row(&self) -> Vec<String> {
+        vec![
+            self.name.clone(),
+            self.display_name.clone(),
+            self.email.clone(),
+            short(user_state_name(self.state), "STATE_"),
+            self.roles.join(","),
+        ]
+    }
+}
+
+impl Listed for proto::EnrollmentToken {
+    const HEADERS: &'static [&'static str] = &["NAME", "STATE", "API SETS", "EXPIRES", "API KEY"];
+    fn row(&self) -> Vec<String> {
+        vec![
+            self.name.clone(),
+            short(enrollment_token_state_name(self.state), "STATE_"),
+            self.api_sets.join(", "),
+            time(self.expire_time.as_ref()),
+            self.api_key.clone(),
+        ]
+    }
+}
+
+impl Listed for proto::Role {
+    const HEADERS: &'static [&'static str] = &["NAME", "DISPLAY NAME", "BUILTIN", "AUTHORITIES"];
+    fn row(&self) -> Vec<String> {
+        vec![
+            self.name.clone(),
+            self.display_name.clone(),
+            yes_no(self.builtin),
+            authorities_text(&self.authorities),
+        ]
+    }
+}
+
+impl Listed for proto::ApiSet {
+    const HEADERS: &'static [&'static str] = &["NAME", "DISPLAY NAME", "BUILTIN", "METHODS"];
+    fn row(&self) -> Vec<String> {
+        vec![
+            self.name.clone(),
+            self.display_name.clone(),
+            yes_no(self.builtin),
+            self.methods.len().to_string(),
+        ]
+    }
+}
+
+impl Listed for proto::Credential {
+    const HEADERS: &'static [&'static str] = &[
+        "CLIENT ID",
+        "DISPLAY NAME",
+        "SCHEME",
+        "STATE",
+        "API SETS",
+        "NAME",
+    ];
+    fn row(&self) -> Vec<String> {
+        vec![
+            self.client_id.clone(),
+            self.display_name.clone(),
+            short(scheme_name(self.scheme), "SCHEME_"),
+            short(credential_state_name(self.state), "STATE_"),
+            self.api_sets.join(","),
+            self.name.clone(),
+        ]
+    }
+}
+
+impl Listed for proto::ApiKey {
+    const HEADERS: &'static [&'static str] = &[
+        "DISPLAY NAME",
+        "PREFIX",
+        "STATE",
+        "API SETS",
+        "EXPIRES",
+        "LAST USED",
+        "NAME",
+    ];
+    fn row(&self) -> Vec<String> {
+        vec![
+            self.display_name.clone(),
+            self.key_prefix.clone(),
+            short(api_key_state_name(self.state), "STATE_"),
+            self.api_sets.join(","),
+            time(self.expire_time.as_ref()),
+            time(self.last_used_time.as_ref()),
+            self.name.clone(),
+        ]
+    }
+}
+
+impl Listed for proto::AuditEvent {
+    const HEADERS: &'static [&'static str] = &[
+        "TIME", "OUTCOME", "METHOD", "ACTOR", "RESOURCE", "COUNT", "DETAIL",
+    ];
+    fn row(&self) -> Vec<String> {
+        vec![
+            time(self.event_time.as_ref()),
+            short(outcome_name(self.outcome), "OUTCOME_"),
+            self.method
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+            self.actor.clone(),
+            self.resource.clone(),
+            self.count.to_string(),
+            self.detail.clone(),
+        ]
+    }
+}
+
+/// One resource, as JSON or `key: value` lines.
+pub(crate) fn show(as_json: bool, resource: &impl Shown) {
+    if as_json {
+        json(&resource.json());
+    } else {
+        fields(&resource.fields());
+    }
+}
+
+/// Resources, as a JSON array or a table.
+pub(crate) fn list<T: Listed>(as_json: bool, items: &[T]) {
+    if as_json {
+        json(&Value::Array(items.iter().map(Json::json).collect()));
+    } else {
+        let rows: Vec<Vec<String>> = items.iter().map(Listed::row).collect();
+        table(T::HEADERS, &rows);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

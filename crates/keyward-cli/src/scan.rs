@@ -56,6 +56,25 @@ impl Finding {
     fn location(&self) -> String {
         format!("{}:{}:{}", self.path.display(), self.line, self.column)
     }
+
+    /// As `--json` shows it, with the report's verdict when there is one.
+    fn json(&self) -> serde_json::Value {
+        let mut found = json!({
+            "path": self.path.display().to_string(),
+            "line": self.line,
+            "column": self.column,
+            "kind": self.key.kind.to_string(),
+            "prefix": self.key.display_prefix,
+        });
+        if let Some(verdict) = &self.verdict {
+            found["report"] = json!({
+                "outcome": verdict.outcome().as_str_name(),
+                "name": verdict.name,
+                "wasValid": verdict.was_valid,
+            });
+        }
+        found
+    }
 }
 
 /// Scans `args.paths` (and reports what it found, with `--report`); exit code 10 when a
@@ -64,55 +83,13 @@ pub(crate) async fn scan(g: &Global, args: &ScanArgs) -> Result<u8, CliError> {
     let mut findings = Vec::new();
     let mut files = 0_usize;
     for root in &args.paths {
-        if !root.exists() {
-            return Err(CliError::Local(format!(
-                "{}: no such file or directory",
-                root.display()
-            )));
-        }
-        let walk = ignore::WalkBuilder::new(root)
-            .hidden(false)
-            .git_ignore(!args.no_ignore)
-            .git_exclude(!args.no_ignore)
-            .git_global(!args.no_ignore)
-            .ignore(!args.no_ignore)
-            .parents(!args.no_ignore)
-            .require_git(false)
-            .filter_entry(|entry| entry.file_name() != ".git")
-            .build();
-        for entry in walk {
-            let entry = entry.map_err(|e| CliError::Local(format!("cannot walk: {e}")))?;
-            if !entry.file_type().is_some_and(|kind| kind.is_file()) {
-                continue;
-            }
-            files += 1;
-            findings.extend(scan_file(entry.path())?);
-        }
+        files += walk(root, args.no_ignore, &mut findings)?;
     }
     if args.report && !findings.is_empty() {
         report(g, &mut findings).await?;
     }
     if g.json {
-        let found: Vec<_> = findings
-            .iter()
-            .map(|f| {
-                let mut found = json!({
-                    "path": f.path.display().to_string(),
-                    "line": f.line,
-                    "column": f.column,
-                    "kind": f.key.kind.to_string(),
-                    "prefix": f.key.display_prefix,
-                });
-                if let Some(verdict) = &f.verdict {
-                    found["report"] = json!({
-                        "outcome": verdict.outcome().as_str_name(),
-                        "name": verdict.name,
-                        "wasValid": verdict.was_valid,
-                    });
-                }
-                found
-            })
-            .collect();
+        let found: Vec<_> = findings.iter().map(Finding::json).collect();
         out::json(&json!({ "filesScanned": files, "findings": found }));
     } else {
         for f in &findings {
@@ -132,6 +109,37 @@ pub(crate) async fn scan(g: &Global, args: &ScanArgs) -> Result<u8, CliError> {
         );
     }
     Ok(if findings.is_empty() { 0 } else { REFUSED })
+}
+
+/// Scans every file under `root` the way git sees them (unless `no_ignore`), adding what
+/// it finds to `findings`; the number of files scanned.
+fn walk(root: &Path, no_ignore: bool, findings: &mut Vec<Finding>) -> Result<usize, CliError> {
+    if !root.exists() {
+        return Err(CliError::Local(format!(
+            "{}: no such file or directory",
+            root.display()
+        )));
+    }
+    let walk = ignore::WalkBuilder::new(root)
+        .hidden(false)
+        .git_ignore(!no_ignore)
+        .git_exclude(!no_ignore)
+        .git_global(!no_ignore)
+        .ignore(!no_ignore)
+        .parents(!no_ignore)
+        .require_git(false)
+        .filter_entry(|entry| entry.file_name() != ".git")
+        .build();
+    let mut files = 0;
+    for entry in walk {
+        let entry = entry.map_err(|e| CliError::Local(format!("cannot walk: {e}")))?;
+        if !entry.file_type().is_some_and(|kind| kind.is_file()) {
+            continue;
+        }
+        files += 1;
+        findings.extend(scan_file(entry.path())?);
+    }
+    Ok(files)
 }
 
 /// Sends the findings to `ReportLeakedSecrets`, [`REPORT_BATCH`] at a time, and keeps

@@ -1,19 +1,24 @@
-//! The high-level API: one method per RPC on [`Client`], taking plain Rust
-//! arguments or small request builders (updates take the builders of
-//! [`crate::update`], which fill the field mask; deletes and state changes
-//! take an optional etag), returning the resource (or a `Created…` value
-//! holding its secret as a [`SecretString`]) and a typed [`ClientError`].
+//! The high-level API: one method per RPC on [`Client`]. A read takes the resource's
+//! name; everything else takes one request: a builder of [`crate::requests`] for creates
+//! (request ids generated), renewals and verifications (one [`Scope`]), a [`Target`] (a
+//! name, and optionally an etag) for state changes and deletes, and the builders of
+//! [`crate::update`], which fill the field mask, for updates. Each answers the resource
+//! (or a `Created…` value holding its secret as a [`SecretString`]) or a [`ClientError`]
+//! that keeps whatever the server said.
 //! Every call goes through the client's [`RetryPolicy`](crate::RetryPolicy)
 //! (UNAVAILABLE only). A list RPC has two methods: `list_…` fetches one
 //! [`Page`], `list_…_stream` walks every page.
 
 use std::pin::Pin;
-use std::time::Duration;
 
 use futures_util::stream::{self, Stream, TryStreamExt};
 use secrecy::SecretString;
 
 use crate::proto as pb;
+use crate::requests::{
+    CredentialFilter, HmacRequest, NewAccount, NewApiKey, NewApiSet, NewCredential,
+    NewEnrollmentToken, NewRole, NewUser, Scope, SecretRenewal, Target,
+};
 use crate::update::{
     AccountUpdate, ApiKeyUpdate, ApiSetUpdate, CredentialUpdate, RoleUpdate, UserUpdate,
 };
@@ -132,18 +137,6 @@ fn required<T>(value: Option<T>, field: &'static str) -> Result<T, ClientError> 
     value.ok_or(ClientError::MissingField(field))
 }
 
-/// An optional etag as the request field carries it (empty: unconditional).
-fn etag(etag: Option<&str>) -> String {
-    etag.unwrap_or_default().to_owned()
-}
-
-fn duration(d: Duration) -> prost_types::Duration {
-    prost_types::Duration {
-        seconds: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-        nanos: i32::try_from(d.subsec_nanos()).unwrap_or(0),
-    }
-}
-
 /// A new account, its first administrator and that administrator's API key.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -165,6 +158,9 @@ pub struct CreatedCredential {
     /// The client secret, shown once. Empty when a `request_id` retry
     /// returned an earlier creation.
     pub client_secret: SecretString,
+    /// For a renewal: the version of the new secret (0 for a create, and for a
+    /// `request_id` retry, which hands no secret over).
+    pub secret_version: i32,
 }
 
 /// A new API key.
@@ -191,343 +187,12 @@ pub struct CreatedEnrollmentToken {
     pub token: SecretString,
 }
 
-/// A `CreateEnrollmentToken` request: build it with [`NewEnrollmentToken::new`] and pass
-/// it to [`Client::create_enrollment_token`].
-///
-/// ```
-/// use std::time::Duration;
-///
-/// use keyward_client::NewEnrollmentToken;
-///
-/// let request = NewEnrollmentToken::new("accounts/acme/users/carol", ["apiSets/keyward.api-keys"])
-///     .ttl(Duration::from_secs(3600))
-///     .into_request();
-/// assert_eq!(request.ttl.map(|d| d.seconds), Some(3600));
-/// ```
-#[derive(Debug, Clone)]
-#[must_use]
-pub struct NewEnrollmentToken {
-    request: pb::CreateEnrollmentTokenRequest,
-}
-
-impl NewEnrollmentToken {
-    /// A token for `user` (`accounts/{a}/users/{u}`), offering `api_sets` (`apiSets/{id}`)
-    /// for the key it becomes; it lives 24 hours unless [`NewEnrollmentToken::ttl`] says
-    /// otherwise.
-    pub fn new<I, S>(user: impl Into<String>, api_sets: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        Self {
-            request: pb::CreateEnrollmentTokenRequest {
-                parent: user.into(),
-                enrollment_token: Some(pb::EnrollmentToken {
-                    api_sets: api_sets.into_iter().map(Into::into).collect(),
-                    ..Default::default()
-                }),
-                ttl: None,
-                request_id: String::new(),
-            },
-        }
-    }
-
-    /// How long it may be redeemed, at most 7 days.
-    pub fn ttl(mut self, ttl: Duration) -> Self {
-        self.request.ttl = Some(duration(ttl));
-        self
-    }
-
-    /// A request id: a retry with the same id returns the first token's resource instead
-    /// of issuing a second token.
-    pub fn request_id(mut self, request_id: impl Into<String>) -> Self {
-        self.request.request_id = request_id.into();
-        self
-    }
-
-    /// The raw request.
-    pub fn into_request(self) -> pb::CreateEnrollmentTokenRequest {
-        self.request
-    }
-}
-
-/// A `CreateCredential` request: build it with [`NewCredential::new`], adjust
-/// it, and pass it to [`Client::create_credential`].
-#[derive(Debug, Clone)]
-#[must_use]
-pub struct NewCredential {
-    request: pb::CreateCredentialRequest,
-}
-
-impl NewCredential {
-    /// A credential in `parent` (`accounts/{account}`): the identifier that
-    /// follows the account's prefix in its Client ID, a display name, the
-    /// application it belongs to and a contact email (one credential per
-    /// contact email in an account), all required by the server, as is at
-    /// least one API set ([`NewCredential::api_sets`]). Scheme Basic unless
-    /// [`NewCredential::scheme`] says otherwise.
-    pub fn new(
-        parent: impl Into<String>,
-        identifier: impl Into<String>,
-        display_name: impl Into<String>,
-        application: impl Into<String>,
-        contact_email: impl Into<String>,
-    ) -> Self {
-        Self {
-            request: pb::CreateCredentialRequest {
-                parent: parent.into(),
-                identifier: identifier.into(),
-                credential: Some(pb::Credential {
-                    display_name: display_name.into(),
-                    application: application.into(),
-                    contact_email: contact_email.into(),
-                    scheme: pb::credential::Scheme::Basic as i32,
-                    ..Default::default()
-                }),
-                request_id: String::new(),
-            },
-        }
-    }
-
-    fn credential(&mut self) -> &mut pb::Credential {
-        self.request.credential.get_or_insert_with(Default::default)
-    }
-
-    /// Basic or HMAC.
-    pub fn scheme(mut self, scheme: pb::credential::Scheme) -> Self {
-        self.credential().scheme = scheme as i32;
-        self
-    }
-
-    /// The API sets it may use (`apiSets/{id}`); required, at least one.
-    pub fn api_sets<I, S>(mut self, api_sets: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.credential().api_sets = api_sets.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// A description.
-    pub fn description(mut self, description: impl Into<String>) -> Self {
-        self.credential().description = description.into();
-        self
-    }
-
-    /// A request id: a retry with the same id returns the first credential
-    /// instead of creating a second one.
-    pub fn request_id(mut self, request_id: impl Into<String>) -> Self {
-        self.request.request_id = request_id.into();
-        self
-    }
-
-    /// The raw request, for fields this builder does not cover.
-    pub fn into_request(self) -> pb::CreateCredentialRequest {
-        self.request
-    }
-}
-
-/// A `CreateApiKey` request for the caller (`users/me`) or another user;
-/// pass it to [`Client::create_api_key`].
-#[derive(Debug, Clone)]
-#[must_use]
-pub struct NewApiKey {
-    request: pb::CreateApiKeyRequest,
-}
-
-impl NewApiKey {
-    /// A key for the caller, named `display_name`, holding `api_sets`
-    /// (`apiSets/{id}`).
-    pub fn new<I, S>(display_name: impl Into<String>, api_sets: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        Self {
-            request: pb::CreateApiKeyRequest {
-                parent: "users/me".into(),
-                api_key: Some(pb::ApiKey {
-                    display_name: display_name.into(),
-                    api_sets: api_sets.into_iter().map(Into::into).collect(),
-                    ..Default::default()
-                }),
-                ttl: None,
-                request_id: String::new(),
-            },
-        }
-    }
-
-    /// The user it is for (`accounts/{a}/users/{u}`), instead of the caller.
-    pub fn parent(mut self, parent: impl Into<String>) -> Self {
-        self.request.parent = parent.into();
-        self
-    }
-
-    /// How long it lives.
-    pub fn ttl(mut self, ttl: Duration) -> Self {
-        self.request.ttl = Some(duration(ttl));
-        self
-    }
-
-    /// A description.
-    pub fn description(mut self, description: impl Into<String>) -> Self {
-        self.request
-            .api_key
-            .get_or_insert_with(Default::default)
-            .description = description.into();
-        self
-    }
-
-    /// A request id: a retry with the same id returns the first key's
-    /// resource instead of minting a second key.
-    pub fn request_id(mut self, request_id: impl Into<String>) -> Self {
-        self.request.request_id = request_id.into();
-        self
-    }
-
-    /// The raw request.
-    pub fn into_request(self) -> pb::CreateApiKeyRequest {
-        self.request
-    }
-}
-
-/// A `RenewCredentialSecret` request: build it with [`SecretRenewal::new`]
-/// and pass it to [`Client::renew_secret`].
-///
-/// ```
-/// use std::time::Duration;
-///
-/// use keyward_client::SecretRenewal;
-///
-/// let request = SecretRenewal::new("accounts/acme/credentials/export")
-///     .grace(Duration::from_secs(3600))
-///     .request_id("7d0c-renew-export")
-///     .etag("\"4\"")
-///     .into_request();
-/// assert_eq!(request.grace_period.map(|d| d.seconds), Some(3600));
-/// assert_eq!(request.etag, "\"4\"");
-/// ```
-#[derive(Debug, Clone)]
-#[must_use]
-pub struct SecretRenewal {
-    request: pb::RenewCredentialSecretRequest,
-}
-
-impl SecretRenewal {
-    /// A new secret for the credential `name`
-    /// (`accounts/{account}/credentials/{credential}`); the previous secret
-    /// stops verifying at once unless [`SecretRenewal::grace`] says otherwise.
-    pub fn new(name: impl Into<String>) -> Self {
-        Self {
-            request: pb::RenewCredentialSecretRequest {
-                name: name.into(),
-                ..Default::default()
-            },
-        }
-    }
-
-    /// How long the previous secret keeps verifying (at most 7 days).
-    pub fn grace(mut self, grace: Duration) -> Self {
-        self.request.grace_period = Some(duration(grace));
-        self
-    }
-
-    /// A request id: a retry with the same id returns the credential
-    /// without minting (or showing) a second secret.
-    pub fn request_id(mut self, request_id: impl Into<String>) -> Self {
-        self.request.request_id = request_id.into();
-        self
-    }
-
-    /// Renews only if the credential still has this etag; otherwise the
-    /// server answers ABORTED.
-    pub fn etag(mut self, etag: impl Into<String>) -> Self {
-        self.request.etag = etag.into();
-        self
-    }
-
-    /// The raw request.
-    pub fn into_request(self) -> pb::RenewCredentialSecretRequest {
-        self.request
-    }
-}
-
-/// Which credentials [`Client::list_credentials_stream`] returns; the
-/// default returns all of them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[must_use]
-pub struct CredentialFilter {
-    state: Option<pb::credential::State>,
-    scheme: Option<pb::credential::Scheme>,
-}
-
-impl CredentialFilter {
-    /// Only credentials in this state.
-    pub fn state(mut self, state: pb::credential::State) -> Self {
-        self.state = Some(state);
-        self
-    }
-
-    /// Only credentials of this scheme.
-    pub fn scheme(mut self, scheme: pb::credential::Scheme) -> Self {
-        self.scheme = Some(scheme);
-        self
-    }
-}
-
-/// What `VerifyApiKey`, `VerifyClientSecret` and `VerifyHmacSignature` may
-/// check besides validity.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum Scope {
-    /// Only that the credential is valid.
-    #[default]
-    Any,
-    /// That it may use this API set (`apiSets/{id}`).
-    ApiSet(String),
-    /// That it may call this method (`/package.Service/Method`).
-    ApiMethod(String),
-}
-
-impl Scope {
-    fn split(self) -> (String, String) {
-        match self {
-            Self::Any => (String::new(), String::new()),
-            Self::ApiSet(set) => (set, String::new()),
-            Self::ApiMethod(method) => (String::new(), method),
-        }
-    }
-}
-
 /// Accounts, users, roles and the audit log (`AccountService`).
 impl Client {
-    /// Creates an account (operators only) with its first administrator;
-    /// the answer holds that administrator's API key.
-    pub async fn create_account(
-        &self,
-        account_id: &str,
-        display_name: &str,
-        administrator_display_name: &str,
-        administrator_email: &str,
-    ) -> Result<CreatedAccount, ClientError> {
-        let resp = rpc!(
-            self,
-            accounts,
-            create_account,
-            pb::CreateAccountRequest {
-                account_id: account_id.to_owned(),
-                account: Some(pb::Account {
-                    display_name: display_name.to_owned(),
-                    ..Default::default()
-                }),
-                administrator: Some(pb::User {
-                    display_name: administrator_display_name.to_owned(),
-                    email: administrator_email.to_owned(),
-                    ..Default::default()
-                }),
-                request_id: String::new(),
-            }
-        )?;
+    /// Creates an account (operators only) with its first administrator (see
+    /// [`NewAccount`]); the answer holds that administrator's API key.
+    pub async fn create_account(&self, new: NewAccount) -> Result<CreatedAccount, ClientError> {
+        let resp = rpc!(self, accounts, create_account, new.into_request())?;
         Ok(CreatedAccount {
             account: required(resp.account, "account")?,
             administrator: required(resp.administrator, "administrator")?,
@@ -536,20 +201,20 @@ impl Client {
     }
 
     /// Marks an account verified (operators only), so it may create API
-    /// client credentials. With an `etag`, only if the account still has it
+    /// client credentials. With an etag ([`Target::etag`]), only if the account still has it
     /// (ABORTED otherwise).
     pub async fn verify_account(
         &self,
-        name: &str,
-        etag: Option<&str>,
+        target: impl Into<Target>,
     ) -> Result<pb::Account, ClientError> {
+        let target = target.into();
         let resp = rpc!(
             self,
             accounts,
             verify_account,
             pb::VerifyAccountRequest {
-                name: name.to_owned(),
-                etag: self::etag(etag),
+                name: target.name,
+                etag: target.etag,
             }
         )?;
         required(resp.account, "account")
@@ -574,36 +239,9 @@ impl Client {
         required(resp.account, "account")
     }
 
-    /// Creates a user `user_id` in `parent` (`accounts/{account}`) holding
-    /// `roles` (`accounts/{account}/roles/{role}`).
-    pub async fn create_user<I, S>(
-        &self,
-        parent: &str,
-        user_id: &str,
-        display_name: &str,
-        email: &str,
-        roles: I,
-    ) -> Result<pb::User, ClientError>
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        let resp = rpc!(
-            self,
-            accounts,
-            create_user,
-            pb::CreateUserRequest {
-                parent: parent.to_owned(),
-                user_id: user_id.to_owned(),
-                user: Some(pb::User {
-                    display_name: display_name.to_owned(),
-                    email: email.to_owned(),
-                    roles: roles.into_iter().map(Into::into).collect(),
-                    ..Default::default()
-                }),
-                request_id: String::new(),
-            }
-        )?;
+    /// Creates a user (see [`NewUser`]).
+    pub async fn create_user(&self, new: NewUser) -> Result<pb::User, ClientError> {
+        let resp = rpc!(self, accounts, create_user, new.into_request())?;
         required(resp.user, "user")
     }
 
@@ -627,83 +265,58 @@ impl Client {
     }
 
     /// Disables a user: their API keys stop working until they are enabled
-    /// again. With an `etag`, only if the user still has it (ABORTED
+    /// again. With an etag ([`Target::etag`]), only if the user still has it (ABORTED
     /// otherwise). The last active administrator of an account cannot be
     /// disabled (FAILED_PRECONDITION, reason `LAST_ADMINISTRATOR`).
-    pub async fn disable_user(
-        &self,
-        name: &str,
-        etag: Option<&str>,
-    ) -> Result<pb::User, ClientError> {
+    pub async fn disable_user(&self, target: impl Into<Target>) -> Result<pb::User, ClientError> {
+        let target = target.into();
         let resp = rpc!(
             self,
             accounts,
             disable_user,
             pb::DisableUserRequest {
-                name: name.to_owned(),
-                etag: self::etag(etag),
+                name: target.name,
+                etag: target.etag,
             }
         )?;
         required(resp.user, "user")
     }
 
-    /// Enables a disabled user. With an `etag`, only if the user still has
+    /// Enables a disabled user. With an etag ([`Target::etag`]), only if the user still has
     /// it (ABORTED otherwise).
-    pub async fn enable_user(
-        &self,
-        name: &str,
-        etag: Option<&str>,
-    ) -> Result<pb::User, ClientError> {
+    pub async fn enable_user(&self, target: impl Into<Target>) -> Result<pb::User, ClientError> {
+        let target = target.into();
         let resp = rpc!(
             self,
             accounts,
             enable_user,
             pb::EnableUserRequest {
-                name: name.to_owned(),
-                etag: self::etag(etag),
+                name: target.name,
+                etag: target.etag,
             }
         )?;
         required(resp.user, "user")
     }
 
-    /// Deletes a user. With an `etag`, only if the user still has it
+    /// Deletes a user. With an etag ([`Target::etag`]), only if the user still has it
     /// (ABORTED otherwise).
-    pub async fn delete_user(&self, name: &str, etag: Option<&str>) -> Result<(), ClientError> {
+    pub async fn delete_user(&self, target: impl Into<Target>) -> Result<(), ClientError> {
+        let target = target.into();
         rpc!(
             self,
             accounts,
             delete_user,
             pb::DeleteUserRequest {
-                name: name.to_owned(),
-                etag: self::etag(etag),
+                name: target.name,
+                etag: target.etag,
             }
         )?;
         Ok(())
     }
 
-    /// Creates a role `role_id` in `parent` (`accounts/{account}`) granting
-    /// `authorities`.
-    pub async fn create_role(
-        &self,
-        parent: &str,
-        role_id: &str,
-        display_name: &str,
-        authorities: &[pb::Authority],
-    ) -> Result<pb::Role, ClientError> {
-        let resp = rpc!(
-            self,
-            accounts,
-            create_role,
-            pb::CreateRoleRequest {
-                parent: parent.to_owned(),
-                role_id: role_id.to_owned(),
-                role: Some(pb::Role {
-                    display_name: display_name.to_owned(),
-                    authorities: authorities.iter().map(|a| *a as i32).collect(),
-                    ..Default::default()
-                }),
-            }
-        )?;
+    /// Creates a role (see [`NewRole`]).
+    pub async fn create_role(&self, new: NewRole) -> Result<pb::Role, ClientError> {
+        let resp = rpc!(self, accounts, create_role, new.into_request())?;
         required(resp.role, "role")
     }
 
@@ -727,16 +340,17 @@ impl Client {
         required(resp.role, "role")
     }
 
-    /// Deletes a role. With an `etag`, only if the role still has it
+    /// Deletes a role. With an etag ([`Target::etag`]), only if the role still has it
     /// (ABORTED otherwise).
-    pub async fn delete_role(&self, name: &str, etag: Option<&str>) -> Result<(), ClientError> {
+    pub async fn delete_role(&self, target: impl Into<Target>) -> Result<(), ClientError> {
+        let target = target.into();
         rpc!(
             self,
             accounts,
             delete_role,
             pb::DeleteRoleRequest {
-                name: name.to_owned(),
-                etag: self::etag(etag),
+                name: target.name,
+                etag: target.etag,
             }
         )?;
         Ok(())
@@ -787,6 +401,7 @@ impl Client {
         Ok(CreatedCredential {
             credential: required(resp.credential, "credential")?,
             client_secret: resp.client_secret.into(),
+            secret_version: 0,
         })
     }
 
@@ -813,20 +428,20 @@ impl Client {
         required(resp.credential, "credential")
     }
 
-    /// Enables a disabled credential. With an `etag`, only if the credential
+    /// Enables a disabled credential. With an etag ([`Target::etag`]), only if the credential
     /// still has it (ABORTED otherwise).
     pub async fn enable_credential(
         &self,
-        name: &str,
-        etag: Option<&str>,
+        target: impl Into<Target>,
     ) -> Result<pb::Credential, ClientError> {
+        let target = target.into();
         let resp = rpc!(
             self,
             credentials,
             enable_credential,
             pb::EnableCredentialRequest {
-                name: name.to_owned(),
-                etag: self::etag(etag),
+                name: target.name,
+                etag: target.etag,
             }
         )?;
         required(resp.credential, "credential")
@@ -836,16 +451,16 @@ impl Client {
     /// an `etag`, only if the credential still has it (ABORTED otherwise).
     pub async fn disable_credential(
         &self,
-        name: &str,
-        etag: Option<&str>,
+        target: impl Into<Target>,
     ) -> Result<pb::Credential, ClientError> {
+        let target = target.into();
         let resp = rpc!(
             self,
             credentials,
             disable_credential,
             pb::DisableCredentialRequest {
-                name: name.to_owned(),
-                etag: self::etag(etag),
+                name: target.name,
+                etag: target.etag,
             }
         )?;
         required(resp.credential, "credential")
@@ -867,37 +482,34 @@ impl Client {
         Ok(CreatedCredential {
             credential: required(resp.credential, "credential")?,
             client_secret: resp.client_secret.into(),
+            secret_version: resp.secret_version,
         })
     }
 
-    /// Deletes a credential. With an `etag`, only if the credential still
+    /// Deletes a credential. With an etag ([`Target::etag`]), only if the credential still
     /// has it (ABORTED otherwise).
-    pub async fn delete_credential(
-        &self,
-        name: &str,
-        etag: Option<&str>,
-    ) -> Result<(), ClientError> {
+    pub async fn delete_credential(&self, target: impl Into<Target>) -> Result<(), ClientError> {
+        let target = target.into();
         rpc!(
             self,
             credentials,
             delete_credential,
             pb::DeleteCredentialRequest {
-                name: name.to_owned(),
-                etag: self::etag(etag),
+                name: target.name,
+                etag: target.etag,
             }
         )?;
         Ok(())
     }
 
-    /// Asks whether `client_id` and `client_secret` are valid (and, with a
-    /// scope, allowed there). A refusal is a decision, not an error.
+    /// Asks whether `client_id` and `client_secret` are valid and whether the credential
+    /// may do what `scope` asks. A refusal is a decision, not an error.
     pub async fn verify_client_secret(
         &self,
         client_id: &str,
         client_secret: &str,
         scope: Scope,
     ) -> Result<pb::Decision, ClientError> {
-        let (api_set, api_method) = scope.split();
         let resp = rpc!(
             self,
             credentials,
@@ -906,8 +518,8 @@ impl Client {
                 client_id: client_id.to_owned(),
                 client_secret: client_secret.to_owned(),
                 authorization: String::new(),
-                api_set,
-                api_method,
+                api_set: scope.api_set,
+                api_method: scope.api_method,
             }
         )?;
         required(resp.decision, "decision")
@@ -968,13 +580,13 @@ impl Client {
 
     /// Asks whether a `KEYWARD-HMAC-SHA256` signed request is valid: its
     /// `authorization` header, method, path, raw query and the body's
-    /// SHA-256 in lowercase hex (see [`crate::hmac`]).
+    /// SHA-256 in lowercase hex (see [`crate::hmac`]), and whether the credential may do
+    /// what `scope` asks.
     pub async fn verify_hmac_signature(
         &self,
         request: HmacRequest<'_>,
         scope: Scope,
     ) -> Result<pb::Decision, ClientError> {
-        let (api_set, api_method) = scope.split();
         let resp = rpc!(
             self,
             credentials,
@@ -985,8 +597,8 @@ impl Client {
                 path: request.path.to_owned(),
                 query: request.query.to_owned(),
                 body_sha256: request.body_sha256.to_owned(),
-                api_set,
-                api_method,
+                api_set: scope.api_set,
+                api_method: scope.api_method,
             }
         )?;
         required(resp.decision, "decision")
@@ -1006,22 +618,6 @@ impl Client {
             scheme: filter.scheme.map_or(0, |s| s as i32),
         }
     );
-}
-
-/// A signed HTTP request as a gateway received it, for
-/// [`Client::verify_hmac_signature`].
-#[derive(Debug, Clone, Copy)]
-pub struct HmacRequest<'a> {
-    /// The `Authorization` header value.
-    pub authorization: &'a str,
-    /// The HTTP method, `POST`.
-    pub http_method: &'a str,
-    /// The path, `/v1/invoices`.
-    pub path: &'a str,
-    /// The raw query string without `?`.
-    pub query: &'a str,
-    /// The SHA-256 of the body, lowercase hex.
-    pub body_sha256: &'a str,
 }
 
 /// API keys and API sets (`ApiKeyService`).
@@ -1151,27 +747,28 @@ impl Client {
         required(resp.api_key, "api_key")
     }
 
-    /// Deletes an API key. With an `etag`, only if the key still has it
+    /// Deletes an API key. With an etag ([`Target::etag`]), only if the key still has it
     /// (ABORTED otherwise).
-    pub async fn delete_api_key(&self, name: &str, etag: Option<&str>) -> Result<(), ClientError> {
+    pub async fn delete_api_key(&self, target: impl Into<Target>) -> Result<(), ClientError> {
+        let target = target.into();
         rpc!(
             self,
             api_keys,
             delete_api_key,
             pb::DeleteApiKeyRequest {
-                name: name.to_owned(),
-                etag: self::etag(etag),
+                name: target.name,
+                etag: target.etag,
             }
         )?;
         Ok(())
     }
 
-    /// Asks whether `key` is valid and, with `api_set` (`apiSets/{id}`),
-    /// may use that API set. A refusal is a decision, not an error.
+    /// Asks whether `key` is valid and whether it may do what `scope` asks. A refusal is
+    /// a decision, not an error.
     pub async fn verify_api_key(
         &self,
         key: &str,
-        api_set: Option<&str>,
+        scope: Scope,
     ) -> Result<pb::Decision, ClientError> {
         let resp = rpc!(
             self,
@@ -1179,38 +776,16 @@ impl Client {
             verify_api_key,
             pb::VerifyApiKeyRequest {
                 key: key.to_owned(),
-                api_set: api_set.unwrap_or_default().to_owned(),
-                api_method: String::new(),
+                api_set: scope.api_set,
+                api_method: scope.api_method,
             }
         )?;
         required(resp.decision, "decision")
     }
 
-    /// Creates a platform API set `api_set_id` (operators only) grouping
-    /// `methods` (`/package.Service/Method`).
-    pub async fn create_api_set<I, S>(
-        &self,
-        api_set_id: &str,
-        display_name: &str,
-        methods: I,
-    ) -> Result<pb::ApiSet, ClientError>
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        let resp = rpc!(
-            self,
-            api_keys,
-            create_api_set,
-            pb::CreateApiSetRequest {
-                api_set_id: api_set_id.to_owned(),
-                api_set: Some(pb::ApiSet {
-                    display_name: display_name.to_owned(),
-                    methods: methods.into_iter().map(Into::into).collect(),
-                    ..Default::default()
-                }),
-            }
-        )?;
+    /// Creates a platform API set (operators only; see [`NewApiSet`]).
+    pub async fn create_api_set(&self, new: NewApiSet) -> Result<pb::ApiSet, ClientError> {
+        let resp = rpc!(self, api_keys, create_api_set, new.into_request())?;
         required(resp.api_set, "api_set")
     }
 
@@ -1234,16 +809,17 @@ impl Client {
         required(resp.api_set, "api_set")
     }
 
-    /// Deletes a platform API set (operators only). With an `etag`, only if
+    /// Deletes a platform API set (operators only). With an etag ([`Target::etag`]), only if
     /// the set still has it (ABORTED otherwise).
-    pub async fn delete_api_set(&self, name: &str, etag: Option<&str>) -> Result<(), ClientError> {
+    pub async fn delete_api_set(&self, target: impl Into<Target>) -> Result<(), ClientError> {
+        let target = target.into();
         rpc!(
             self,
             api_keys,
             delete_api_set,
             pb::DeleteApiSetRequest {
-                name: name.to_owned(),
-                etag: self::etag(etag),
+                name: target.name,
+                etag: target.etag,
             }
         )?;
         Ok(())

@@ -3,8 +3,10 @@
 //! The server answers every failure with a `google.rpc.Status` carrying one
 //! `ErrorInfo` (domain `keyward`, reason in UPPER_SNAKE) and, for
 //! INVALID_ARGUMENT, a `BadRequest` naming each wrong field. `From<Status>`
-//! decodes those details into typed variants, so callers match on what went
-//! wrong instead of parsing a bare [`tonic::Status`].
+//! decodes those details once into [`ClientError::Server`]: every error that came from
+//! the server keeps its code, reason, metadata and field violations, and the status
+//! itself ([`ClientError::code`], [`ClientError::reason`], [`ClientError::violations`],
+//! [`ClientError::status`]); the other variants are local failures.
 //!
 //! ```
 //! use keyward_client::ClientError;
@@ -17,13 +19,14 @@
 //!     "invalid argument: credential.contact_email: not an email address",
 //!     details,
 //! );
-//! match ClientError::from(status) {
-//!     ClientError::InvalidArgument { violations, .. } => {
-//!         assert_eq!(violations[0].field, "credential.contact_email");
-//!     }
-//!     other => panic!("unexpected {other:?}"),
-//! }
+//! let error = ClientError::from(status);
+//! assert_eq!(error.code(), Some(tonic::Code::InvalidArgument));
+//! assert_eq!(error.reason(), Some("INVALID_ARGUMENT"));
+//! assert_eq!(error.violations()[0].field, "credential.contact_email");
 //! ```
+
+use std::collections::HashMap;
+use std::time::Duration;
 
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
@@ -39,9 +42,8 @@ pub struct FieldViolation {
 
 /// What can go wrong building a client or calling the server.
 ///
-/// Variants for server answers keep the server's message and, where the
-/// code alone is ambiguous, the `ErrorInfo` reason (`API_SET_NOT_ALLOWED`,
-/// `ACCOUNT_NOT_VERIFIED`, `LAST_ADMINISTRATOR`…).
+/// [`ClientError::Server`] is the server's answer, whole; every other variant is a local
+/// failure (a bad URL, no connection, a malformed answer).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClientError {
@@ -82,176 +84,164 @@ pub enum ClientError {
     /// The server cannot be reached.
     #[error("cannot connect to the Keyward server")]
     Connect(#[source] tonic::transport::Error),
-    /// NOT_FOUND: the resource does not exist (or the caller may not see it).
-    #[error("not found: {message}")]
-    NotFound {
-        /// The server's message.
-        message: String,
-    },
-    /// ALREADY_EXISTS: a resource with this identity exists already.
-    #[error("already exists: {message}")]
-    AlreadyExists {
-        /// The server's message.
-        message: String,
-    },
-    /// INVALID_ARGUMENT: the request is malformed; each violation names a field.
-    #[error("invalid argument: {message}")]
-    InvalidArgument {
-        /// The server's message.
-        message: String,
-        /// The fields refused, from the `BadRequest` detail.
-        violations: Vec<FieldViolation>,
-    },
-    /// PERMISSION_DENIED: the caller may not do this.
-    #[error("permission denied ({reason}): {message}")]
-    PermissionDenied {
-        /// The ErrorInfo reason, for example `PERMISSION_DENIED` or `API_SET_NOT_HELD`.
-        reason: String,
-        /// The server's message.
-        message: String,
-    },
-    /// UNAUTHENTICATED: no usable credential (the server never says why).
-    #[error("unauthenticated: {message}")]
-    Unauthenticated {
-        /// The server's message.
-        message: String,
-    },
-    /// FAILED_PRECONDITION: the system is not in the state the request needs.
-    #[error("failed precondition ({reason}): {message}")]
-    FailedPrecondition {
-        /// The ErrorInfo reason, for example `ACCOUNT_NOT_VERIFIED` or `LAST_ADMINISTRATOR`.
-        reason: String,
-        /// The server's message.
-        message: String,
-    },
-    /// ABORTED: the resource changed since it was read (etag) or a concurrent change won.
-    #[error("aborted: {message}")]
-    Aborted {
-        /// The server's message.
-        message: String,
-    },
-    /// UNAVAILABLE: the server or its database cannot answer now; retried
-    /// by the client before it is returned.
-    #[error("unavailable: {message}")]
-    Unavailable {
-        /// The server's message.
-        message: String,
-    },
-    /// RESOURCE_EXHAUSTED: the server sheds the call (too many secrets waiting to be
-    /// checked, or too many unproven secrets for one credential); try again after
-    /// `retry_after`.
-    #[error("resource exhausted ({reason}): {message}")]
-    ResourceExhausted {
-        /// The ErrorInfo reason, for example `SECRET_CHECKS_OVERLOADED`.
-        reason: String,
-        /// The server's message.
-        message: String,
-        /// From the `RetryInfo` detail: when trying again makes sense.
-        retry_after: Option<std::time::Duration>,
-    },
-    /// UNIMPLEMENTED: the RPC is part of the API but not served.
-    #[error("unimplemented: {message}")]
-    Unimplemented {
-        /// The server's message.
-        message: String,
-    },
+    /// The server answered with an error status: its code, message, `ErrorInfo` and
+    /// `BadRequest` field violations, all kept (see [`ServerError`] and the accessors on
+    /// `ClientError`).
+    #[error(transparent)]
+    Server(Box<ServerError>),
     /// The server answered successfully but left out a field it always sets.
     #[error("the server's response lacks `{0}`")]
     MissingField(&'static str),
-    /// Any other status (INTERNAL, DEADLINE_EXCEEDED, CANCELLED…).
-    #[error("{}: {}", .0.code(), .0.message())]
-    Other(Box<Status>),
 }
 
-impl ClientError {
-    /// The gRPC code of a server answer; `None` for local errors.
-    pub fn code(&self) -> Option<Code> {
-        Some(match self {
-            Self::NotFound { .. } => Code::NotFound,
-            Self::AlreadyExists { .. } => Code::AlreadyExists,
-            Self::InvalidArgument { .. } => Code::InvalidArgument,
-            Self::PermissionDenied { .. } => Code::PermissionDenied,
-            Self::Unauthenticated { .. } => Code::Unauthenticated,
-            Self::FailedPrecondition { .. } => Code::FailedPrecondition,
-            Self::Aborted { .. } => Code::Aborted,
-            Self::Unavailable { .. } => Code::Unavailable,
-            Self::Unimplemented { .. } => Code::Unimplemented,
-            Self::ResourceExhausted { .. } => Code::ResourceExhausted,
-            Self::Other(status) => status.code(),
-            Self::InvalidUrl { .. }
-            | Self::TlsNotEnabled { .. }
-            | Self::TlsOptionsWithoutHttps { .. }
-            | Self::InvalidCredential
-            | Self::InvalidActAs { .. }
-            | Self::Connect(_)
-            | Self::MissingField(_) => return None,
-        })
+/// An error status the server answered with, decoded once: the code, the message, the
+/// `ErrorInfo` reason and metadata, the `BadRequest` field violations and the `RetryInfo`
+/// delay, with the [`Status`] itself for anything else.
+#[derive(Debug, Clone)]
+pub struct ServerError {
+    status: Status,
+    reason: String,
+    metadata: HashMap<String, String>,
+    violations: Vec<FieldViolation>,
+    retry_after: Option<Duration>,
+}
+
+impl ServerError {
+    /// The gRPC code.
+    pub fn code(&self) -> Code {
+        self.status.code()
     }
 
-    /// The ErrorInfo reason where the variant keeps one.
-    pub fn reason(&self) -> Option<&str> {
+    /// The server's message.
+    pub fn message(&self) -> &str {
+        self.status.message()
+    }
+
+    /// The `ErrorInfo` reason in UPPER_SNAKE (`API_SET_NOT_HELD`, `LAST_ADMINISTRATOR`…);
+    /// the code's name ([`code_name`]) when the status carries no `ErrorInfo`.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+
+    /// The `ErrorInfo` metadata (empty without one).
+    pub fn metadata(&self) -> &HashMap<String, String> {
+        &self.metadata
+    }
+
+    /// The fields the server refused, from the `BadRequest` detail (INVALID_ARGUMENT).
+    pub fn violations(&self) -> &[FieldViolation] {
+        &self.violations
+    }
+
+    /// From the `RetryInfo` detail: when trying again makes sense (RESOURCE_EXHAUSTED).
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+
+    /// The status as it arrived, details included.
+    pub fn status(&self) -> &Status {
+        &self.status
+    }
+}
+
+impl std::fmt::Display for ServerError {
+    /// `CODE [REASON]: message`, the reason only where it says more than the code.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let code = code_name(self.code());
+        f.write_str(code)?;
+        if self.reason != code {
+            write!(f, " [{}]", self.reason)?;
+        }
+        write!(f, ": {}", self.message())
+    }
+}
+
+impl std::error::Error for ServerError {}
+
+impl ClientError {
+    /// What the server answered, for an error that came from it; `None` for local errors.
+    pub fn server(&self) -> Option<&ServerError> {
         match self {
-            Self::PermissionDenied { reason, .. }
-            | Self::FailedPrecondition { reason, .. }
-            | Self::ResourceExhausted { reason, .. } => Some(reason),
+            Self::Server(server) => Some(server),
             _ => None,
         }
     }
 
+    /// The gRPC code of a server answer; `None` for local errors.
+    pub fn code(&self) -> Option<Code> {
+        self.server().map(ServerError::code)
+    }
+
+    /// The `ErrorInfo` reason of a server answer (see [`ServerError::reason`]).
+    pub fn reason(&self) -> Option<&str> {
+        self.server().map(ServerError::reason)
+    }
+
+    /// The fields the server refused (empty for other errors).
+    pub fn violations(&self) -> &[FieldViolation] {
+        self.server().map_or(&[], ServerError::violations)
+    }
+
+    /// The status the server answered with; `None` for local errors.
+    pub fn status(&self) -> Option<&Status> {
+        self.server().map(ServerError::status)
+    }
+
     /// Whether the client retries this error (UNAVAILABLE only).
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Unavailable { .. })
+        self.code() == Some(Code::Unavailable)
     }
 }
 
 impl From<Status> for ClientError {
     fn from(status: Status) -> Self {
         let details = status.get_error_details();
-        let reason = details
-            .error_info()
-            .map(|info| info.reason.clone())
-            .unwrap_or_else(|| default_reason(status.code()).to_owned());
-        let message = status.message().to_owned();
-        match status.code() {
-            Code::NotFound => Self::NotFound { message },
-            Code::AlreadyExists => Self::AlreadyExists { message },
-            Code::InvalidArgument => Self::InvalidArgument {
-                message,
-                violations: details
-                    .bad_request()
-                    .map(|bad| {
-                        bad.field_violations
-                            .iter()
-                            .map(|v| FieldViolation {
-                                field: v.field.clone(),
-                                description: v.description.clone(),
-                            })
-                            .collect()
+        let (reason, metadata) = match details.error_info() {
+            Some(info) => (info.reason.clone(), info.metadata.clone()),
+            None => (code_name(status.code()).to_owned(), HashMap::new()),
+        };
+        let violations = details
+            .bad_request()
+            .map(|bad| {
+                bad.field_violations
+                    .iter()
+                    .map(|v| FieldViolation {
+                        field: v.field.clone(),
+                        description: v.description.clone(),
                     })
-                    .unwrap_or_default(),
-            },
-            Code::PermissionDenied => Self::PermissionDenied { reason, message },
-            Code::Unauthenticated => Self::Unauthenticated { message },
-            Code::FailedPrecondition => Self::FailedPrecondition { reason, message },
-            Code::Aborted => Self::Aborted { message },
-            Code::Unavailable => Self::Unavailable { message },
-            Code::Unimplemented => Self::Unimplemented { message },
-            Code::ResourceExhausted => Self::ResourceExhausted {
-                reason,
-                message,
-                retry_after: details.retry_info().and_then(|info| info.retry_delay),
-            },
-            _ => Self::Other(Box::new(status)),
-        }
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self::Server(Box::new(ServerError {
+            retry_after: details.retry_info().and_then(|info| info.retry_delay),
+            status,
+            reason,
+            metadata,
+            violations,
+        }))
     }
 }
 
-fn default_reason(code: Code) -> &'static str {
+/// A gRPC code's name in UPPER_SNAKE, as the API documentation and `ErrorInfo` spell it.
+pub fn code_name(code: Code) -> &'static str {
     match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
         Code::PermissionDenied => "PERMISSION_DENIED",
-        Code::FailedPrecondition => "FAILED_PRECONDITION",
         Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
-        _ => "",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
     }
 }
 
@@ -281,17 +271,14 @@ mod tests {
             "invalid argument: page_size: must not be negative",
             details,
         ));
-        let ClientError::InvalidArgument {
-            message,
-            violations,
-        } = err
-        else {
-            panic!("not InvalidArgument: {err:?}");
-        };
-        assert_eq!(message, "invalid argument: page_size: must not be negative");
+        let server = err.server().expect("a server error");
         assert_eq!(
-            violations,
-            vec![
+            server.message(),
+            "invalid argument: page_size: must not be negative"
+        );
+        assert_eq!(
+            err.violations(),
+            [
                 FieldViolation {
                     field: "page_size".into(),
                     description: "must not be negative".into()
@@ -305,19 +292,43 @@ mod tests {
     }
 
     #[test]
+    fn every_server_error_keeps_its_reason_metadata_and_violations() {
+        let mut details = ErrorDetails::with_error_info(
+            "API_SET_NOT_ALLOWED",
+            "keyward",
+            [("api_set".to_owned(), "apiSets/billing".to_owned())],
+        );
+        details.add_bad_request_violation("api_key.api_sets", "not entitled");
+        let err = ClientError::from(Status::with_error_details(
+            Code::FailedPrecondition,
+            "the account may not use apiSets/billing",
+            details,
+        ));
+        assert_eq!(err.code(), Some(Code::FailedPrecondition));
+        assert_eq!(err.reason(), Some("API_SET_NOT_ALLOWED"));
+        assert_eq!(err.violations()[0].field, "api_key.api_sets");
+        let server = err.server().expect("a server error");
+        assert_eq!(server.metadata()["api_set"], "apiSets/billing");
+        assert_eq!(
+            err.status().map(Status::message),
+            Some("the account may not use apiSets/billing")
+        );
+        assert_eq!(
+            err.to_string(),
+            "FAILED_PRECONDITION [API_SET_NOT_ALLOWED]: the account may not use apiSets/billing"
+        );
+    }
+
+    #[test]
     fn reasons_travel_with_permission_and_precondition_errors() {
         let err = ClientError::from(status(
             Code::PermissionDenied,
             "API_SET_NOT_HELD",
             "the credential does not hold keyward.credentials",
         ));
-        assert!(matches!(
-            &err,
-            ClientError::PermissionDenied { reason, message }
-                if reason == "API_SET_NOT_HELD" && message.contains("keyward.credentials")
-        ));
         assert_eq!(err.reason(), Some("API_SET_NOT_HELD"));
         assert_eq!(err.code(), Some(Code::PermissionDenied));
+        assert!(err.to_string().contains("keyward.credentials"), "{err}");
 
         let err = ClientError::from(status(
             Code::FailedPrecondition,
@@ -325,11 +336,11 @@ mod tests {
             "the account is not verified",
         ));
         assert_eq!(err.reason(), Some("ACCOUNT_NOT_VERIFIED"));
-        assert!(matches!(err, ClientError::FailedPrecondition { .. }));
+        assert_eq!(err.code(), Some(Code::FailedPrecondition));
     }
 
     #[test]
-    fn each_code_has_its_variant() {
+    fn each_code_is_kept() {
         let cases = [
             (Code::NotFound, "NOT_FOUND"),
             (Code::AlreadyExists, "ALREADY_EXISTS"),
@@ -342,26 +353,19 @@ mod tests {
         for (code, reason) in cases {
             let err = ClientError::from(status(code, reason, "the message"));
             assert_eq!(err.code(), Some(code), "{err:?}");
+            assert_eq!(err.reason(), Some(reason), "{err:?}");
             assert!(err.to_string().contains("the message"), "{err}");
             assert_eq!(err.is_retryable(), code == Code::Unavailable);
         }
-        assert!(matches!(
-            ClientError::from(Status::not_found("x")),
-            ClientError::NotFound { .. }
-        ));
-        assert!(matches!(
-            ClientError::from(Status::internal("x")),
-            ClientError::Other(status) if status.code() == Code::Internal
-        ));
     }
 
     #[test]
-    fn a_status_without_details_still_maps_by_code() {
+    fn a_status_without_details_still_has_a_reason() {
         let err = ClientError::from(Status::permission_denied("no"));
         assert_eq!(err.reason(), Some("PERMISSION_DENIED"));
+        assert_eq!(err.to_string(), "PERMISSION_DENIED: no");
         let err = ClientError::from(Status::invalid_argument("bad"));
-        assert!(
-            matches!(err, ClientError::InvalidArgument { violations, .. } if violations.is_empty())
-        );
+        assert_eq!(err.code(), Some(Code::InvalidArgument));
+        assert!(err.violations().is_empty());
     }
 }

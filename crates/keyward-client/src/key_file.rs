@@ -33,23 +33,12 @@
 //!
 //! ```no_run
 //! # async fn demo(client: keyward_client::Client) -> Result<(), Box<dyn std::error::Error>> {
-//! use keyward_client::ApiKeyFile;
-//! use keyward_client::proto::{ApiKey, CreateApiKeyRequest};
+//! use keyward_client::{ApiKeyFile, NewApiKey};
 //!
 //! let created = client
-//!     .api_keys()
-//!     .create_api_key(CreateApiKeyRequest {
-//!         parent: "users/me".into(),
-//!         api_key: Some(ApiKey {
-//!             display_name: "CI deploys".into(),
-//!             api_sets: vec!["apiSets/keyward.verify".into()],
-//!             ..Default::default()
-//!         }),
-//!         ..Default::default()
-//!     })
-//!     .await?
-//!     .into_inner();
-//! let path = ApiKeyFile::from_create_response(&created)?.write_new(".")?;
+//!     .create_api_key(NewApiKey::new("CI deploys", ["apiSets/keyward.verify"]))
+//!     .await?;
+//! let path = ApiKeyFile::from_created(&created)?.write_new(".")?;
 //! let again = ApiKeyFile::read(&path)?;
 //! # let _ = again;
 //! # Ok(())
@@ -63,7 +52,7 @@ use std::path::{Path, PathBuf};
 use keyward_core::key::{Key, KeyError, KeyKind};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::proto::CreateApiKeyResponse;
+use crate::proto::{ApiKey, CreateApiKeyResponse};
 
 /// The extension of API key files.
 pub use keyward_core::key_file::EXTENSION;
@@ -224,11 +213,22 @@ impl ApiKeyFile {
     /// name. [`ParseError::MissingKey`] for the response to a retried create,
     /// which never carries the key again.
     pub fn from_create_response(response: &CreateApiKeyResponse) -> Result<Self, ParseError> {
-        if response.key.is_empty() {
+        Self::from_parts(&response.key, response.api_key.as_ref())
+    }
+
+    /// The file of a key just created through [`crate::Client::create_api_key`] or
+    /// [`crate::Client::redeem_enrollment_token`]; [`ParseError::MissingKey`] for a
+    /// retried create, which never carries the key again.
+    pub fn from_created(created: &crate::CreatedApiKey) -> Result<Self, ParseError> {
+        Self::from_parts(created.key.expose_secret(), Some(&created.api_key))
+    }
+
+    fn from_parts(key: &str, api_key: Option<&ApiKey>) -> Result<Self, ParseError> {
+        if key.is_empty() {
             return Err(ParseError::MissingKey);
         }
-        let file = Self::new(SecretString::from(response.key.clone()))?;
-        match &response.api_key {
+        let file = Self::new(SecretString::from(key))?;
+        match api_key {
             Some(api_key) => file
                 .with_name(&api_key.name)?
                 .with_display_name(&api_key.display_name),

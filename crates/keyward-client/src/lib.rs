@@ -7,16 +7,19 @@
 //! ([`ClientBuilder::basic`]), timeouts, retries; an `https` URL uses TLS
 //! (feature `tls`).
 //!
-//! The high-level methods ([`api`]) take plain arguments or small builders
-//! ([`NewCredential`], [`NewApiKey`], [`SecretRenewal`], and one update
-//! builder per resource in [`update`], whose setters fill the field mask),
-//! answer [`ClientError`] (typed from the
-//! server's `ErrorInfo` reason, see [`error`]), retry UNAVAILABLE only
-//! ([`retry`]), and hand secrets back as [`secrecy::SecretString`]. List RPCs
-//! come as one [`Page`] at a time and as streams over every page
-//! ([`ItemStream`]). The raw tonic stubs stay
-//! available ([`Client::accounts`], [`Client::credentials`],
-//! [`Client::api_keys`]) for anything the high-level API does not cover.
+//! The high-level methods ([`api`]) have one calling style: a read takes the
+//! resource's name, everything else one request — a builder of [`requests`]
+//! ([`NewAccount`], [`NewCredential`], [`SecretRenewal`]…, each create and renewal
+//! carrying a generated request id so that retrying it is safe), a [`Target`] (a name
+//! and optionally an etag) for state changes and deletes, one update builder per
+//! resource in [`update`] (whose setters fill the field mask), and one [`Scope`]
+//! question for the three verification calls. They answer [`ClientError`], which keeps
+//! the code, `ErrorInfo` reason and field violations of every server error (see
+//! [`error`]), retry UNAVAILABLE only ([`retry`]), and hand secrets back as
+//! [`secrecy::SecretString`]. List RPCs come as one [`Page`] at a time and as streams
+//! over every page ([`ItemStream`]). The raw tonic stubs stay available
+//! ([`Client::accounts`], [`Client::credentials`], [`Client::api_keys`]) for anything
+//! the high-level API does not cover.
 //!
 //! [`hmac::HmacSigner`] signs requests for gateways that verify signatures;
 //! [`ApiKeyFile`] saves a new API key to a `NAME.APIKEY` file and reads it
@@ -29,9 +32,9 @@
 //! use futures_util::TryStreamExt as _;
 //! use keyward_client::proto::credential::{Scheme, State};
 //! use keyward_client::{
-//!     Client, ClientError, CredentialFilter, CredentialUpdate, NewApiKey, NewCredential, Scope,
-//!     SecretRenewal,
+//!     Client, CredentialFilter, CredentialUpdate, NewApiKey, NewCredential, Scope, SecretRenewal,
 //! };
+//! use tonic::Code;
 //! use secrecy::ExposeSecret as _;
 //!
 //! let client = Client::builder("http://127.0.0.1:50051")
@@ -44,21 +47,17 @@
 //! // An API client credential; its secret is shown once.
 //! let created = client
 //!     .create_credential(
-//!         NewCredential::new(
-//!             "accounts/acme",
-//!             "billing-export",
-//!             "Billing export",
-//!             "billing",
-//!             "ops@acme.example",
-//!         )
-//!         .api_sets(["apiSets/billing"])
-//!         .request_id("3f1c0a52-billing-export"),
+//!         NewCredential::new("accounts/acme", "billing-export")
+//!             .display_name("Billing export")
+//!             .application("billing")
+//!             .contact_email("ops@acme.example")
+//!             .api_sets(["apiSets/billing"]),
 //!     )
 //!     .await?;
 //! let client_id = &created.credential.client_id;
 //! let secret = created.client_secret.expose_secret();
 //! let decision = client
-//!     .verify_client_secret(client_id, secret, Scope::ApiSet("apiSets/billing".into()))
+//!     .verify_client_secret(client_id, secret, Scope::any().api_set("apiSets/billing"))
 //!     .await?;
 //! assert!(decision.valid);
 //!
@@ -79,7 +78,7 @@
 //!     .await;
 //! match updated {
 //!     Ok(credential) => assert_eq!(credential.display_name, "Billing export (nightly)"),
-//!     Err(ClientError::Aborted { .. }) => eprintln!("changed meanwhile: read it again"),
+//!     Err(e) if e.code() == Some(Code::Aborted) => eprintln!("changed meanwhile: read it again"),
 //!     Err(other) => return Err(other),
 //! }
 //!
@@ -101,15 +100,19 @@
 //!     .create_api_key(NewApiKey::new("ci", ["apiSets/billing"]).ttl(Duration::from_secs(3600)))
 //!     .await?;
 //! let decision = client
-//!     .verify_api_key(key.key.expose_secret(), Some("apiSets/billing"))
+//!     .verify_api_key(
+//!         key.key.expose_secret(),
+//!         Scope::any().api_method("/billing.v1.Invoices/List"),
+//!     )
 //!     .await?;
 //! # let _ = decision;
 //!
-//! // Errors are typed.
-//! match client.get_credential("accounts/acme/credentials/nope").await {
-//!     Err(ClientError::NotFound { message }) => eprintln!("{message}"),
-//!     Err(other) => return Err(other),
-//!     Ok(_) => {}
+//! // A server error keeps its code, reason and field violations.
+//! if let Err(e) = client.create_api_key(NewApiKey::new("", ["apiSets/billing"])).await {
+//!     eprintln!("{e}"); // INVALID_ARGUMENT: …
+//!     for violation in e.violations() {
+//!         eprintln!("  {}: {}", violation.field, violation.description);
+//!     }
 //! }
 //! # Ok(())
 //! # }
@@ -137,15 +140,18 @@ pub mod api;
 pub mod audit;
 pub mod error;
 pub mod hmac;
+pub mod requests;
 pub mod retry;
 pub mod update;
 
 pub use api::{
-    CreatedAccount, CreatedApiKey, CreatedCredential, CreatedEnrollmentToken, CredentialFilter,
-    HmacRequest, ItemStream, NewApiKey, NewCredential, NewEnrollmentToken, Page, Scope,
-    SecretRenewal,
+    CreatedAccount, CreatedApiKey, CreatedCredential, CreatedEnrollmentToken, ItemStream, Page,
 };
-pub use error::{ClientError, FieldViolation};
+pub use error::{ClientError, FieldViolation, ServerError};
+pub use requests::{
+    CredentialFilter, HmacRequest, NewAccount, NewApiKey, NewApiSet, NewCredential,
+    NewEnrollmentToken, NewRole, NewUser, Scope, SecretRenewal, Target,
+};
 pub use retry::RetryPolicy;
 pub use update::{
     AccountUpdate, ApiKeyUpdate, ApiSetUpdate, CredentialUpdate, RoleUpdate, UserUpdate,
@@ -275,9 +281,8 @@ impl ClientBuilder {
     /// ([`Client::credentials`]…) never retry.
     ///
     /// A create retried after the server acted but before its answer arrived
-    /// would create twice: give creates a `request_id`
-    /// ([`NewCredential::request_id`], [`NewApiKey::request_id`]) so that a
-    /// retry returns the first result.
+    /// returns the first result: every create and renewal that takes a
+    /// `request_id` carries a generated one ([`requests`]).
     pub fn retries(mut self, retries: u32) -> Self {
         self.retry.retries = retries;
         self

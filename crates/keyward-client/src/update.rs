@@ -4,7 +4,7 @@
 //! value *and* adds its field to the update mask, so the mask always names
 //! exactly the fields that were set (calling a setter twice keeps one path,
 //! and the last value). [`etag`](AccountUpdate::etag) makes the update
-//! conditional: the server answers ABORTED ([`ClientError::Aborted`]) when
+//! conditional: the server answers ABORTED ([`ClientError::code`]) when
 //! the resource changed since that etag was read.
 //!
 //! A builder with no setter called sends an empty mask, which the server
@@ -31,7 +31,7 @@
 //! assert!(RoleUpdate::new("accounts/acme/roles/auditor").is_empty());
 //! ```
 //!
-//! [`ClientError::Aborted`]: crate::ClientError::Aborted
+//! [`ClientError::code`]: crate::ClientError::code
 
 use crate::proto as pb;
 
