@@ -15,27 +15,9 @@ use crate::error::{ServiceError, error_chain};
 /// The ErrorInfo domain of every Keyward error.
 pub const ERROR_DOMAIN: &str = "keyward";
 
-/// The names of the gRPC status codes, indexed by their number (`OK` … `UNAUTHENTICATED`):
-/// for metrics labels and the benchmark's tallies.
-pub const CODE_NAMES: [&str; 17] = [
-    "OK",
-    "CANCELLED",
-    "UNKNOWN",
-    "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION",
-    "ABORTED",
-    "OUT_OF_RANGE",
-    "UNIMPLEMENTED",
-    "INTERNAL",
-    "UNAVAILABLE",
-    "DATA_LOSS",
-    "UNAUTHENTICATED",
-];
+/// The names of the gRPC status codes, indexed by their number: for metrics labels and
+/// the benchmark's tallies (one table, in `keyward_core`, shared with the SDK).
+pub use keyward_core::GRPC_CODE_NAMES as CODE_NAMES;
 
 impl From<ServiceError> for Status {
     fn from(err: ServiceError) -> Self {

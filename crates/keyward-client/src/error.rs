@@ -224,25 +224,10 @@ impl From<Status> for ClientError {
 
 /// A gRPC code's name in UPPER_SNAKE, as the API documentation and `ErrorInfo` spell it.
 pub fn code_name(code: Code) -> &'static str {
-    match code {
-        Code::Ok => "OK",
-        Code::Cancelled => "CANCELLED",
-        Code::Unknown => "UNKNOWN",
-        Code::InvalidArgument => "INVALID_ARGUMENT",
-        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
-        Code::NotFound => "NOT_FOUND",
-        Code::AlreadyExists => "ALREADY_EXISTS",
-        Code::PermissionDenied => "PERMISSION_DENIED",
-        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
-        Code::FailedPrecondition => "FAILED_PRECONDITION",
-        Code::Aborted => "ABORTED",
-        Code::OutOfRange => "OUT_OF_RANGE",
-        Code::Unimplemented => "UNIMPLEMENTED",
-        Code::Internal => "INTERNAL",
-        Code::Unavailable => "UNAVAILABLE",
-        Code::DataLoss => "DATA_LOSS",
-        Code::Unauthenticated => "UNAUTHENTICATED",
-    }
+    keyward_core::GRPC_CODE_NAMES
+        .get(code as usize)
+        .copied()
+        .unwrap_or("UNKNOWN")
 }
 
 #[cfg(test)]
@@ -253,6 +238,21 @@ mod tests {
 
     use tonic::{Code, Status};
     use tonic_types::{ErrorDetails, StatusExt};
+
+    #[test]
+    fn every_code_has_its_documented_name() {
+        assert_eq!(super::code_name(Code::Ok), "OK");
+        assert_eq!(super::code_name(Code::InvalidArgument), "INVALID_ARGUMENT");
+        assert_eq!(
+            super::code_name(Code::FailedPrecondition),
+            "FAILED_PRECONDITION"
+        );
+        assert_eq!(super::code_name(Code::Unauthenticated), "UNAUTHENTICATED");
+        for number in 0..17 {
+            let name = super::code_name(Code::from(number));
+            assert_eq!(name, keyward_core::GRPC_CODE_NAMES[number as usize]);
+        }
+    }
 
     use super::{ClientError, FieldViolation};
 
