@@ -2,12 +2,13 @@
 //! updates under revisions, listing, and an account created with its initial contents (a
 //! seed) in one transaction.
 
+use keyward_store::{
+    AccountUpdate, ApiKeyState, NewAccount, NewUser, PageRequest, StoreError, testing::TestBackend,
+};
+
 use crate::support::{
     TestDb, assert_already_exists, assert_conflict, assert_foreign_key, assert_not_found,
     new_account, new_user, operator_seed, seed,
-};
-use keyward_store::{
-    AccountUpdate, ApiKeyState, NewAccount, NewUser, PageRequest, StoreError, testing::TestBackend,
 };
 
 keyward_store::on_every_backend!(

@@ -2,13 +2,14 @@
 //! deleted under revisions, their last use recorded, and their access the union of their
 //! user's roles.
 
-use crate::support::{
-    SECRET_HASH, TestDb, all_pages, assert_already_exists, assert_conflict, assert_foreign_key,
-    assert_not_found, new_account, new_api_key, new_api_set, new_role, new_user, seed_roles, time,
-};
 use keyward_store::{
     ApiKeyFilter, ApiKeyState, ApiKeyUpdate, LastUsed, NewApiKey, Store, UserState,
     testing::TestBackend,
+};
+
+use crate::support::{
+    SECRET_HASH, TestDb, all_pages, assert_already_exists, assert_conflict, assert_foreign_key,
+    assert_not_found, new_account, new_api_key, new_api_set, new_role, new_user, seed_roles, time,
 };
 
 keyward_store::on_every_backend!(

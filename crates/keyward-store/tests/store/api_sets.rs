@@ -1,11 +1,12 @@
 //! API sets: created with their methods, listed, edited atomically, refused deletion while
 //! in use, and the built-in ones kept in sync.
 
+use keyward_store::{ApiSetUpdate, NewApiSet, PageRequest, StoreError, testing::TestBackend};
+
 use crate::support::{
     TestDb, all_pages, assert_already_exists, assert_conflict, assert_not_found, new_api_set,
     new_credential, seed,
 };
-use keyward_store::{ApiSetUpdate, NewApiSet, PageRequest, StoreError, testing::TestBackend};
 
 keyward_store::on_every_backend!(
     an_api_set_reads_back_with_its_methods_and_its_id_is_unique,

@@ -3,8 +3,9 @@
 
 use std::collections::HashSet;
 
-use crate::support::TestDb;
 use keyward_store::{AuditOutcome, NewAuditEvent, PageRequest, Store, testing::TestBackend};
+
+use crate::support::TestDb;
 
 keyward_store::on_every_backend!(
     audit_events_list_newest_first_per_account_every_event_once,

@@ -2,14 +2,14 @@
 //! file, WAL mode and lock, and what `ping` and `backend` report.
 
 use std::error::Error as _;
-use std::time::Duration;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use crate::support::{TestDb, new_account};
 use keyward_store::{
     Backend, Store, StoreError, StoreOptions,
     testing::{POSTGRES_URL_VAR, TestBackend, TestDatabase, random_suffix},
 };
+
+use crate::support::{TestDb, new_account};
 
 keyward_store::on_every_backend!(
     ping_and_backend_report_on_every_backend,

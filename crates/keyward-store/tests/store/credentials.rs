@@ -2,13 +2,14 @@
 //! ID and ID, renewed with at most two live secret versions, resealed under a new master key,
 //! updated, switched, listed and deleted; HMAC nonces claimed once.
 
-use crate::support::{
-    TestDb, assert_already_exists, basic_secret, new_account, new_api_set, new_credential, seed,
-};
 use chrono::{DateTime, Utc};
 use keyward_store::{
     CredentialScheme, CredentialState, NewCredential, NewSecretVersion, PageRequest,
     SecretMaterial, SecretRenewal, StoreError, testing::TestBackend,
+};
+
+use crate::support::{
+    TestDb, assert_already_exists, basic_secret, new_account, new_api_set, new_credential, seed,
 };
 
 keyward_store::on_every_backend!(

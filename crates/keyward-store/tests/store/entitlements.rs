@@ -1,8 +1,9 @@
 //! Entitlements: the API sets an account may hand out, stored, replaced and dropped with a
 //! deleted API set, and derived for accounts of an upgraded installation.
 
-use crate::support::{TestDb, new_account, new_api_key, new_api_set, new_credential, new_user};
 use keyward_store::{AccountUpdate, NewAccount, PageRequest, StoreError, testing::TestBackend};
+
+use crate::support::{TestDb, new_account, new_api_key, new_api_set, new_credential, new_user};
 
 keyward_store::on_every_backend!(
     entitlements_are_stored_replaced_and_go_with_a_deleted_api_set,

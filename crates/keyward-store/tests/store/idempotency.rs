@@ -1,9 +1,10 @@
 //! Idempotency records: a request ID is claimed, pending, then done with its result until it
 //! expires, by one of concurrent duplicates, in the transaction of its work.
 
-use crate::support::{TestDb, new_api_key, new_user, seed_roles};
 use chrono::{DateTime, Utc};
 use keyward_store::{IdempotencyClaim, NewIdempotencyRecord, testing::TestBackend};
+
+use crate::support::{TestDb, new_api_key, new_user, seed_roles};
 
 keyward_store::on_every_backend!(
     a_request_id_is_claimed_pending_then_finished_until_it_expires,

@@ -1,7 +1,8 @@
 //! Migrations: they apply to an empty database, re-run as a no-op and roll back cleanly.
 
-use crate::support::{TestDb, seed};
 use keyward_store::{StoreError, testing::TestBackend};
+
+use crate::support::{TestDb, seed};
 
 keyward_store::on_every_backend!(migrations_apply_to_a_fresh_database_and_roll_back_cleanly,);
 

@@ -1,11 +1,12 @@
 //! Roles: created with their authorities all or nothing, listed, updated, and kept while
 //! someone holds them.
 
+use keyward_store::{NewRole, RoleUpdate, StoreError, UserUpdate, testing::TestBackend};
+
 use crate::support::{
     TestDb, all_pages, assert_already_exists, assert_conflict, assert_foreign_key,
     assert_not_found, new_account, new_role, new_user, seed, seed_roles,
 };
-use keyward_store::{NewRole, RoleUpdate, StoreError, UserUpdate, testing::TestBackend};
 
 keyward_store::on_every_backend!(
     a_role_is_created_with_its_authorities_all_or_nothing,

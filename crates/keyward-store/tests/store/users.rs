@@ -1,12 +1,13 @@
 //! Users: unique emails per account, created and updated with their roles all or nothing,
 //! listed, switched off and on, and deleted with their API keys.
 
+use keyward_store::{
+    NewUser, PageRequest, StoreError, UserState, UserUpdate, testing::TestBackend,
+};
+
 use crate::support::{
     TestDb, all_pages, assert_already_exists, assert_conflict, assert_foreign_key,
     assert_not_found, new_account, new_api_key, new_role, new_user, seed, seed_roles,
-};
-use keyward_store::{
-    NewUser, PageRequest, StoreError, UserState, UserUpdate, testing::TestBackend,
 };
 
 keyward_store::on_every_backend!(
