@@ -51,8 +51,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_server(true)
         .compile(&[health]);
 
-    // The integration tests run against PostgreSQL as well when a server URL
-    // is given at build time; see tests/api/helpers.rs.
+    // The integration tests run against PostgreSQL as well when a server URL is given at
+    // build time: `on_every_backend!` (crates/keyward-store/src/testing.rs) decides that for
+    // itself; this cfg is for the tests in tests/api that run on PostgreSQL only.
     println!("cargo::rustc-check-cfg=cfg(keyward_test_postgres)");
     println!("cargo::rerun-if-env-changed=KEYWARD_TEST_POSTGRES_URL");
     if std::env::var_os("KEYWARD_TEST_POSTGRES_URL").is_some_and(|v| !v.is_empty()) {

@@ -20,7 +20,7 @@ use tonic::Code;
 use tonic_types::StatusExt;
 
 use crate::accounts::create_account;
-use crate::calls::all_methods;
+use crate::calls::{self, Request, all_methods};
 use crate::helpers::{Backend, TestApp, spawn_app};
 
 /// The kinds of caller.
@@ -558,398 +558,262 @@ async fn call(rpc: &str, caller: &Caller) -> Result<(), tonic::Status> {
         (Some(other), true) => other,
         _ => &caller.client,
     };
+    let answer = calls::call(client, rpc, Some(request(rpc, caller))).await?;
+    if let Ok(answer) = answer.downcast::<pb::VerifyApiKeyResponse>() {
+        let decision = answer.decision.expect("a decision");
+        assert_eq!(
+            decision.reason(),
+            pb::decision::Reason::Invalid,
+            "an unknown key"
+        );
+    }
+    Ok(())
+}
+
+/// The request `call` sends for `rpc` on behalf of `caller`.
+fn request(rpc: &str, caller: &Caller) -> Request {
     let tag = caller.tag;
     let own = format!("accounts/acme/users/{}", caller.own_user);
     let missing_key = format!("{own}/apiKeys/00000000000000000000");
     let missing_token = "accounts/acme/users/kai/enrollmentTokens/00000000000000000000";
-    let (mut accounts, mut credentials, mut keys) =
-        (client.accounts(), client.credentials(), client.api_keys());
     match rpc {
-        "AccountService/CreateAccount" => accounts
-            .create_account(pb::CreateAccountRequest {
-                account: Some(pb::Account {
-                    display_name: tag.into(),
-                    ..Default::default()
-                }),
-                account_id: format!("new-{tag}"),
-                administrator: Some(pb::User {
-                    display_name: tag.into(),
-                    email: format!("{tag}@new.example"),
-                    ..Default::default()
-                }),
-                request_id: String::new(),
-            })
-            .await
-            .map(drop),
-        "AccountService/GetAccount" => accounts
-            .get_account(pb::GetAccountRequest {
-                name: "accounts/acme".into(),
-            })
-            .await
-            .map(drop),
-        "AccountService/ListAccounts" => accounts
-            .list_accounts(pb::ListAccountsRequest::default())
-            .await
-            .map(drop),
-        "AccountService/UpdateAccount" => accounts
-            .update_account(pb::UpdateAccountRequest {
-                account: Some(pb::Account {
-                    name: "accounts/acme".into(),
-                    display_name: "Acme".into(),
-                    ..Default::default()
-                }),
-                update_mask: mask("display_name"),
-            })
-            .await
-            .map(drop),
-        "AccountService/VerifyAccount" => accounts
-            .verify_account(pb::VerifyAccountRequest {
-                name: "accounts/acme".into(),
-                etag: String::new(),
-            })
-            .await
-            .map(drop),
-        "AccountService/CreateUser" => accounts
-            .create_user(pb::CreateUserRequest {
-                parent: "accounts/acme".into(),
-                user: Some(pb::User {
-                    display_name: tag.into(),
-                    email: format!("{tag}@users.example"),
-                    ..Default::default()
-                }),
-                user_id: format!("user-{tag}"),
-                request_id: String::new(),
-            })
-            .await
-            .map(drop),
-        "AccountService/GetUser" => accounts
-            .get_user(pb::GetUserRequest {
-                name: "accounts/acme/users/bob".into(),
-            })
-            .await
-            .map(drop),
-        "AccountService/ListUsers" => accounts
-            .list_users(pb::ListUsersRequest {
-                parent: "accounts/acme".into(),
+        "AccountService/CreateAccount" => Box::new(pb::CreateAccountRequest {
+            account: Some(pb::Account {
+                display_name: tag.into(),
                 ..Default::default()
-            })
-            .await
-            .map(drop),
-        "AccountService/UpdateUser" => accounts
-            .update_user(pb::UpdateUserRequest {
-                user: Some(pb::User {
-                    name: "accounts/acme/users/bob".into(),
-                    display_name: "Bob".into(),
-                    ..Default::default()
-                }),
-                update_mask: mask("display_name"),
-            })
-            .await
-            .map(drop),
-        "AccountService/DisableUser" => accounts
-            .disable_user(pb::DisableUserRequest {
-                name: "accounts/acme/users/ghost".into(),
-                etag: String::new(),
-            })
-            .await
-            .map(drop),
-        "AccountService/EnableUser" => accounts
-            .enable_user(pb::EnableUserRequest {
-                name: "accounts/acme/users/bob".into(),
-                etag: String::new(),
-            })
-            .await
-            .map(drop),
-        "AccountService/DeleteUser" => accounts
-            .delete_user(pb::DeleteUserRequest {
-                name: "accounts/acme/users/ghost".into(),
-                etag: String::new(),
-            })
-            .await
-            .map(drop),
-        "AccountService/CreateRole" => accounts
-            .create_role(pb::CreateRoleRequest {
-                parent: "accounts/acme".into(),
-                role: Some(pb::Role {
-                    display_name: tag.into(),
-                    ..Default::default()
-                }),
-                role_id: format!("role-{tag}"),
-            })
-            .await
-            .map(drop),
-        "AccountService/GetRole" => accounts
-            .get_role(pb::GetRoleRequest {
-                name: "accounts/acme/roles/auditors".into(),
-            })
-            .await
-            .map(drop),
-        "AccountService/ListRoles" => accounts
-            .list_roles(pb::ListRolesRequest {
-                parent: "accounts/acme".into(),
-                ..Default::default()
-            })
-            .await
-            .map(drop),
-        "AccountService/UpdateRole" => accounts
-            .update_role(pb::UpdateRoleRequest {
-                role: Some(pb::Role {
-                    name: "accounts/acme/roles/auditors".into(),
-                    display_name: "Auditors".into(),
-                    ..Default::default()
-                }),
-                update_mask: mask("display_name"),
-            })
-            .await
-            .map(drop),
-        "AccountService/DeleteRole" => accounts
-            .delete_role(pb::DeleteRoleRequest {
-                name: "accounts/acme/roles/ghost".into(),
-                etag: String::new(),
-            })
-            .await
-            .map(drop),
-        "AccountService/ListAuditEvents" => accounts
-            .list_audit_events(pb::ListAuditEventsRequest {
-                parent: "accounts/acme".into(),
-                ..Default::default()
-            })
-            .await
-            .map(drop),
-        "AccountService/ExportAuditEvents" => accounts
-            .export_audit_events(pb::ExportAuditEventsRequest {
-                parent: "accounts/acme".into(),
-            })
-            .await
-            .map(drop),
-        "CredentialService/CreateCredential" => credentials
-            .create_credential(pb::CreateCredentialRequest {
-                parent: "accounts/acme".into(),
-                credential: Some(pb::Credential {
-                    display_name: tag.into(),
-                    contact_email: format!("{tag}@clients.example"),
-                    application: "matrix".into(),
-                    scheme: pb::credential::Scheme::Basic as i32,
-                    api_sets: vec!["apiSets/keyward.verify".into()],
-                    ..Default::default()
-                }),
-                ..Default::default()
-            })
-            .await
-            .map(drop),
-        "CredentialService/GetCredential" => credentials
-            .get_credential(pb::GetCredentialRequest {
-                name: "accounts/acme/credentials/ghost".into(),
-            })
-            .await
-            .map(drop),
-        "CredentialService/ListCredentials" => credentials
-            .list_credentials(pb::ListCredentialsRequest {
-                parent: "accounts/acme".into(),
-                ..Default::default()
-            })
-            .await
-            .map(drop),
-        "CredentialService/UpdateCredential" => credentials
-            .update_credential(pb::UpdateCredentialRequest {
-                credential: Some(pb::Credential {
-                    name: "accounts/acme/credentials/ghost".into(),
-                    display_name: "Ghost".into(),
-                    ..Default::default()
-                }),
-                update_mask: mask("display_name"),
-            })
-            .await
-            .map(drop),
-        "CredentialService/EnableCredential" => credentials
-            .enable_credential(pb::EnableCredentialRequest {
-                name: "accounts/acme/credentials/ghost".into(),
-                etag: String::new(),
-            })
-            .await
-            .map(drop),
-        "CredentialService/DisableCredential" => credentials
-            .disable_credential(pb::DisableCredentialRequest {
-                name: "accounts/acme/credentials/ghost".into(),
-                etag: String::new(),
-            })
-            .await
-            .map(drop),
-        "CredentialService/RenewCredentialSecret" => credentials
-            .renew_credential_secret(pb::RenewCredentialSecretRequest {
-                name: "accounts/acme/credentials/ghost".into(),
-                ..Default::default()
-            })
-            .await
-            .map(drop),
-        "CredentialService/DeleteCredential" => credentials
-            .delete_credential(pb::DeleteCredentialRequest {
-                name: "accounts/acme/credentials/ghost".into(),
-                etag: String::new(),
-            })
-            .await
-            .map(drop),
-        "CredentialService/VerifyClientSecret" => credentials
-            .verify_client_secret(pb::VerifyClientSecretRequest {
-                client_id: "acme-ghost".into(),
-                client_secret: unknown_secret(),
-                ..Default::default()
-            })
-            .await
-            .map(drop),
-        "CredentialService/VerifyHmacSignature" => credentials
-            .verify_hmac_signature(unknown_hmac_request())
-            .await
-            .map(drop),
-        "CredentialService/ReportLeakedSecrets" => credentials
-            .report_leaked_secrets(pb::ReportLeakedSecretsRequest {
-                secrets: vec![pb::LeakedSecret {
-                    secret: "not a key".into(),
-                    location: tag.into(),
-                }],
-            })
-            .await
-            .map(drop),
-        "ApiKeyService/CreateApiKey" => keys
-            .create_api_key(pb::CreateApiKeyRequest {
-                parent: own.clone(),
-                api_key: Some(pb::ApiKey {
-                    display_name: tag.into(),
-                    api_sets: vec!["apiSets/keyward.verify".into()],
-                    ..Default::default()
-                }),
-                ttl: None,
-                request_id: String::new(),
-            })
-            .await
-            .map(drop),
-        "ApiKeyService/GetApiKey" => keys
-            .get_api_key(pb::GetApiKeyRequest { name: missing_key })
-            .await
-            .map(drop),
-        "ApiKeyService/ListApiKeys" => keys
-            .list_api_keys(pb::ListApiKeysRequest {
-                parent: own.clone(),
-                ..Default::default()
-            })
-            .await
-            .map(drop),
-        "ApiKeyService/UpdateApiKey" => keys
-            .update_api_key(pb::UpdateApiKeyRequest {
-                api_key: Some(pb::ApiKey {
-                    name: missing_key,
-                    display_name: "x".into(),
-                    ..Default::default()
-                }),
-                update_mask: mask("display_name"),
-            })
-            .await
-            .map(drop),
-        "ApiKeyService/RevokeApiKey" => keys
-            .revoke_api_key(pb::RevokeApiKeyRequest { name: missing_key })
-            .await
-            .map(drop),
-        "ApiKeyService/DeleteApiKey" => keys
-            .delete_api_key(pb::DeleteApiKeyRequest {
-                name: missing_key,
-                etag: String::new(),
-            })
-            .await
-            .map(drop),
-        "ApiKeyService/VerifyApiKey" => keys
-            .verify_api_key(pb::VerifyApiKeyRequest {
-                key: unknown_key(),
-                api_set: "apiSets/billing".into(),
-                api_method: String::new(),
-            })
-            .await
-            .map(|answer| {
-                let decision = answer.into_inner().decision.expect("a decision");
-                assert_eq!(
-                    decision.reason(),
-                    pb::decision::Reason::Invalid,
-                    "an unknown key"
-                );
             }),
-        "ApiKeyService/CreateEnrollmentToken" => keys
-            .create_enrollment_token(pb::CreateEnrollmentTokenRequest {
-                parent: "accounts/acme/users/kai".into(),
-                enrollment_token: Some(pb::EnrollmentToken {
-                    api_sets: vec!["apiSets/keyward.verify".into()],
-                    ..Default::default()
-                }),
+            account_id: format!("new-{tag}"),
+            administrator: Some(pb::User {
+                display_name: tag.into(),
+                email: format!("{tag}@new.example"),
                 ..Default::default()
-            })
-            .await
-            .map(drop),
-        "ApiKeyService/GetEnrollmentToken" => keys
-            .get_enrollment_token(pb::GetEnrollmentTokenRequest {
-                name: missing_token.into(),
-            })
-            .await
-            .map(drop),
-        "ApiKeyService/ListEnrollmentTokens" => keys
-            .list_enrollment_tokens(pb::ListEnrollmentTokensRequest {
-                parent: "accounts/acme/users/-".into(),
+            }),
+            request_id: String::new(),
+        }),
+        "AccountService/GetAccount" => Box::new(pb::GetAccountRequest {
+            name: "accounts/acme".into(),
+        }),
+        "AccountService/ListAccounts" => Box::new(pb::ListAccountsRequest::default()),
+        "AccountService/UpdateAccount" => Box::new(pb::UpdateAccountRequest {
+            account: Some(pb::Account {
+                name: "accounts/acme".into(),
+                display_name: "Acme".into(),
                 ..Default::default()
-            })
-            .await
-            .map(drop),
-        "ApiKeyService/RevokeEnrollmentToken" => keys
-            .revoke_enrollment_token(pb::RevokeEnrollmentTokenRequest {
-                name: missing_token.into(),
-            })
-            .await
-            .map(drop),
-        "ApiKeyService/RedeemEnrollmentToken" => keys
-            .redeem_enrollment_token(pb::RedeemEnrollmentTokenRequest {
-                api_key: Some(pb::ApiKey {
-                    display_name: tag.into(),
-                    api_sets: vec!["apiSets/keyward.verify".into()],
-                    ..Default::default()
-                }),
-                ttl: None,
-            })
-            .await
-            .map(drop),
-        "ApiKeyService/ListApiSets" => keys
-            .list_api_sets(pb::ListApiSetsRequest::default())
-            .await
-            .map(drop),
-        "ApiKeyService/GetApiSet" => keys
-            .get_api_set(pb::GetApiSetRequest {
-                name: "apiSets/keyward.verify".into(),
-            })
-            .await
-            .map(drop),
-        "ApiKeyService/CreateApiSet" => keys
-            .create_api_set(pb::CreateApiSetRequest {
-                api_set: Some(pb::ApiSet {
-                    display_name: tag.into(),
-                    ..Default::default()
-                }),
-                api_set_id: format!("set-{tag}"),
-            })
-            .await
-            .map(drop),
-        "ApiKeyService/UpdateApiSet" => keys
-            .update_api_set(pb::UpdateApiSetRequest {
-                api_set: Some(pb::ApiSet {
-                    name: "apiSets/billing".into(),
-                    display_name: "Billing".into(),
-                    ..Default::default()
-                }),
-                update_mask: mask("display_name"),
-            })
-            .await
-            .map(drop),
-        "ApiKeyService/DeleteApiSet" => keys
-            .delete_api_set(pb::DeleteApiSetRequest {
-                name: "apiSets/ghost".into(),
-                etag: String::new(),
-            })
-            .await
-            .map(drop),
+            }),
+            update_mask: mask("display_name"),
+        }),
+        "AccountService/VerifyAccount" => Box::new(pb::VerifyAccountRequest {
+            name: "accounts/acme".into(),
+            etag: String::new(),
+        }),
+        "AccountService/CreateUser" => Box::new(pb::CreateUserRequest {
+            parent: "accounts/acme".into(),
+            user: Some(pb::User {
+                display_name: tag.into(),
+                email: format!("{tag}@users.example"),
+                ..Default::default()
+            }),
+            user_id: format!("user-{tag}"),
+            request_id: String::new(),
+        }),
+        "AccountService/GetUser" => Box::new(pb::GetUserRequest {
+            name: "accounts/acme/users/bob".into(),
+        }),
+        "AccountService/ListUsers" => Box::new(pb::ListUsersRequest {
+            parent: "accounts/acme".into(),
+            ..Default::default()
+        }),
+        "AccountService/UpdateUser" => Box::new(pb::UpdateUserRequest {
+            user: Some(pb::User {
+                name: "accounts/acme/users/bob".into(),
+                display_name: "Bob".into(),
+                ..Default::default()
+            }),
+            update_mask: mask("display_name"),
+        }),
+        "AccountService/DisableUser" => Box::new(pb::DisableUserRequest {
+            name: "accounts/acme/users/ghost".into(),
+            etag: String::new(),
+        }),
+        "AccountService/EnableUser" => Box::new(pb::EnableUserRequest {
+            name: "accounts/acme/users/bob".into(),
+            etag: String::new(),
+        }),
+        "AccountService/DeleteUser" => Box::new(pb::DeleteUserRequest {
+            name: "accounts/acme/users/ghost".into(),
+            etag: String::new(),
+        }),
+        "AccountService/CreateRole" => Box::new(pb::CreateRoleRequest {
+            parent: "accounts/acme".into(),
+            role: Some(pb::Role {
+                display_name: tag.into(),
+                ..Default::default()
+            }),
+            role_id: format!("role-{tag}"),
+        }),
+        "AccountService/GetRole" => Box::new(pb::GetRoleRequest {
+            name: "accounts/acme/roles/auditors".into(),
+        }),
+        "AccountService/ListRoles" => Box::new(pb::ListRolesRequest {
+            parent: "accounts/acme".into(),
+            ..Default::default()
+        }),
+        "AccountService/UpdateRole" => Box::new(pb::UpdateRoleRequest {
+            role: Some(pb::Role {
+                name: "accounts/acme/roles/auditors".into(),
+                display_name: "Auditors".into(),
+                ..Default::default()
+            }),
+            update_mask: mask("display_name"),
+        }),
+        "AccountService/DeleteRole" => Box::new(pb::DeleteRoleRequest {
+            name: "accounts/acme/roles/ghost".into(),
+            etag: String::new(),
+        }),
+        "AccountService/ListAuditEvents" => Box::new(pb::ListAuditEventsRequest {
+            parent: "accounts/acme".into(),
+            ..Default::default()
+        }),
+        "AccountService/ExportAuditEvents" => Box::new(pb::ExportAuditEventsRequest {
+            parent: "accounts/acme".into(),
+        }),
+        "CredentialService/CreateCredential" => Box::new(pb::CreateCredentialRequest {
+            parent: "accounts/acme".into(),
+            credential: Some(pb::Credential {
+                display_name: tag.into(),
+                contact_email: format!("{tag}@clients.example"),
+                application: "matrix".into(),
+                scheme: pb::credential::Scheme::Basic as i32,
+                api_sets: vec!["apiSets/keyward.verify".into()],
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        "CredentialService/GetCredential" => Box::new(pb::GetCredentialRequest {
+            name: "accounts/acme/credentials/ghost".into(),
+        }),
+        "CredentialService/ListCredentials" => Box::new(pb::ListCredentialsRequest {
+            parent: "accounts/acme".into(),
+            ..Default::default()
+        }),
+        "CredentialService/UpdateCredential" => Box::new(pb::UpdateCredentialRequest {
+            credential: Some(pb::Credential {
+                name: "accounts/acme/credentials/ghost".into(),
+                display_name: "Ghost".into(),
+                ..Default::default()
+            }),
+            update_mask: mask("display_name"),
+        }),
+        "CredentialService/EnableCredential" => Box::new(pb::EnableCredentialRequest {
+            name: "accounts/acme/credentials/ghost".into(),
+            etag: String::new(),
+        }),
+        "CredentialService/DisableCredential" => Box::new(pb::DisableCredentialRequest {
+            name: "accounts/acme/credentials/ghost".into(),
+            etag: String::new(),
+        }),
+        "CredentialService/RenewCredentialSecret" => Box::new(pb::RenewCredentialSecretRequest {
+            name: "accounts/acme/credentials/ghost".into(),
+            ..Default::default()
+        }),
+        "CredentialService/DeleteCredential" => Box::new(pb::DeleteCredentialRequest {
+            name: "accounts/acme/credentials/ghost".into(),
+            etag: String::new(),
+        }),
+        "CredentialService/VerifyClientSecret" => Box::new(pb::VerifyClientSecretRequest {
+            client_id: "acme-ghost".into(),
+            client_secret: unknown_secret(),
+            ..Default::default()
+        }),
+        "CredentialService/VerifyHmacSignature" => Box::new(unknown_hmac_request()),
+        "CredentialService/ReportLeakedSecrets" => Box::new(pb::ReportLeakedSecretsRequest {
+            secrets: vec![pb::LeakedSecret {
+                secret: "not a key".into(),
+                location: tag.into(),
+            }],
+        }),
+        "ApiKeyService/CreateApiKey" => Box::new(pb::CreateApiKeyRequest {
+            parent: own.clone(),
+            api_key: Some(pb::ApiKey {
+                display_name: tag.into(),
+                api_sets: vec!["apiSets/keyward.verify".into()],
+                ..Default::default()
+            }),
+            ttl: None,
+            request_id: String::new(),
+        }),
+        "ApiKeyService/GetApiKey" => Box::new(pb::GetApiKeyRequest { name: missing_key }),
+        "ApiKeyService/ListApiKeys" => Box::new(pb::ListApiKeysRequest {
+            parent: own.clone(),
+            ..Default::default()
+        }),
+        "ApiKeyService/UpdateApiKey" => Box::new(pb::UpdateApiKeyRequest {
+            api_key: Some(pb::ApiKey {
+                name: missing_key,
+                display_name: "x".into(),
+                ..Default::default()
+            }),
+            update_mask: mask("display_name"),
+        }),
+        "ApiKeyService/RevokeApiKey" => Box::new(pb::RevokeApiKeyRequest { name: missing_key }),
+        "ApiKeyService/DeleteApiKey" => Box::new(pb::DeleteApiKeyRequest {
+            name: missing_key,
+            etag: String::new(),
+        }),
+        "ApiKeyService/VerifyApiKey" => Box::new(pb::VerifyApiKeyRequest {
+            key: unknown_key(),
+            api_set: "apiSets/billing".into(),
+            api_method: String::new(),
+        }),
+        "ApiKeyService/CreateEnrollmentToken" => Box::new(pb::CreateEnrollmentTokenRequest {
+            parent: "accounts/acme/users/kai".into(),
+            enrollment_token: Some(pb::EnrollmentToken {
+                api_sets: vec!["apiSets/keyward.verify".into()],
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        "ApiKeyService/GetEnrollmentToken" => Box::new(pb::GetEnrollmentTokenRequest {
+            name: missing_token.into(),
+        }),
+        "ApiKeyService/ListEnrollmentTokens" => Box::new(pb::ListEnrollmentTokensRequest {
+            parent: "accounts/acme/users/-".into(),
+            ..Default::default()
+        }),
+        "ApiKeyService/RevokeEnrollmentToken" => Box::new(pb::RevokeEnrollmentTokenRequest {
+            name: missing_token.into(),
+        }),
+        "ApiKeyService/RedeemEnrollmentToken" => Box::new(pb::RedeemEnrollmentTokenRequest {
+            api_key: Some(pb::ApiKey {
+                display_name: tag.into(),
+                api_sets: vec!["apiSets/keyward.verify".into()],
+                ..Default::default()
+            }),
+            ttl: None,
+        }),
+        "ApiKeyService/ListApiSets" => Box::new(pb::ListApiSetsRequest::default()),
+        "ApiKeyService/GetApiSet" => Box::new(pb::GetApiSetRequest {
+            name: "apiSets/keyward.verify".into(),
+        }),
+        "ApiKeyService/CreateApiSet" => Box::new(pb::CreateApiSetRequest {
+            api_set: Some(pb::ApiSet {
+                display_name: tag.into(),
+                ..Default::default()
+            }),
+            api_set_id: format!("set-{tag}"),
+        }),
+        "ApiKeyService/UpdateApiSet" => Box::new(pb::UpdateApiSetRequest {
+            api_set: Some(pb::ApiSet {
+                name: "apiSets/billing".into(),
+                display_name: "Billing".into(),
+                ..Default::default()
+            }),
+            update_mask: mask("display_name"),
+        }),
+        "ApiKeyService/DeleteApiSet" => Box::new(pb::DeleteApiSetRequest {
+            name: "apiSets/ghost".into(),
+            etag: String::new(),
+        }),
         other => panic!("no matrix call for {other}"),
     }
 }
@@ -957,63 +821,49 @@ async fn call(rpc: &str, caller: &Caller) -> Result<(), tonic::Status> {
 /// A valid request for the API-key `rpc` naming bob's keys (or, for
 /// "ListApiKeys of every user", every user of acme), issued by `caller`.
 async fn call_on_other_user(rpc: &str, caller: &Caller) -> Result<(), tonic::Status> {
+    let method = rpc.trim_end_matches(" of every user");
+    calls::call(&caller.client, method, Some(request_on_other_user(rpc)))
+        .await
+        .map(drop)
+}
+
+/// The request `call_on_other_user` sends for `rpc`.
+fn request_on_other_user(rpc: &str) -> Request {
     let bob = "accounts/acme/users/bob".to_owned();
     let missing_key = format!("{bob}/apiKeys/00000000000000000000");
-    let mut keys = caller.client.api_keys();
     match rpc {
-        "ApiKeyService/CreateApiKey" => keys
-            .create_api_key(pb::CreateApiKeyRequest {
-                parent: bob,
-                api_key: Some(pb::ApiKey {
-                    display_name: "for bob".into(),
-                    api_sets: vec!["apiSets/keyward.verify".into()],
-                    ..Default::default()
-                }),
-                ttl: None,
-                request_id: String::new(),
-            })
-            .await
-            .map(drop),
-        "ApiKeyService/GetApiKey" => keys
-            .get_api_key(pb::GetApiKeyRequest { name: missing_key })
-            .await
-            .map(drop),
-        "ApiKeyService/ListApiKeys" => keys
-            .list_api_keys(pb::ListApiKeysRequest {
-                parent: bob,
+        "ApiKeyService/CreateApiKey" => Box::new(pb::CreateApiKeyRequest {
+            parent: bob,
+            api_key: Some(pb::ApiKey {
+                display_name: "for bob".into(),
+                api_sets: vec!["apiSets/keyward.verify".into()],
                 ..Default::default()
-            })
-            .await
-            .map(drop),
-        "ApiKeyService/ListApiKeys of every user" => keys
-            .list_api_keys(pb::ListApiKeysRequest {
-                parent: "accounts/acme/users/-".into(),
-                ..Default::default()
-            })
-            .await
-            .map(drop),
-        "ApiKeyService/UpdateApiKey" => keys
-            .update_api_key(pb::UpdateApiKeyRequest {
-                api_key: Some(pb::ApiKey {
-                    name: missing_key,
-                    display_name: "x".into(),
-                    ..Default::default()
-                }),
-                update_mask: mask("display_name"),
-            })
-            .await
-            .map(drop),
-        "ApiKeyService/RevokeApiKey" => keys
-            .revoke_api_key(pb::RevokeApiKeyRequest { name: missing_key })
-            .await
-            .map(drop),
-        "ApiKeyService/DeleteApiKey" => keys
-            .delete_api_key(pb::DeleteApiKeyRequest {
+            }),
+            ttl: None,
+            request_id: String::new(),
+        }),
+        "ApiKeyService/GetApiKey" => Box::new(pb::GetApiKeyRequest { name: missing_key }),
+        "ApiKeyService/ListApiKeys" => Box::new(pb::ListApiKeysRequest {
+            parent: bob,
+            ..Default::default()
+        }),
+        "ApiKeyService/ListApiKeys of every user" => Box::new(pb::ListApiKeysRequest {
+            parent: "accounts/acme/users/-".into(),
+            ..Default::default()
+        }),
+        "ApiKeyService/UpdateApiKey" => Box::new(pb::UpdateApiKeyRequest {
+            api_key: Some(pb::ApiKey {
                 name: missing_key,
-                etag: String::new(),
-            })
-            .await
-            .map(drop),
+                display_name: "x".into(),
+                ..Default::default()
+            }),
+            update_mask: mask("display_name"),
+        }),
+        "ApiKeyService/RevokeApiKey" => Box::new(pb::RevokeApiKeyRequest { name: missing_key }),
+        "ApiKeyService/DeleteApiKey" => Box::new(pb::DeleteApiKeyRequest {
+            name: missing_key,
+            etag: String::new(),
+        }),
         other => panic!("no call on another user for {other}"),
     }
 }

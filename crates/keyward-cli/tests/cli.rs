@@ -1,46 +1,36 @@
 //! Runs the `keyward-cli` binary against a real Keyward server started in-process on a
 //! fresh database: the README's newcomer flow, step by step, and every command family.
 //!
-//! Like `tests/api`, every test runs on SQLite and, when `KEYWARD_TEST_POSTGRES_URL` is
-//! set at build time (this crate's `build.rs` turns it into `cfg(keyward_test_postgres)`),
-//! on PostgreSQL too, each on a database of its own that is dropped afterwards.
+//! Like `tests/api`, whose server harness it shares (`tests/api/app.rs`), every test runs
+//! on SQLite and, when `KEYWARD_TEST_POSTGRES_URL` is set at build time, on PostgreSQL too
+//! (`keyward_store::on_every_backend!`), each on a database of its own that is dropped
+//! afterwards.
 
 #![allow(clippy::expect_used, reason = "test helpers fail the test loudly")]
 
 use std::io::Write as _;
-use std::net::SocketAddr;
 use std::process::{Command, Output, Stdio};
-use std::time::Duration;
 
-use keyward::startup::Application;
-use keyward_store::testing::{TestBackend as Backend, TestDatabase};
+use keyward_store::testing::TestBackend as Backend;
 use serde_json::Value;
 
-/// Declares each listed `async fn name(backend: Backend)` as a test on SQLite and, when
-/// built with `KEYWARD_TEST_POSTGRES_URL`, on PostgreSQL.
-macro_rules! on_every_backend {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Backend::Sqlite).await
-                }
-            )*
-        }
-        #[cfg(keyward_test_postgres)]
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Backend::Postgres).await
-                }
-            )*
-        }
-    };
-}
+/// The in-process server of the workspace's `tests/api`, started the same way here.
+#[allow(
+    dead_code,
+    unreachable_pub,
+    reason = "shared with tests/api, which uses all of it"
+)]
+#[path = "../../../tests/api/app.rs"]
+mod app;
 
-on_every_backend!(
+use app::{TestApp, spawn_app};
+
+mod support;
+
+use support::Run;
+
+keyward_store::on_every_backend!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     the_readme_newcomer_flow_runs_through_the_cli,
     api_sets_roles_users_and_a_credential_lifecycle_are_managed_by_the_cli,
     server_errors_exit_with_their_class,
@@ -54,90 +44,22 @@ on_every_backend!(
     audit_verify_names_the_event_where_a_tampered_log_breaks,
 );
 
-/// A running server; dropping it stops the server.
+/// A running server (`tests/api`'s `TestApp`); dropping it stops the server.
 struct Server {
     url: String,
     operator_key: String,
-    database: TestDatabase,
-    _shutdown: tokio::sync::oneshot::Sender<()>,
+    app: TestApp,
 }
 
 async fn spawn_server(backend: Backend) -> Server {
-    let database = TestDatabase::create(backend).await;
-    let settings = keyward::config::Settings {
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        database_url: database.url().to_owned(),
-        health_interval: Duration::from_secs(5),
-        shutdown_grace: Duration::from_secs(5),
-        operator_email: "operator@example.com".to_owned(),
-        bootstrap_key_file: None,
-        clock: std::sync::Arc::new(keyward::clock::SystemClock),
-        monotonic: std::sync::Arc::new(keyward::clock::SystemMonotonic::default()),
-        verification: keyward::config::VerificationSettings::default(),
-        master_key: keyward::sealing::MasterKeySource::Value(
-            keyward::sealing::MasterKeys::generate()
-                .expect("master key")
-                .1,
-        ),
-        last_used_interval: Duration::from_secs(60),
-        transport: keyward::config::TransportSettings::default(),
-        tls: None,
-        insecure_plaintext: false,
-        metrics_listen: None,
-    };
-    let mut app = Application::build(settings)
-        .await
-        .expect("the server builds");
-    let operator_key = app
-        .take_bootstrap_key()
-        .map(|key| secrecy::ExposeSecret::expose_secret(&key).to_owned())
-        .expect("a first start hands out the operator key");
-    let url = format!("http://{}", app.local_addr());
-    let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app.run_until_stopped(async {
-        let _ = stop.await;
-    }));
+    let app = spawn_app(backend).await;
     Server {
-        url,
-        operator_key,
-        database,
-        _shutdown: shutdown,
-    }
-}
-
-/// What one run of the CLI produced.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is JSON ({e}):\n{}", self.stdout))
-    }
-
-    fn ok(self) -> Self {
-        self.exits(0)
-    }
-
-    /// Asserts the exit code, showing both streams when it differs.
-    fn exits(self, code: i32) -> Self {
-        assert_eq!(
-            self.code, code,
-            "exit code\nstdout:\n{}\nstderr:\n{}",
-            self.stdout, self.stderr
-        );
-        self
-    }
-
-    /// Asserts a refused change: ABORTED, exit code 4, nothing on stdout.
-    fn aborted(self) -> Self {
-        let run = self.exits(4);
-        assert!(run.stderr.contains("ABORTED"), "{}", run.stderr);
-        assert!(run.stdout.is_empty(), "{}", run.stdout);
-        run
+        url: app.url.clone(),
+        operator_key: app
+            .operator_key
+            .clone()
+            .expect("a first start hands out the operator key"),
+        app,
     }
 }
 
@@ -166,11 +88,7 @@ impl Server {
         })
         .await
         .expect("the CLI runs");
-        Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        Run::from(output)
     }
 }
 
@@ -2190,7 +2108,7 @@ async fn audit_verify_names_the_event_where_a_tampered_log_breaks(backend: Backe
 
     // Changed, reordered, deleted, each in the database: the chain breaks at exactly that
     // event, and says how.
-    let db = &server.database;
+    let db = server.app.database();
     db.execute("UPDATE audit_events SET detail = 'nothing to see' WHERE account_id = 'acme' AND sequence = 3")
         .await;
     for (from, to) in [(3, -1), (4, 3), (-1, 4)] {

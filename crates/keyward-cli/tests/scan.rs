@@ -9,11 +9,10 @@ use keyward_core::key::{Key, KeyKind};
 use secrecy::ExposeSecret as _;
 use serde_json::Value;
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
+#[allow(dead_code, reason = "the checks on a run are for tests/cli.rs")]
+mod support;
+
+use support::Run;
 
 fn scan(args: &[&str]) -> Run {
     let output = Command::new(env!("CARGO_BIN_EXE_keyward-cli"))
@@ -22,11 +21,7 @@ fn scan(args: &[&str]) -> Run {
         .env_remove("KEYWARD_API_KEY")
         .output()
         .expect("the CLI runs");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    Run::from(output)
 }
 
 fn write(root: &Path, path: &str, text: &str) {

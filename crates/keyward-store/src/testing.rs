@@ -6,6 +6,11 @@
 //! `postgres://postgres@127.0.0.1:5432/postgres`) under a random name `kw_store_…`, and
 //! dropped `WITH (FORCE)` when the [`TestDatabase`] is dropped, even by a panicking test.
 //!
+//! [`on_every_backend!`](crate::on_every_backend) is the one way a test runs on every
+//! backend: each listed `async fn name(backend: TestBackend)` becomes the tests
+//! `sqlite::name` and, when `KEYWARD_TEST_POSTGRES_URL` is set at build time,
+//! `postgres::name`. Used by this crate's tests, the server's `tests/api` and the CLI's tests.
+//!
 //! Failures panic with a message: this module only ever runs inside tests.
 
 #![allow(
@@ -40,15 +45,6 @@ pub enum TestBackend {
 }
 
 impl TestBackend {
-    /// SQLite always, PostgreSQL too when `KEYWARD_TEST_POSTGRES_URL` is set.
-    pub fn all() -> Vec<TestBackend> {
-        let mut backends = vec![TestBackend::Sqlite];
-        if postgres_admin_url().is_some() {
-            backends.push(TestBackend::Postgres);
-        }
-        backends
-    }
-
     /// `"sqlite"` or `"postgres"`, for assertion messages.
     pub fn name(self) -> &'static str {
         match self {
@@ -62,6 +58,66 @@ impl fmt::Display for TestBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
+}
+
+/// Declares each listed `async fn name(backend: TestBackend)` of the calling module as one
+/// test per backend: `sqlite::name`, and `postgres::name` when `KEYWARD_TEST_POSTGRES_URL`
+/// was set when this crate was built, so that each backend passes or fails on its own.
+///
+/// This crate's build script turns the variable into `cfg(keyward_test_postgres)`, and the
+/// cfg is read here, once (see `__with_postgres!`): crates that use the macro need no build
+/// script for it. The tests are `#[tokio::test]`, or the test attribute given first:
+///
+/// ```text
+/// keyward_store::on_every_backend!(an_account_reads_back_as_created, listing_accounts_pages);
+/// keyward_store::on_every_backend!(
+///     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+///     the_readme_newcomer_flow_runs_through_the_cli,
+/// );
+/// ```
+#[macro_export]
+macro_rules! on_every_backend {
+    (#[$test:meta] $($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[$test]
+                async fn $name() {
+                    super::$name($crate::testing::TestBackend::Sqlite).await
+                }
+            )*
+        }
+        $crate::__with_postgres! {
+            mod postgres {
+                $(
+                    #[$test]
+                    async fn $name() {
+                        super::$name($crate::testing::TestBackend::Postgres).await
+                    }
+                )*
+            }
+        }
+    };
+    ($($name:ident),* $(,)?) => {
+        $crate::on_every_backend!(#[tokio::test] $($name),*);
+    };
+}
+
+/// The PostgreSQL half of [`on_every_backend!`](crate::on_every_backend): its input when this
+/// crate was built with `KEYWARD_TEST_POSTGRES_URL` set, nothing otherwise.
+#[cfg(keyward_test_postgres)]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __with_postgres {
+    ($($tokens:tt)*) => { $($tokens)* };
+}
+
+/// The PostgreSQL half of [`on_every_backend!`](crate::on_every_backend): its input when this
+/// crate was built with `KEYWARD_TEST_POSTGRES_URL` set, nothing otherwise.
+#[cfg(not(keyward_test_postgres))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __with_postgres {
+    ($($tokens:tt)*) => {};
 }
 
 /// A fresh database, removed when dropped.

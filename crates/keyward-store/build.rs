@@ -1,6 +1,6 @@
-//! Turns `KEYWARD_TEST_POSTGRES_URL` into `cfg(keyward_test_postgres)`, so that
-//! `tests/cli.rs` also runs every test on PostgreSQL when a server is given, as the
-//! workspace's `tests/api` does.
+//! Turns `KEYWARD_TEST_POSTGRES_URL` into `cfg(keyward_test_postgres)`, which decides
+//! whether `on_every_backend!` (src/testing.rs) declares PostgreSQL tests too, for every
+//! crate that uses it.
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(keyward_test_postgres)");

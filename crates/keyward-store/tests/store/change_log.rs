@@ -1,13 +1,6 @@
 //! The change log: every write that can change a verification records what it changed, in
 //! its own transaction, numbered in commit order; PostgreSQL announces it; the observer
-//! runs before the write returns. Each test runs on SQLite and, when
-//! `KEYWARD_TEST_POSTGRES_URL` is set, on PostgreSQL, as its own test.
-
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "a failed unwrap is a failed test"
-)]
+//! runs before the write returns.
 
 use std::collections::HashSet;
 use std::pin::Pin;
@@ -23,34 +16,9 @@ use keyward_store::{
     testing::{TestBackend, TestDatabase},
 };
 
-/// Declares each `async fn name(backend: TestBackend)` as a test per backend; the
-/// PostgreSQL one says so and passes when no PostgreSQL is configured.
-macro_rules! on_every_backend {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(super::TestBackend::Sqlite).await
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    if !super::TestBackend::all().contains(&super::TestBackend::Postgres) {
-                        eprintln!("KEYWARD_TEST_POSTGRES_URL is not set: not run on PostgreSQL");
-                        return;
-                    }
-                    super::$name(super::TestBackend::Postgres).await
-                }
-            )*
-        }
-    };
-}
+use crate::support::TestDb;
 
-on_every_backend!(
+keyward_store::on_every_backend!(
     every_write_that_can_change_a_verification_records_what_it_changed,
     concurrent_writers_never_commit_a_change_behind_one_already_read,
     the_observer_has_run_when_a_write_returns,
@@ -58,8 +26,8 @@ on_every_backend!(
 );
 
 async fn store(backend: TestBackend) -> (Store, TestDatabase) {
-    let database = TestDatabase::create(backend).await;
-    (database.migrated_store().await, database)
+    let db = TestDb::migrated(backend).await;
+    (db.store, db.database)
 }
 
 fn account(id: &str) -> NewAccount {
