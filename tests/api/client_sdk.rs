@@ -8,9 +8,10 @@ use futures_util::TryStreamExt as _;
 use keyward_client::hmac::HmacSigner;
 use keyward_client::proto as pb;
 use keyward_client::{
-    AccountUpdate, ApiKeyUpdate, ApiSetUpdate, ClientError, CredentialFilter, CredentialUpdate,
-    HmacRequest, NewAccount, NewApiKey, NewApiSet, NewCredential, NewRole, NewUser, RoleUpdate,
-    Scope, SecretRenewal, UserUpdate,
+    AccountUpdate, ApiKeyUpdate, ApiSetUpdate, ClientError, CredentialUpdate, HmacRequest,
+    ListAccounts, ListApiKeys, ListApiSets, ListAuditEvents, ListCredentials, ListRoles, ListUsers,
+    NewAccount, NewApiKey, NewApiSet, NewCredential, NewRole, NewUser, RoleUpdate, Scope,
+    SecretRenewal, UserUpdate,
 };
 use secrecy::ExposeSecret as _;
 use tonic::Code;
@@ -218,7 +219,7 @@ async fn the_high_level_api_walks_accounts_credentials_and_api_keys(backend: Bac
     ));
 
     let events: Vec<_> = alice
-        .list_audit_events_stream("accounts/acme", 3)
+        .list_audit_events_stream(ListAuditEvents::new("accounts/acme").page_size(3))
         .try_collect()
         .await
         .unwrap();
@@ -259,7 +260,7 @@ async fn streams_walk_every_page(backend: Backend) {
     }
 
     let mut client_ids: Vec<String> = alice
-        .list_credentials_stream("accounts/acme", CredentialFilter::default(), 2)
+        .list_credentials_stream(ListCredentials::new("accounts/acme").page_size(2))
         .map_ok(|c| c.client_id)
         .try_collect()
         .await
@@ -278,7 +279,11 @@ async fn streams_walk_every_page(backend: Backend) {
     let mut paged = Vec::new();
     loop {
         let page = alice
-            .list_credentials("accounts/acme", CredentialFilter::default(), 2, &token)
+            .list_credentials(
+                ListCredentials::new("accounts/acme")
+                    .page_size(2)
+                    .page_token(&token),
+            )
             .await
             .unwrap();
         sizes.push(page.items.len());
@@ -303,7 +308,7 @@ async fn streams_walk_every_page(backend: Backend) {
             .unwrap();
     }
     let users: Vec<_> = alice
-        .list_users_stream("accounts/acme", 1)
+        .list_users_stream(ListUsers::new("accounts/acme").page_size(1))
         .try_collect()
         .await
         .unwrap();
@@ -318,7 +323,7 @@ async fn streams_walk_every_page(backend: Backend) {
         .await
         .unwrap();
     let roles: Vec<_> = alice
-        .list_roles_stream("accounts/acme", 1)
+        .list_roles_stream(ListRoles::new("accounts/acme").page_size(1))
         .try_collect()
         .await
         .unwrap();
@@ -327,14 +332,18 @@ async fn streams_walk_every_page(backend: Backend) {
 
     let accounts: Vec<_> = app
         .operator
-        .list_accounts_stream(1)
+        .list_accounts_stream(ListAccounts::all().page_size(1))
         .try_collect()
         .await
         .unwrap();
     assert!(accounts.iter().any(|a| a.name == "accounts/acme"));
     assert!(accounts.len() >= 2, "the operator account and acme");
 
-    let api_sets: Vec<_> = alice.list_api_sets_stream(1).try_collect().await.unwrap();
+    let api_sets: Vec<_> = alice
+        .list_api_sets_stream(ListApiSets::all().page_size(1))
+        .try_collect()
+        .await
+        .unwrap();
     assert!(
         api_sets
             .iter()
@@ -352,7 +361,7 @@ async fn streams_walk_every_page(backend: Backend) {
             .unwrap();
     }
     let keys: Vec<_> = alice
-        .list_api_keys_stream("users/me", None, 1)
+        .list_api_keys_stream(ListApiKeys::new("users/me").page_size(1))
         .try_collect()
         .await
         .unwrap();
@@ -398,7 +407,7 @@ async fn errors_arrive_typed_with_their_reason_and_fields(backend: Backend) {
     assert_eq!(err.code(), Some(Code::NotFound), "{err:?}");
 
     let err = alice
-        .list_credentials_stream("accounts/acme", CredentialFilter::default(), -1)
+        .list_credentials_stream(ListCredentials::new("accounts/acme").page_size(-1))
         .try_collect::<Vec<_>>()
         .await
         .expect_err("a negative page size");
@@ -766,15 +775,15 @@ async fn api_sets_api_keys_and_credentials_update_filter_and_delete_guarded_by_e
     let revoked = alice.revoke_api_key(&second.api_key.name).await.unwrap();
     let names = |state| {
         alice
-            .list_api_keys_stream("users/me", state, 1)
+            .list_api_keys_stream(ListApiKeys::new("users/me").state(state).page_size(1))
             .map_ok(|k| k.name)
             .try_collect::<Vec<_>>()
     };
     assert_eq!(
-        names(Some(pb::api_key::State::Revoked)).await.unwrap(),
+        names(pb::api_key::State::Revoked).await.unwrap(),
         [second.api_key.name.as_str()]
     );
-    let active = names(Some(pb::api_key::State::Active)).await.unwrap();
+    let active = names(pb::api_key::State::Active).await.unwrap();
     assert!(active.contains(&first.api_key.name), "{active:?}");
     assert!(!active.contains(&second.api_key.name), "{active:?}");
     let stale = alice
@@ -848,27 +857,27 @@ async fn api_sets_api_keys_and_credentials_update_filter_and_delete_guarded_by_e
         .unwrap();
     assert_eq!(disabled.state(), pb::credential::State::Disabled);
 
-    let listed = |filter| {
+    let listed = |listing: ListCredentials| {
         alice
-            .list_credentials_stream("accounts/acme", filter, 1)
+            .list_credentials_stream(listing.page_size(1))
             .map_ok(|c| c.name)
             .try_collect::<Vec<_>>()
     };
     assert_eq!(
-        listed(CredentialFilter::default().state(pb::credential::State::Disabled))
+        listed(ListCredentials::new("accounts/acme").state(pb::credential::State::Disabled))
             .await
             .unwrap(),
         [basic.name.as_str()]
     );
     assert_eq!(
-        listed(CredentialFilter::default().scheme(pb::credential::Scheme::Hmac))
+        listed(ListCredentials::new("accounts/acme").scheme(pb::credential::Scheme::Hmac))
             .await
             .unwrap(),
         [hmac.name.as_str()]
     );
     assert!(
         listed(
-            CredentialFilter::default()
+            ListCredentials::new("accounts/acme")
                 .state(pb::credential::State::Disabled)
                 .scheme(pb::credential::Scheme::Hmac)
         )
@@ -876,7 +885,13 @@ async fn api_sets_api_keys_and_credentials_update_filter_and_delete_guarded_by_e
         .unwrap()
         .is_empty()
     );
-    assert_eq!(listed(CredentialFilter::default()).await.unwrap().len(), 2);
+    assert_eq!(
+        listed(ListCredentials::new("accounts/acme"))
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
 
     let stale = alice
         .enable_credential(keyward_client::Target::new(&basic.name).etag(&basic.etag))

@@ -359,7 +359,11 @@ async fn seed_004_b_portal_gives_carol_the_key_she_chose_from_her_available_api_
 
     // The "Available API" column.
     let available: Vec<String> = as_carol
-        .available_api_sets_stream("accounts/-", 100)
+        .list_api_sets_stream(
+            keyward_client::ListApiSets::all()
+                .available_in("accounts/-")
+                .page_size(100),
+        )
         .map_ok(|set| set.name)
         .try_collect()
         .await

@@ -195,7 +195,7 @@ async fn seed_004_a_carol_redeems_her_enrollment_token_and_makes_further_keys_wi
 
     // The audit log has the issue and the redemption, by who did them.
     let events: Vec<pb::AuditEvent> = alice
-        .list_audit_events("accounts/acme", 100, "")
+        .list_audit_events(keyward_client::ListAuditEvents::new("accounts/acme").page_size(100))
         .await
         .expect("audit")
         .items;
@@ -240,7 +240,7 @@ async fn an_enrollment_token_makes_one_key_however_many_redeem_it_at_once(backen
     }
     assert_eq!(made, 1, "exactly one redemption makes a key");
     let keys = alice
-        .list_api_keys("accounts/acme/users/carol", None, 100, "")
+        .list_api_keys(keyward_client::ListApiKeys::new("accounts/acme/users/carol").page_size(100))
         .await
         .expect("list")
         .items;
@@ -580,13 +580,17 @@ async fn tokens_expire_are_revoked_and_are_issued_only_to_users_who_may_hold_key
 
     // Listing: carol's tokens, and every user's.
     let carols = alice
-        .list_enrollment_tokens(carol_name, 100, "")
+        .list_enrollment_tokens(
+            keyward_client::ListEnrollmentTokens::new(carol_name).page_size(100),
+        )
         .await
         .expect("list")
         .items;
     assert_eq!(carols.len(), 5, "{carols:?}");
     let everyone = alice
-        .list_enrollment_tokens("accounts/acme/users/-", 2, "")
+        .list_enrollment_tokens(
+            keyward_client::ListEnrollmentTokens::new("accounts/acme/users/-").page_size(2),
+        )
         .await
         .expect("a page");
     assert_eq!(everyone.items.len(), 2);

@@ -6,8 +6,10 @@
 //! (or a `Created…` value holding its secret as a [`SecretString`]) or a [`ClientError`]
 //! that keeps whatever the server said.
 //! Every call goes through the client's [`RetryPolicy`](crate::RetryPolicy)
-//! (UNAVAILABLE only). A list RPC has two methods: `list_…` fetches one
-//! [`Page`], `list_…_stream` walks every page.
+//! (UNAVAILABLE only). A list RPC has two methods, both taking its list builder of
+//! [`crate::requests`] ([`ListUsers`]…: page size, page token, filters), or just the
+//! parent's name: `list_…` fetches one [`Page`], `list_…_stream` walks every page from
+//! the builder's page token (the first page without one).
 
 use std::pin::Pin;
 
@@ -16,7 +18,8 @@ use secrecy::SecretString;
 
 use crate::proto as pb;
 use crate::requests::{
-    CredentialFilter, HmacRequest, NewAccount, NewApiKey, NewApiSet, NewCredential,
+    HmacRequest, ListAccounts, ListApiKeys, ListApiSets, ListAuditEvents, ListCredentials,
+    ListEnrollmentTokens, ListRoles, ListUsers, NewAccount, NewApiKey, NewApiSet, NewCredential,
     NewEnrollmentToken, NewRole, NewUser, Scope, SecretRenewal, Target,
 };
 use crate::update::{
@@ -49,25 +52,23 @@ macro_rules! rpc {
     }};
 }
 
-/// Builds an [`ItemStream`] from a page fetcher: `fetch(page_token)` answers
-/// one page's items and the next token (empty at the end).
-fn pages<T, F, Fut>(fetch: F) -> ItemStream<T>
+/// Builds an [`ItemStream`] from a page fetcher, starting at the page `first` (empty:
+/// the first page): `fetch(page_token)` answers one page's items and the next token
+/// (empty at the end).
+fn pages<T, F, Fut>(first: String, fetch: F) -> ItemStream<T>
 where
     T: Send + 'static,
     F: FnMut(String) -> Fut + Send + 'static,
     Fut: Future<Output = Result<(Vec<T>, String), ClientError>> + Send + 'static,
 {
-    let pages = stream::try_unfold(
-        (fetch, Some(String::new())),
-        |(mut fetch, token)| async move {
-            let Some(token) = token else {
-                return Ok::<_, ClientError>(None);
-            };
-            let (items, next) = fetch(token).await?;
-            let next = (!next.is_empty()).then_some(next);
-            Ok(Some((items, (fetch, next))))
-        },
-    );
+    let pages = stream::try_unfold((fetch, Some(first)), |(mut fetch, token)| async move {
+        let Some(token) = token else {
+            return Ok::<_, ClientError>(None);
+        };
+        let (items, next) = fetch(token).await?;
+        let next = (!next.is_empty()).then_some(next);
+        Ok(Some((items, (fetch, next))))
+    });
     Box::pin(
         pages
             .map_ok(|items| stream::iter(items.into_iter().map(Ok::<T, ClientError>)))
@@ -75,26 +76,30 @@ where
     )
 }
 
-/// Defines the two methods of a list RPC: `$page` answers one [`Page`],
-/// `$name` (`…_stream`) walks every page.
+/// Defines the two methods of a list RPC, both taking its builder `$list` (or what
+/// converts into one): `$page` answers one [`Page`], `$name` (`…_stream`) walks every
+/// page from the builder's page token.
 macro_rules! list_stream {
     (
         $(#[$doc:meta])*
-        $name:ident / $page:ident($($arg:ident: $ty:ty),*) -> $item:ty,
+        $name:ident / $page:ident($list:ty) -> $item:ty,
         $stub:ident . $method:ident,
-        $field:ident,
-        |$token:ident, $page_size:ident| $req:expr
+        $field:ident
     ) => {
         $(#[$doc])*
-        pub fn $name(&self, $($arg: $ty,)* page_size: i32) -> ItemStream<$item> {
+        ///
+        /// Walks from the page of the builder's page token (the first page without one)
+        /// to the last, fetching `page_size` items a request.
+        pub fn $name(&self, list: impl Into<$list>) -> ItemStream<$item> {
             let client = self.clone();
-            $(let $arg = $arg.to_owned();)*
-            pages(move |$token: String| {
+            let mut request = list.into().into_request();
+            let first = std::mem::take(&mut request.page_token);
+            pages(first, move |token: String| {
                 let client = client.clone();
-                let $page_size = page_size;
-                $(let $arg = $arg.clone();)*
+                let mut request = request.clone();
+                request.page_token = token;
                 async move {
-                    let resp = rpc!(&client, $stub, $method, $req)?;
+                    let resp = rpc!(&client, $stub, $method, request)?;
                     Ok((resp.$field, resp.next_page_token))
                 }
             })
@@ -102,19 +107,11 @@ macro_rules! list_stream {
 
         #[doc = concat!(
             "One page of what [`Client::", stringify!($name), "`] streams: up to ",
-            "`page_size` items (0: the server's default of 50, at most 1000) from ",
-            "`page_token` (empty: the first page), and the token of the next page."
+            "`page_size` items from the builder's page token (the first page without ",
+            "one), and the token of the next page."
         )]
-        pub async fn $page(
-            &self,
-            $($arg: $ty,)*
-            page_size: i32,
-            page_token: &str,
-        ) -> Result<Page<$item>, ClientError> {
-            $(let $arg = $arg.to_owned();)*
-            let $token = page_token.to_owned();
-            let $page_size = page_size;
-            let resp = rpc!(self, $stub, $method, $req)?;
+        pub async fn $page(&self, list: impl Into<$list>) -> Result<Page<$item>, ClientError> {
+            let resp = rpc!(self, $stub, $method, list.into().into_request())?;
             Ok(Page {
                 items: resp.$field,
                 next_page_token: resp.next_page_token,
@@ -357,36 +354,32 @@ impl Client {
     }
 
     list_stream!(
-        /// Every account the caller may see, `page_size` per request (0: the
-        /// server's default).
-        list_accounts_stream / list_accounts() -> pb::Account,
+        /// Every account the caller may see ([`ListAccounts::all`]).
+        list_accounts_stream / list_accounts(ListAccounts) -> pb::Account,
         accounts.list_accounts,
-        accounts,
-        |token, page_size| pb::ListAccountsRequest { page_size, page_token: token.clone() }
+        accounts
     );
 
     list_stream!(
-        /// Every user of `parent` (`accounts/{account}`).
-        list_users_stream / list_users(parent: &str) -> pb::User,
+        /// Every user of an account: `"accounts/{account}"`, or a [`ListUsers`].
+        list_users_stream / list_users(ListUsers) -> pb::User,
         accounts.list_users,
-        users,
-        |token, page_size| pb::ListUsersRequest { parent: parent.clone(), page_size, page_token: token.clone() }
+        users
     );
 
     list_stream!(
-        /// Every role of `parent` (`accounts/{account}`).
-        list_roles_stream / list_roles(parent: &str) -> pb::Role,
+        /// Every role of an account: `"accounts/{account}"`, or a [`ListRoles`].
+        list_roles_stream / list_roles(ListRoles) -> pb::Role,
         accounts.list_roles,
-        roles,
-        |token, page_size| pb::ListRolesRequest { parent: parent.clone(), page_size, page_token: token.clone() }
+        roles
     );
 
     list_stream!(
-        /// Every audit event of `parent` (`accounts/{account}`), newest first.
-        list_audit_events_stream / list_audit_events(parent: &str) -> pb::AuditEvent,
+        /// Every audit event of an account, newest first: `"accounts/{account}"`, or a
+        /// [`ListAuditEvents`].
+        list_audit_events_stream / list_audit_events(ListAuditEvents) -> pb::AuditEvent,
         accounts.list_audit_events,
-        audit_events,
-        |token, page_size| pb::ListAuditEventsRequest { parent: parent.clone(), page_size, page_token: token.clone() }
+        audit_events
     );
 }
 
@@ -605,18 +598,11 @@ impl Client {
     }
 
     list_stream!(
-        /// Every credential of `parent` (`accounts/{account}`) that `filter`
-        /// lets through ([`CredentialFilter::default`]: all of them).
-        list_credentials_stream / list_credentials(parent: &str, filter: CredentialFilter) -> pb::Credential,
+        /// Every credential of an account: `"accounts/{account}"`, or a
+        /// [`ListCredentials`], which may narrow it to a state and a scheme.
+        list_credentials_stream / list_credentials(ListCredentials) -> pb::Credential,
         credentials.list_credentials,
-        credentials,
-        |token, page_size| pb::ListCredentialsRequest {
-            parent: parent.clone(),
-            page_size,
-            page_token: token.clone(),
-            state: filter.state.map_or(0, |s| s as i32),
-            scheme: filter.scheme.map_or(0, |s| s as i32),
-        }
+        credentials
     );
 }
 
@@ -662,12 +648,12 @@ impl Client {
     }
 
     list_stream!(
-        /// Every enrollment token of `parent` (`accounts/{a}/users/{u}`, or
-        /// `accounts/{a}/users/-` for every user of the account).
-        list_enrollment_tokens_stream / list_enrollment_tokens(parent: &str) -> pb::EnrollmentToken,
+        /// Every enrollment token of a user: `"accounts/{a}/users/{u}"` (or
+        /// `"accounts/{a}/users/-"` for every user of the account), or a
+        /// [`ListEnrollmentTokens`].
+        list_enrollment_tokens_stream / list_enrollment_tokens(ListEnrollmentTokens) -> pb::EnrollmentToken,
         api_keys.list_enrollment_tokens,
-        enrollment_tokens,
-        |token, page_size| pb::ListEnrollmentTokensRequest { parent: parent.clone(), page_size, page_token: token.clone() }
+        enrollment_tokens
     );
 
     /// Revokes an enrollment token that was not redeemed.
@@ -826,43 +812,45 @@ impl Client {
     }
 
     list_stream!(
-        /// Every API set of the catalog.
-        list_api_sets_stream / list_api_sets() -> pb::ApiSet,
+        /// Every API set of the catalog ([`ListApiSets::all`]), or only those the caller
+        /// may put on a new key or credential of an account
+        /// ([`ListApiSets::available_in`]).
+        list_api_sets_stream / list_api_sets(ListApiSets) -> pb::ApiSet,
         api_keys.list_api_sets,
-        api_sets,
-        |token, page_size| pb::ListApiSetsRequest {
-            page_size,
-            page_token: token.clone(),
-            available_in: String::new(),
-        }
+        api_sets
     );
 
     list_stream!(
-        /// The API sets the caller may put on a new key or credential of `account`
-        /// (`accounts/{a}`, or `accounts/-` for the caller's own): what a "Generate key"
-        /// page offers.
-        available_api_sets_stream / available_api_sets(account: &str) -> pb::ApiSet,
-        api_keys.list_api_sets,
-        api_sets,
-        |token, page_size| pb::ListApiSetsRequest {
-            page_size,
-            page_token: token.clone(),
-            available_in: account.clone(),
-        }
-    );
-
-    list_stream!(
-        /// Every API key of `parent` (`users/me`, `accounts/{a}/users/{u}`,
-        /// or every user's with `accounts/{a}/users/-`), only those in
-        /// `state` when it is given.
-        list_api_keys_stream / list_api_keys(parent: &str, state: Option<pb::api_key::State>) -> pb::ApiKey,
+        /// Every API key of a user: `"users/me"`, `"accounts/{a}/users/{u}"` (or every
+        /// user's with `"accounts/{a}/users/-"`), or a [`ListApiKeys`], which may narrow it
+        /// to a state.
+        list_api_keys_stream / list_api_keys(ListApiKeys) -> pb::ApiKey,
         api_keys.list_api_keys,
-        api_keys,
-        |token, page_size| pb::ListApiKeysRequest {
-            parent: parent.clone(),
-            page_size,
-            page_token: token.clone(),
-            state: state.map_or(0, |s| s as i32),
-        }
+        api_keys
     );
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use futures_util::TryStreamExt as _;
+
+    use super::pages;
+
+    #[tokio::test]
+    async fn a_stream_starts_at_the_given_page_and_walks_to_the_last() {
+        // Three pages: "" → [1, 2], "b" → [3, 4], "c" → [5].
+        let fetch = |token: String| async move {
+            Ok(match token.as_str() {
+                "" => (vec![1, 2], "b".to_owned()),
+                "b" => (vec![3, 4], "c".to_owned()),
+                _ => (vec![5], String::new()),
+            })
+        };
+        let all: Vec<i32> = pages(String::new(), fetch).try_collect().await.unwrap();
+        assert_eq!(all, [1, 2, 3, 4, 5]);
+        let rest: Vec<i32> = pages("b".to_owned(), fetch).try_collect().await.unwrap();
+        assert_eq!(rest, [3, 4, 5]);
+    }
 }

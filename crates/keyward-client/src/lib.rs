@@ -16,8 +16,9 @@
 //! question for the three verification calls. They answer [`ClientError`], which keeps
 //! the code, `ErrorInfo` reason and field violations of every server error (see
 //! [`error`]), retry UNAVAILABLE only ([`retry`]), and hand secrets back as
-//! [`secrecy::SecretString`]. List RPCs come as one [`Page`] at a time and as streams
-//! over every page ([`ItemStream`]). The raw tonic stubs stay available
+//! [`secrecy::SecretString`]. A list RPC takes one list builder ([`ListUsers`],
+//! [`ListCredentials`]…: page size, page token, filters), or just the parent's name, and
+//! comes as one [`Page`] at a time and as a stream over every page ([`ItemStream`]). The raw tonic stubs stay available
 //! ([`Client::accounts`], [`Client::credentials`], [`Client::api_keys`]) for anything
 //! the high-level API does not cover.
 //!
@@ -32,7 +33,7 @@
 //! use futures_util::TryStreamExt as _;
 //! use keyward_client::proto::credential::{Scheme, State};
 //! use keyward_client::{
-//!     Client, CredentialFilter, CredentialUpdate, NewApiKey, NewCredential, Scope, SecretRenewal,
+//!     Client, CredentialUpdate, ListCredentials, NewApiKey, NewCredential, Scope, SecretRenewal,
 //! };
 //! use tonic::Code;
 //! use secrecy::ExposeSecret as _;
@@ -85,11 +86,10 @@
 //! // Every active HMAC credential of the account, page after page.
 //! let hmac: Vec<_> = client
 //!     .list_credentials_stream(
-//!         "accounts/acme",
-//!         CredentialFilter::default()
+//!         ListCredentials::new("accounts/acme")
 //!             .state(State::Active)
-//!             .scheme(Scheme::Hmac),
-//!         100,
+//!             .scheme(Scheme::Hmac)
+//!             .page_size(100),
 //!     )
 //!     .try_collect()
 //!     .await?;
@@ -149,7 +149,8 @@ pub use api::{
 };
 pub use error::{ClientError, FieldViolation, ServerError};
 pub use requests::{
-    CredentialFilter, HmacRequest, NewAccount, NewApiKey, NewApiSet, NewCredential,
+    HmacRequest, ListAccounts, ListApiKeys, ListApiSets, ListAuditEvents, ListCredentials,
+    ListEnrollmentTokens, ListRoles, ListUsers, NewAccount, NewApiKey, NewApiSet, NewCredential,
     NewEnrollmentToken, NewRole, NewUser, Scope, SecretRenewal, Target,
 };
 pub use retry::RetryPolicy;

@@ -11,8 +11,15 @@
 //! still have): a plain name converts into one. The three verification calls share one
 //! [`Scope`] question.
 //!
+//! A list RPC takes its `List…` builder: `new` takes the parent whose items it lists (a
+//! plain parent name converts into one; [`ListAccounts`] and [`ListApiSets`] have none:
+//! `all()`), `page_size` and `page_token` page through it, and typed setters filter it
+//! where the RPC can ([`ListCredentials::state`], [`ListCredentials::scheme`],
+//! [`ListApiKeys::state`], [`ListApiSets::available_in`]).
+//!
 //! ```
-//! use keyward_client::{NewUser, Scope, Target};
+//! use keyward_client::proto::credential::State;
+//! use keyward_client::{ListApiSets, ListCredentials, ListUsers, NewUser, Scope, Target};
 //!
 //! let request = NewUser::new("accounts/acme", "kai")
 //!     .display_name("Kai")
@@ -29,6 +36,13 @@
 //!     .api_set("apiSets/billing")
 //!     .api_method("/billing.v1.Invoices/List");
 //! # let _ = scope;
+//!
+//! let second_page = ListUsers::new("accounts/acme").page_size(2).page_token("Mg");
+//! assert_eq!(second_page.into_request().page_token, "Mg");
+//! let disabled = ListCredentials::from("accounts/acme").state(State::Disabled);
+//! assert_eq!(disabled.into_request().state(), State::Disabled);
+//! let offered = ListApiSets::all().available_in("accounts/-").into_request();
+//! assert_eq!(offered.available_in, "accounts/-");
 //! ```
 
 use std::time::Duration;
@@ -134,6 +148,29 @@ macro_rules! setters {
                     self
                 }
             )*
+        }
+    };
+}
+
+/// `From` a resource name (`&str`, `String`, `&String`) for a type whose `new` takes one.
+macro_rules! from_name {
+    ($name:ident) => {
+        impl From<&str> for $name {
+            fn from(name: &str) -> Self {
+                Self::new(name)
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(name: String) -> Self {
+                Self::new(name)
+            }
+        }
+
+        impl From<&String> for $name {
+            fn from(name: &String) -> Self {
+                Self::new(name.as_str())
+            }
         }
     };
 }
@@ -483,23 +520,7 @@ impl Target {
     }
 }
 
-impl From<&str> for Target {
-    fn from(name: &str) -> Self {
-        Self::new(name)
-    }
-}
-
-impl From<String> for Target {
-    fn from(name: String) -> Self {
-        Self::new(name)
-    }
-}
-
-impl From<&String> for Target {
-    fn from(name: &String) -> Self {
-        Self::new(name.as_str())
-    }
-}
+from_name!(Target);
 
 /// What `VerifyApiKey`, `VerifyClientSecret` and `VerifyHmacSignature` ask besides
 /// validity: that the credential holds an API set, that one of its API sets contains a
@@ -531,28 +552,154 @@ impl Scope {
     }
 }
 
-/// Which credentials [`Client::list_credentials_stream`](crate::Client::list_credentials_stream)
-/// returns; the default returns all of them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[must_use]
-pub struct CredentialFilter {
-    pub(crate) state: Option<pb::credential::State>,
-    pub(crate) scheme: Option<pb::credential::Scheme>,
+/// The paging setters of a list request builder.
+macro_rules! paging {
+    ($($name:ident),* $(,)?) => {$(
+        impl $name {
+            /// At most this many items a page (0, the default: the server's 50; at most
+            /// 1000; negative is INVALID_ARGUMENT). Keep the same value from page to page.
+            pub fn page_size(mut self, page_size: i32) -> Self {
+                self.request.page_size = page_size;
+                self
+            }
+
+            /// Start at this page: the `next_page_token` of the page before (empty, the
+            /// default: the first page). A stream starts there too, and walks on to the end.
+            pub fn page_token(mut self, page_token: impl Into<String>) -> Self {
+                self.request.page_token = page_token.into();
+                self
+            }
+        }
+    )*};
 }
 
-impl CredentialFilter {
+/// Declares a list request builder whose `new` takes the parent whose items it lists.
+macro_rules! listing {
+    ($(#[$doc:meta])* $name:ident($request:ty), $(#[$new_doc:meta])*) => {
+        builder!($(#[$doc])* $name($request));
+        paging!($name);
+        from_name!($name);
+
+        impl $name {
+            $(#[$new_doc])*
+            pub fn new(parent: impl Into<String>) -> Self {
+                let mut request = <$request>::default();
+                request.parent = parent.into();
+                Self { request }
+            }
+        }
+    };
+}
+
+listing!(
+    /// A `ListUsers` request; pass it, or just the account's name, to
+    /// [`Client::list_users`](crate::Client::list_users) or `list_users_stream`.
+    ListUsers(pb::ListUsersRequest),
+    /// The users of `parent` (`accounts/{account}`).
+);
+
+listing!(
+    /// A `ListRoles` request; pass it, or just the account's name, to
+    /// [`Client::list_roles`](crate::Client::list_roles) or `list_roles_stream`.
+    ListRoles(pb::ListRolesRequest),
+    /// The roles of `parent` (`accounts/{account}`).
+);
+
+listing!(
+    /// A `ListAuditEvents` request; pass it, or just the account's name, to
+    /// [`Client::list_audit_events`](crate::Client::list_audit_events) or
+    /// `list_audit_events_stream`.
+    ListAuditEvents(pb::ListAuditEventsRequest),
+    /// The audit events of `parent` (`accounts/{account}`), newest first.
+);
+
+listing!(
+    /// A `ListEnrollmentTokens` request; pass it, or just the user's name, to
+    /// [`Client::list_enrollment_tokens`](crate::Client::list_enrollment_tokens) or
+    /// `list_enrollment_tokens_stream`.
+    ListEnrollmentTokens(pb::ListEnrollmentTokensRequest),
+    /// The enrollment tokens of `parent` (`accounts/{a}/users/{u}`, or
+    /// `accounts/{a}/users/-` for every user of the account).
+);
+
+listing!(
+    /// A `ListCredentials` request; pass it, or just the account's name, to
+    /// [`Client::list_credentials`](crate::Client::list_credentials) or
+    /// `list_credentials_stream`.
+    ListCredentials(pb::ListCredentialsRequest),
+    /// Every credential of `parent` (`accounts/{account}`), unless [`ListCredentials::state`]
+    /// or [`ListCredentials::scheme`] narrow it.
+);
+
+impl ListCredentials {
     /// Only credentials in this state.
     pub fn state(mut self, state: pb::credential::State) -> Self {
-        self.state = Some(state);
+        self.request.state = state as i32;
         self
     }
 
     /// Only credentials of this scheme.
     pub fn scheme(mut self, scheme: pb::credential::Scheme) -> Self {
-        self.scheme = Some(scheme);
+        self.request.scheme = scheme as i32;
         self
     }
 }
+
+listing!(
+    /// A `ListApiKeys` request; pass it, or just the user's name, to
+    /// [`Client::list_api_keys`](crate::Client::list_api_keys) or `list_api_keys_stream`.
+    ListApiKeys(pb::ListApiKeysRequest),
+    /// Every API key of `parent` (`users/me`, `accounts/{a}/users/{u}`, or every user's
+    /// with `accounts/{a}/users/-`), unless [`ListApiKeys::state`] narrows it.
+);
+
+impl ListApiKeys {
+    /// Only keys in this state.
+    pub fn state(mut self, state: pb::api_key::State) -> Self {
+        self.request.state = state as i32;
+        self
+    }
+}
+
+builder!(
+    /// A `ListAccounts` request; pass it to
+    /// [`Client::list_accounts`](crate::Client::list_accounts) or `list_accounts_stream`.
+    #[derive(Default)]
+    ListAccounts(pb::ListAccountsRequest)
+);
+
+impl ListAccounts {
+    /// Every account the caller may see (the default).
+    pub fn all() -> Self {
+        Self::default()
+    }
+}
+
+builder!(
+    /// A `ListApiSets` request; pass it to
+    /// [`Client::list_api_sets`](crate::Client::list_api_sets) or `list_api_sets_stream`.
+    #[derive(Default)]
+    ListApiSets(pb::ListApiSetsRequest)
+);
+
+impl ListApiSets {
+    /// Every API set of the catalog (the default), unless [`ListApiSets::available_in`]
+    /// narrows it.
+    pub fn all() -> Self {
+        Self::default()
+    }
+
+    /// Only the API sets the caller may put on a new key or credential of `account`
+    /// (`accounts/{a}`, or `accounts/-` for the caller's own; another account needs an
+    /// operator): what a "Generate key" page offers. A page may then hold fewer than
+    /// `page_size` sets.
+    pub fn available_in(mut self, account: impl Into<String>) -> Self {
+        self.request.available_in = account.into();
+        self
+    }
+}
+
+paging!(ListAccounts, ListApiSets);
 
 /// A signed HTTP request as a gateway received it, for
 /// [`Client::verify_hmac_signature`](crate::Client::verify_hmac_signature).

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use clap::{Args, Subcommand};
-use keyward_client::{AccountUpdate, ApiKeyFile, Client, CreatedAccount, NewAccount};
+use keyward_client::{AccountUpdate, ApiKeyFile, Client, CreatedAccount, ListAccounts, NewAccount};
 use secrecy::ExposeSecret as _;
 use serde_json::json;
 
@@ -93,7 +93,13 @@ pub(crate) async fn run(g: &Global, client: &Client, cmd: AccountsCmd) -> Result
         AccountsCmd::Get { account } => {
             show(g, &client.get_account(&named("accounts", &account)).await?)
         }
-        AccountsCmd::List => list(g, client.list_accounts_stream(1000)).await,
+        AccountsCmd::List => {
+            list(
+                g,
+                client.list_accounts_stream(ListAccounts::all().page_size(1000)),
+            )
+            .await
+        }
         AccountsCmd::Update(args) => show(g, &client.update_account(account_update(args)).await?),
         AccountsCmd::Verify { account, etag } => {
             let target = etag.target(named("accounts", &account));

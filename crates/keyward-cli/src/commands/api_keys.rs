@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
 use keyward_client::proto::api_key::State;
-use keyward_client::{ApiKeyFile, ApiKeyUpdate, Client, CreatedApiKey, NewApiKey};
+use keyward_client::{ApiKeyFile, ApiKeyUpdate, Client, CreatedApiKey, ListApiKeys, NewApiKey};
 use secrecy::{ExposeSecret as _, SecretString};
 
 use super::{EtagArg, HandOver, Result, all_named, list, nothing_to_update, show};
@@ -148,11 +148,11 @@ pub(crate) async fn run(g: &Global, client: &Client, cmd: ApiKeysCmd) -> Result<
             save_or_hand_over(g, &redeemed, args.save.as_deref())
         }
         ApiKeysCmd::List { parent, state } => {
-            list(
-                g,
-                client.list_api_keys_stream(&parent, state.map(State::from), 1000),
-            )
-            .await
+            let mut keys = ListApiKeys::new(parent).page_size(1000);
+            if let Some(state) = state {
+                keys = keys.state(State::from(state));
+            }
+            list(g, client.list_api_keys_stream(keys)).await
         }
         ApiKeysCmd::Get { name } => show(g, &client.get_api_key(&name).await?),
         ApiKeysCmd::Update(args) => show(g, &client.update_api_key(api_key_update(args)?).await?),

@@ -1,7 +1,7 @@
 //! `keyward-cli api-sets`: list, get, create, update, delete.
 
 use clap::Subcommand;
-use keyward_client::{ApiSetUpdate, Client, NewApiSet};
+use keyward_client::{ApiSetUpdate, Client, ListApiSets, NewApiSet};
 
 use super::{EtagArg, Result, list, named, nothing_to_update, show};
 use crate::Global;
@@ -63,17 +63,15 @@ pub(crate) async fn run(g: &Global, client: &Client, cmd: ApiSetsCmd) -> Result<
         ApiSetsCmd::List {
             available,
             available_in,
-        } => match (available, available_in) {
-            (_, Some(account)) => {
-                list(
-                    g,
-                    client.available_api_sets_stream(&named("accounts", &account), 1000),
-                )
-                .await
-            }
-            (true, None) => list(g, client.available_api_sets_stream("accounts/-", 1000)).await,
-            (false, None) => list(g, client.list_api_sets_stream(1000)).await,
-        },
+        } => {
+            let sets = ListApiSets::all().page_size(1000);
+            let sets = match (available, available_in) {
+                (_, Some(account)) => sets.available_in(named("accounts", &account)),
+                (true, None) => sets.available_in("accounts/-"),
+                (false, None) => sets,
+            };
+            list(g, client.list_api_sets_stream(sets)).await
+        }
         ApiSetsCmd::Create {
             api_set_id,
             display_name,

@@ -3,7 +3,7 @@
 
 use clap::Subcommand;
 use futures_util::StreamExt as _;
-use keyward_client::Client;
+use keyward_client::{Client, ListAuditEvents};
 
 use super::{Result, list, named};
 use crate::Global;
@@ -42,7 +42,9 @@ pub(crate) async fn run(g: &Global, client: &Client, cmd: AuditCmd) -> Result<u8
         AuditCmd::List { account, limit } => {
             let limit = limit.map_or(usize::MAX, |n| n as usize);
             let page_size = i32::try_from(limit.min(1000)).unwrap_or(1000);
-            let events = client.list_audit_events_stream(&named("accounts", &account), page_size);
+            let events = client.list_audit_events_stream(
+                ListAuditEvents::new(named("accounts", &account)).page_size(page_size),
+            );
             list(g, events.take(limit)).await
         }
         AuditCmd::Export { account, output } => {

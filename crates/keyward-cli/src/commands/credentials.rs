@@ -5,7 +5,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand, ValueEnum};
 use keyward_client::proto::credential::{Scheme, State};
 use keyward_client::{
-    Client, CreatedCredential, CredentialFilter, CredentialUpdate, NewCredential, SecretRenewal,
+    Client, CreatedCredential, CredentialUpdate, ListCredentials, NewCredential, SecretRenewal,
 };
 
 use super::{EtagArg, HandOver, Result, all_named, list, named, nothing_to_update, show};
@@ -149,10 +149,9 @@ pub(crate) async fn run(g: &Global, client: &Client, cmd: CredentialsCmd) -> Res
                 .print(g, &created.client_secret)
         }
         CredentialsCmd::List(args) => {
-            let parent = named("accounts", &args.account);
             list(
                 g,
-                client.list_credentials_stream(&parent, filter(&args), 1000),
+                client.list_credentials_stream(listing(&args).page_size(1000)),
             )
             .await
         }
@@ -189,15 +188,15 @@ fn new_credential(args: CreateArgs) -> NewCredential {
     }
 }
 
-fn filter(args: &ListArgs) -> CredentialFilter {
-    let mut filter = CredentialFilter::default();
+fn listing(args: &ListArgs) -> ListCredentials {
+    let mut listing = ListCredentials::new(named("accounts", &args.account));
     if let Some(state) = args.state {
-        filter = filter.state(state.into());
+        listing = listing.state(state.into());
     }
     if let Some(scheme) = args.scheme {
-        filter = filter.scheme(scheme.into());
+        listing = listing.scheme(scheme.into());
     }
-    filter
+    listing
 }
 
 /// The update of the credential, conditional on `--etag`; refused when it changes

@@ -2,7 +2,7 @@
 
 use clap::{Subcommand, ValueEnum};
 use keyward_client::proto::Authority;
-use keyward_client::{Client, NewRole, RoleUpdate};
+use keyward_client::{Client, ListRoles, NewRole, RoleUpdate};
 
 use super::{EtagArg, InAccount, Result, in_account, list, named, nothing_to_update, show};
 use crate::Global;
@@ -96,7 +96,8 @@ pub(crate) async fn run(g: &Global, client: &Client, cmd: RolesCmd) -> Result<u8
         RolesCmd::List { account } => {
             list(
                 g,
-                client.list_roles_stream(&named("accounts", &account), 1000),
+                client
+                    .list_roles_stream(ListRoles::new(named("accounts", &account)).page_size(1000)),
             )
             .await
         }

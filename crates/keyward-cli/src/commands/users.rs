@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use keyward_client::{Client, NewEnrollmentToken, NewUser, UserUpdate};
+use keyward_client::{
+    Client, ListEnrollmentTokens, ListUsers, NewEnrollmentToken, NewUser, UserUpdate,
+};
 
 use super::{
     EtagArg, HandOver, InAccount, Result, all_named, in_account, list, named, nothing_to_update,
@@ -121,7 +123,8 @@ pub(crate) async fn run(g: &Global, client: &Client, cmd: UsersCmd) -> Result<u8
         UsersCmd::List { account } => {
             list(
                 g,
-                client.list_users_stream(&named("accounts", &account), 1000),
+                client
+                    .list_users_stream(ListUsers::new(named("accounts", &account)).page_size(1000)),
             )
             .await
         }
@@ -143,7 +146,8 @@ pub(crate) async fn run(g: &Global, client: &Client, cmd: UsersCmd) -> Result<u8
         UsersCmd::Enroll(args) => enroll(g, client, args).await,
         UsersCmd::Enrollments { user } => {
             let parent = in_account(&user, "users")?;
-            list(g, client.list_enrollment_tokens_stream(&parent, 1000)).await
+            let tokens = ListEnrollmentTokens::new(parent).page_size(1000);
+            list(g, client.list_enrollment_tokens_stream(tokens)).await
         }
         UsersCmd::RevokeEnrollment { name } => {
             show(g, &client.revoke_enrollment_token(&name).await?)
