@@ -325,9 +325,31 @@ async fn resident_memory_stays_within_its_budget_under_abuse_and_comes_back(back
             .expect("the server closes idle connections")
             .expect("the driver ends");
     }
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let (after, peak) = resident_kib(pid);
-    report.push(format!("afterwards: {} MiB", mib(after)));
+    // Memory a thread frees that another thread allocated goes back to its owner's heap,
+    // and to the OS, when that heap works again (mimalloc's delayed frees): a server that
+    // serves nothing more may hold it indefinitely. So "afterwards" is measured under
+    // ordinary traffic, for at most 20 s: rounds of verifications, until memory is back
+    // within the bound.
+    let settled = before + before / 4 + 16 * 1024;
+    let mut after = resident_kib(pid).0;
+    let mut rounds = 0;
+    while after > settled && rounds < 40 {
+        for _ in 0..50 {
+            let decision = operator
+                .verify_api_key(&alice_key, keyward_client::Scope::any())
+                .await
+                .expect("a verification after the abuse");
+            assert!(decision.valid);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        after = resident_kib(pid).0;
+        rounds += 1;
+    }
+    let peak = resident_kib(pid).1;
+    report.push(format!(
+        "afterwards, after {rounds} rounds of 50 verifications: {} MiB",
+        mib(after)
+    ));
     let report = report.join("\n");
     eprintln!("{report}");
     assert!(
@@ -337,7 +359,7 @@ async fn resident_memory_stays_within_its_budget_under_abuse_and_comes_back(back
         mib(before)
     );
     assert!(
-        after <= before + before / 4 + 16 * 1024,
+        after <= settled,
         "memory comes back to within 25 % (+16 MiB) of the idle server's:\n{report}"
     );
 
